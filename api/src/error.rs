@@ -1,0 +1,170 @@
+//! The one API error type. Every failure, including extractor rejections,
+//! answers an RFC 9457 problem (`application/problem+json`); internal errors
+//! are logged with their cause chain and answer a generic 500.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ondeck_domain::validation::FieldErrors;
+use ondeck_domain::{DomainError, GameState, Transition};
+use serde_json::{Map, Value, json};
+
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("cannot {transition} a game that is {current}")]
+    IllegalTransition {
+        current: GameState,
+        transition: Transition,
+    },
+    #[error("{0}")]
+    Invalid(FieldErrors),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("the request body is larger than {0}")]
+    PayloadTooLarge(&'static str),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) | ApiError::IllegalTransition { .. } => StatusCode::CONFLICT,
+            ApiError::Invalid(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not-found",
+            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::IllegalTransition { .. } => "illegal-transition",
+            ApiError::Invalid(_) | ApiError::Unprocessable(_) => "validation",
+            ApiError::PayloadTooLarge(_) => "payload-too-large",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Invalid(FieldErrors::single(field, message))
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            DomainError::IllegalTransition(t) => ApiError::IllegalTransition {
+                current: t.current,
+                transition: t.transition,
+            },
+            DomainError::Conflict(detail) => ApiError::Conflict(detail),
+            DomainError::Invalid(errors) => ApiError::Invalid(errors),
+            DomainError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            // Every connection busy or the database unreachable: tell the
+            // client to come back rather than hang.
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::Unavailable("the database is unavailable; try again shortly".into())
+            }
+            other => ApiError::Internal(anyhow::Error::new(other).context("database query failed")),
+        }
+    }
+}
+
+/// A problem document (RFC 9457) with optional extension members.
+pub fn problem(
+    status: StatusCode,
+    slug: &str,
+    detail: &str,
+    extra: Map<String, Value>,
+) -> Response {
+    let mut body = json!({
+        "type": format!("/problems/{slug}"),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    if let Value::Object(map) = &mut body {
+        map.extend(extra);
+    }
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut extra = Map::new();
+        let detail = match &self {
+            ApiError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                "something went wrong on our side; it has been logged".to_owned()
+            }
+            ApiError::IllegalTransition {
+                current,
+                transition,
+            } => {
+                extra.insert("current_state".into(), json!(current));
+                extra.insert("transition".into(), json!(transition));
+                self.to_string()
+            }
+            ApiError::Invalid(errors) => {
+                extra.insert("errors".into(), json!(errors));
+                "some fields are not valid: see errors".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = problem(status, self.slug(), &detail, extra);
+        if matches!(self, ApiError::Unauthorized) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if matches!(self, ApiError::Unavailable(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
+        response
+    }
+}

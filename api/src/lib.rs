@@ -1,0 +1,164 @@
+//! ondeck's HTTP API and the processes of the `ondeck` binary. `main.rs`
+//! only parses the command line; everything here is callable from tests.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod list;
+pub mod middleware;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+pub mod views;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, header};
+use axum::response::IntoResponse;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tower::Layer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The whole HTTP surface: `/api/v1`, the operations endpoints and the
+/// problem-format fallbacks. `main` and the tests build it the same way.
+pub fn app(state: AppState) -> Router {
+    let (api, openapi) = routes::api();
+    let openapi = openapi
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let inner = Router::new()
+        .merge(api)
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::idempotency,
+        ))
+        .layer(DefaultBodyLimit::max(extract::JSON_LIMIT))
+        .merge(routes::ops::router(openapi))
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .layer(axum::middleware::from_fn(middleware::http_metrics))
+        .with_state(state.clone());
+    // The method override has to act before routing picks a handler, so it
+    // wraps the routed service instead of being one of its layers.
+    let overridden = axum::middleware::from_fn(middleware::method_override).layer(inner);
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(state.config.cors_origins.clone()))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            "idempotency-key".parse().expect("header name"),
+            "x-http-method-override".parse().expect("header name"),
+        ]);
+    Router::new()
+        .fallback_service(overridden)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
+        .layer(axum::middleware::map_response(hide_bare_errors))
+}
+
+/// Responses that come from layers rather than handlers (a timeout, a
+/// panic) get the problem format too.
+async fn hide_bare_errors(response: axum::response::Response) -> axum::response::Response {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem || !(response.status().is_client_error() || response.status().is_server_error()) {
+        return response;
+    }
+    if response.headers().get(header::CONTENT_TYPE).is_some() {
+        return response;
+    }
+    let status = response.status();
+    let detail = status.canonical_reason().unwrap_or("error").to_lowercase();
+    error::problem(status, "http", &detail, Default::default()).into_response()
+}
+
+/// The process-wide Prometheus recorder (a recorder can be installed once).
+pub fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics recorder not installed");
+                None
+            }
+        })
+        .clone()
+}
+
+pub async fn connect(url: &secrecy::SecretString, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url
+        .expose_secret()
+        .parse()
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    // A short acquire timeout: when every connection is busy or the database
+    // is down, a request fails fast with 503 instead of hanging.
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_with(options.application_name("ondeck"))
+        .await
+        .context("cannot connect to PostgreSQL")
+}
+
+/// Connects to everything the API needs.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let db = connect(&config.database_url, 32).await?;
+    let read_db = match &config.database_read_url {
+        Some(url) => connect(url, 32).await?,
+        None => db.clone(),
+    };
+    let redis = redis::Client::open(config.redis_url.expose_secret())
+        .context("REDIS_URL is not a valid Redis URL")?;
+    Ok(AppState {
+        db,
+        read_db,
+        redis,
+        config: Arc::new(config),
+        metrics: metrics_handle(),
+    })
+}
+
+/// Serves the API until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = state.config.listen_addr;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(%addr, url = %state.config.public_base_url, "ondeck API listening");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server failed")
+}

@@ -1,0 +1,225 @@
+//! Lists: `limit`/`cursor` paging, and the same items as JSON or as CSV
+//! (`?format=csv` or `Accept: text/csv`).
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ondeck_domain::store::{Page, Paged};
+use ondeck_domain::validation::FieldErrors;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::error::{ApiError, Result};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 500;
+/// A CSV export without `limit` is a whole export, up to this many rows.
+pub const CSV_EXPORT_LIMIT: i64 = 100_000;
+
+/// How a list was asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Listing {
+    pub page: Page,
+    pub csv: bool,
+}
+
+fn encode_cursor(key: (i64, i64)) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{}", key.0, key.1))
+}
+
+fn decode_cursor(raw: &str) -> Option<(i64, i64)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw.trim()).ok()?).ok()?;
+    let (a, b) = text.split_once(':')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+impl Listing {
+    pub fn parse(
+        errors: &mut FieldErrors,
+        limit: Option<&str>,
+        cursor: Option<&str>,
+        format: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Listing {
+        let csv = match format.map(str::trim) {
+            Some("csv") => true,
+            Some("json") => false,
+            Some(_) => {
+                errors.add("format", "must be json or csv");
+                false
+            }
+            None => headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/csv")),
+        };
+        let (default, max) = if csv {
+            (CSV_EXPORT_LIMIT, CSV_EXPORT_LIMIT)
+        } else {
+            (DEFAULT_LIMIT, MAX_LIMIT)
+        };
+        let limit = match limit.map(|l| l.trim().parse::<i64>()) {
+            None => default,
+            Some(Ok(n)) if (1..=max).contains(&n) => n,
+            Some(_) => {
+                errors.add("limit", format!("must be a whole number from 1 to {max}"));
+                default
+            }
+        };
+        let after = cursor.filter(|c| !c.is_empty()).and_then(|c| {
+            let decoded = decode_cursor(c);
+            if decoded.is_none() {
+                errors.add("cursor", "is not a cursor this API gave out");
+            }
+            decoded
+        });
+        Listing {
+            page: Page { limit, after },
+            csv,
+        }
+    }
+
+    /// Answers a page of items in the format asked for. `columns` is the CSV
+    /// header when there are no items to take it from.
+    pub fn respond<T: Serialize>(
+        self,
+        paged: Paged<T>,
+        name: &str,
+        columns: &[&str],
+    ) -> Result<Response> {
+        let next_cursor = paged.next.map(encode_cursor);
+        if self.csv {
+            let rows = paged
+                .items
+                .iter()
+                .map(|item| serde_json::to_value(item).map_err(|e| ApiError::Internal(e.into())))
+                .collect::<Result<Vec<_>>>()?;
+            let mut response = csv_response(&rows, columns, name)?;
+            if let Some(cursor) = next_cursor.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                response.headers_mut().insert("x-next-cursor", cursor);
+            }
+            return Ok(response);
+        }
+        Ok(axum::Json(json!({ "items": paged.items, "next_cursor": next_cursor })).into_response())
+    }
+}
+
+/// Flattens nested objects into `parent.child` columns.
+fn flatten(prefix: &str, value: &Value, out: &mut Map<String, Value>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_owned(), other.clone());
+        }
+    }
+}
+
+/// A spreadsheet treats a cell starting with `=`, `+`, `-` or `@` as a
+/// formula: names typed by the public must not run in the staff's Excel.
+fn cell(value: &Value) -> String {
+    let text = match value {
+        Value::Null => return String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(_) => value.to_string(),
+        other => return other.to_string(),
+    };
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+fn csv_response(items: &[Value], columns: &[&str], name: &str) -> Result<Response> {
+    let rows: Vec<Map<String, Value>> = items
+        .iter()
+        .map(|item| {
+            let mut row = Map::new();
+            flatten("", item, &mut row);
+            row
+        })
+        .collect();
+    let mut header: Vec<String> = Vec::new();
+    for row in &rows {
+        for key in row.keys() {
+            if !header.contains(key) {
+                header.push(key.clone());
+            }
+        }
+    }
+    if rows.is_empty() {
+        header = columns.iter().map(|c| (*c).to_owned()).collect();
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| ApiError::Internal(e.into());
+    writer.write_record(&header).map_err(fail)?;
+    for row in &rows {
+        writer
+            .write_record(
+                header
+                    .iter()
+                    .map(|h| row.get(h).map(cell).unwrap_or_default()),
+            )
+            .map_err(fail)?;
+    }
+    let body = writer
+        .into_inner()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    let disposition = format!("attachment; filename=\"{name}.csv\"");
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.into()))?,
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        assert_eq!(decode_cursor(&encode_cursor((-17, 42))), Some((-17, 42)));
+        assert_eq!(decode_cursor("not a cursor"), None);
+        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("1:x")), None);
+    }
+
+    #[test]
+    fn formula_cells_are_defused() {
+        assert_eq!(cell(&json!("=HYPERLINK(\"x\")")), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell(&json!("Ada")), "Ada");
+        assert_eq!(cell(&json!(-3)), "-3");
+        assert_eq!(cell(&Value::Null), "");
+    }
+
+    #[test]
+    fn nested_objects_become_dotted_columns() {
+        let mut row = Map::new();
+        flatten(
+            "",
+            &json!({"id": 1, "player": {"first_name": "Ada"}}),
+            &mut row,
+        );
+        assert_eq!(row.get("player.first_name"), Some(&json!("Ada")));
+        assert_eq!(row.get("id"), Some(&json!(1)));
+    }
+}

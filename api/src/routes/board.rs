@@ -1,0 +1,228 @@
+//! What the venue screens show: the queue with positions and estimated
+//! waits, and the leaderboard.
+
+use axum::extract::State;
+use ondeck_domain::store::{PgConnection, scores, shows};
+use ondeck_domain::validation::FieldErrors;
+use ondeck_domain::{GameId, GameState, PlayerId, ShowId, TeamId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Result};
+use crate::extract::ApiQuery;
+use crate::routes::games::{parse_day, parse_show_id};
+use crate::state::AppState;
+use crate::views::{GameView, display_name};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_queue))
+        .routes(routes!(get_leaderboard))
+}
+
+/// Before any game of a show has been completed, a game is assumed to take this long.
+const DEFAULT_PLAY_SECONDS: f64 = 180.0;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaitingGame {
+    #[serde(flatten)]
+    pub game: GameView,
+    /// 1-based place in the queue.
+    pub position: i64,
+    /// position × median play time of the show's last 20 games ÷ `STATIONS`.
+    pub eta_seconds: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Queue {
+    /// The show the queue is of; null when there is no show.
+    #[schema(value_type = Option<i64>)]
+    pub show_id: Option<ShowId>,
+    pub playing: Vec<GameView>,
+    pub confirmed: Vec<GameView>,
+    pub recalled: Vec<GameView>,
+    pub waiting: Vec<WaitingGame>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueueQuery {
+    /// Default: the current show.
+    show_id: Option<String>,
+}
+
+/// The show a board asks about: the one named, or the current one.
+async fn board_show(conn: &mut PgConnection, raw: Option<ShowId>) -> Result<Option<ShowId>> {
+    Ok(match raw {
+        Some(id) => Some(shows::get(conn, id).await?.id),
+        None => shows::current(conn).await?.map(|s| s.id),
+    })
+}
+
+/// The queue of a show: who is playing, confirmed, recalled, and waiting.
+#[utoipa::path(get, path = "/api/v1/queue", tag = "board", params(QueueQuery), responses((status = 200, body = Queue)))]
+async fn get_queue(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<QueueQuery>,
+) -> Result<axum::Json<Queue>> {
+    let mut errors = FieldErrors::new();
+    let show_id = parse_show_id(&mut errors, q.show_id.as_deref());
+    errors.into_result().map_err(ApiError::Invalid)?;
+    let mut conn = state.read_db.acquire().await?;
+    let mut queue = Queue {
+        show_id: None,
+        playing: vec![],
+        confirmed: vec![],
+        recalled: vec![],
+        waiting: vec![],
+    };
+    let Some(show_id) = board_show(&mut conn, show_id).await? else {
+        return Ok(axum::Json(queue));
+    };
+    queue.show_id = Some(show_id);
+    let games = scores::queue(&mut conn, show_id).await?;
+    let median = scores::median_play_seconds(&mut conn, show_id)
+        .await?
+        .unwrap_or(DEFAULT_PLAY_SECONDS);
+    let per_place = median / f64::from(state.config.stations);
+    let (pii, minutes) = (caller.sees_pii(), state.config.recall.minutes);
+    for game in games {
+        let state = game.state;
+        let view = GameView::new(game, pii, minutes);
+        match state {
+            GameState::Playing => queue.playing.push(view),
+            GameState::Confirmed => queue.confirmed.push(view),
+            GameState::Recalled => queue.recalled.push(view),
+            _ => {
+                let position = queue.waiting.len() as i64 + 1;
+                let eta_seconds = (position as f64 * per_place).round() as i64;
+                queue.waiting.push(WaitingGame {
+                    game: view,
+                    position,
+                    eta_seconds,
+                });
+            }
+        }
+    }
+    Ok(axum::Json(queue))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LeaderboardQuery {
+    /// Default: the current show.
+    show_id: Option<String>,
+    /// `YYYY-MM-DD` in `VENUE_TZ`; default: every day of the show.
+    day: Option<String>,
+    /// Rows of each ranking, 1 to 500 (default 10).
+    limit: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlayerRow {
+    pub rank: i64,
+    pub game_id: GameId,
+    pub player_id: PlayerId,
+    /// First name and last initial.
+    pub name: String,
+    pub team: Option<String>,
+    pub score: i32,
+    pub distance: i32,
+    pub homeruns: i32,
+    pub completed_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamRow {
+    pub rank: i64,
+    pub team_id: TeamId,
+    pub name: String,
+    pub score: i64,
+    pub distance: i64,
+    pub homeruns: i64,
+    /// Completed games counted.
+    pub games: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Leaderboard {
+    #[schema(value_type = Option<i64>)]
+    pub show_id: Option<ShowId>,
+    pub day: Option<chrono::NaiveDate>,
+    pub players: Vec<PlayerRow>,
+    pub teams: Vec<TeamRow>,
+}
+
+/// Completed games by score, then distance, then who finished first; teams by summed score.
+#[utoipa::path(get, path = "/api/v1/leaderboard", tag = "board", params(LeaderboardQuery),
+    responses((status = 200, body = Leaderboard)))]
+async fn get_leaderboard(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(q): ApiQuery<LeaderboardQuery>,
+) -> Result<axum::Json<Leaderboard>> {
+    let mut errors = FieldErrors::new();
+    let show_id = parse_show_id(&mut errors, q.show_id.as_deref());
+    let day = parse_day(&mut errors, q.day.as_deref());
+    let limit = match q
+        .limit
+        .as_deref()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.trim().parse::<i64>())
+    {
+        None => 10,
+        Some(Ok(n)) if (1..=500).contains(&n) => n,
+        Some(_) => {
+            errors.add("limit", "must be a whole number from 1 to 500");
+            10
+        }
+    };
+    errors.into_result().map_err(ApiError::Invalid)?;
+    let mut conn = state.read_db.acquire().await?;
+    let mut board = Leaderboard {
+        show_id: None,
+        day,
+        players: vec![],
+        teams: vec![],
+    };
+    let Some(show_id) = board_show(&mut conn, show_id).await? else {
+        return Ok(axum::Json(board));
+    };
+    board.show_id = Some(show_id);
+    let tz = state.config.tz_name();
+    board.players = scores::leaderboard_players(&mut conn, show_id, day, tz, limit)
+        .await?
+        .into_iter()
+        .zip(1..)
+        .map(|(r, rank)| PlayerRow {
+            rank,
+            game_id: r.game_id,
+            player_id: r.player_id,
+            name: display_name(&r.first_name, r.last_name.as_deref()),
+            team: r.team,
+            score: r.score,
+            distance: r.distance,
+            homeruns: r.homeruns,
+            completed_at: r.completed_at,
+        })
+        .collect();
+    board.teams = scores::leaderboard_teams(&mut conn, show_id, day, tz, limit)
+        .await?
+        .into_iter()
+        .zip(1..)
+        .map(|(r, rank)| TeamRow {
+            rank,
+            team_id: r.team_id,
+            name: r.name,
+            score: r.score,
+            distance: r.distance,
+            homeruns: r.homeruns,
+            games: r.games,
+        })
+        .collect();
+    Ok(axum::Json(board))
+}

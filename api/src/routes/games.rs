@@ -1,0 +1,296 @@
+//! `/api/v1/games`: start a game, read and list games, and the six
+//! transitions of the lifecycle.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use ondeck_domain::lifecycle;
+use ondeck_domain::models::{Completion, CompletionInput, Role};
+use ondeck_domain::store::games::{self, GameFilter};
+use ondeck_domain::store::{players, shows};
+use ondeck_domain::validation::FieldErrors;
+use ondeck_domain::{DomainError, GameId, PlayerId, ShowId, Transition};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Result};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::list::Listing;
+use crate::routes::players::{columns_for, parse_order, parse_state};
+use crate::state::AppState;
+use crate::views::GameView;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_game, list_games))
+        .routes(routes!(get_game))
+        .routes(routes!(queue))
+        .routes(routes!(recall))
+        .routes(routes!(confirm))
+        .routes(routes!(play))
+        .routes(routes!(complete))
+        .routes(routes!(cancel))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GameInput {
+    #[schema(value_type = i64)]
+    player_id: Option<PlayerId>,
+    /// Default: the current show.
+    #[schema(value_type = Option<i64>)]
+    show_id: Option<ShowId>,
+}
+
+/// Start another game for a player whose active game is completed or cancelled.
+#[utoipa::path(post, path = "/api/v1/games", tag = "games", request_body = GameInput,
+    responses((status = 201, body = GameView), (status = 409, description = "the player's active game is not over"),
+              (status = 422)))]
+#[tracing::instrument(skip_all)]
+async fn create_game(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<GameInput>,
+) -> Result<Response> {
+    let caller = caller.allow(&[Role::Tablet])?;
+    let player_id = input
+        .player_id
+        .ok_or_else(|| ApiError::invalid("player_id", "is required"))?;
+    let mut tx = state.db.begin().await?;
+    players::lock(&mut tx, player_id)
+        .await
+        .map_err(|e| match e {
+            DomainError::NotFound(_) => {
+                ApiError::invalid("player_id", format!("no player has id {player_id}"))
+            }
+            other => other.into(),
+        })?;
+    if let Some((active, current)) = games::active_of(&mut tx, player_id).await?
+        && !current.is_final()
+    {
+        return Err(ApiError::Conflict(format!(
+            "the player's active game {active} is {current}; it must be completed or cancelled first"
+        )));
+    }
+    let show = shows::resolve(&mut tx, input.show_id).await?;
+    let id = games::create(&mut tx, player_id, show.id).await?;
+    let game = games::get(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(GameView::new(
+            game,
+            caller.sees_pii(),
+            state.config.recall.minutes,
+        )),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GameListQuery {
+    /// Repeatable: `?state=queued&state=recalled`.
+    #[serde(default)]
+    state: Vec<String>,
+    /// A team's name.
+    team: Option<String>,
+    show_id: Option<String>,
+    /// `YYYY-MM-DD` in `VENUE_TZ`: games created that day.
+    day: Option<String>,
+    /// `score`, `-score`, `created_at` (default) or `-created_at`.
+    order: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+pub fn parse_day(errors: &mut FieldErrors, raw: Option<&str>) -> Option<NaiveDate> {
+    raw.filter(|d| !d.is_empty()).and_then(|d| {
+        let parsed = NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok();
+        if parsed.is_none() {
+            errors.add("day", "must be a date as YYYY-MM-DD");
+        }
+        parsed
+    })
+}
+
+pub fn parse_show_id(errors: &mut FieldErrors, raw: Option<&str>) -> Option<ShowId> {
+    raw.filter(|s| !s.is_empty()).and_then(|s| {
+        let parsed = s.trim().parse().ok();
+        if parsed.is_none() {
+            errors.add("show_id", "must be a show's id");
+        }
+        parsed
+    })
+}
+
+const GAME_COLUMNS: &[&str] = &[
+    "id",
+    "player_id",
+    "show_id",
+    "state",
+    "score",
+    "distance",
+    "homeruns",
+    "created_at",
+    "updated_at",
+    "queued_at",
+    "recalled_at",
+    "confirmed_at",
+    "playing_at",
+    "completed_at",
+    "cancelled_at",
+    "recall_expires_at",
+    "souvenir_url",
+    "player.id",
+    "player.first_name",
+    "player.last_name",
+    "player.team",
+    "player.mobile_number",
+    "player.email",
+];
+
+/// List games, filtered and ordered; JSON or CSV.
+#[utoipa::path(get, path = "/api/v1/games", tag = "games", params(GameListQuery),
+    responses((status = 200, description = "`{items: [Game], next_cursor}` or CSV")))]
+async fn list_games(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<GameListQuery>,
+) -> Result<Response> {
+    let mut errors = FieldErrors::new();
+    let listing = Listing::parse(
+        &mut errors,
+        q.limit.as_deref(),
+        q.cursor.as_deref(),
+        q.format.as_deref(),
+        &headers,
+    );
+    let filter = GameFilter {
+        states: q
+            .state
+            .iter()
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| parse_state(&mut errors, s))
+            .collect(),
+        team: q.team.filter(|t| !t.is_empty()),
+        show_id: parse_show_id(&mut errors, q.show_id.as_deref()),
+        day: parse_day(&mut errors, q.day.as_deref()),
+        order: parse_order(&mut errors, q.order.as_deref()),
+    };
+    errors.into_result().map_err(ApiError::Invalid)?;
+    let mut conn = state.read_db.acquire().await?;
+    let paged = games::list(&mut conn, &filter, state.config.tz_name(), listing.page).await?;
+    let (pii, minutes) = (caller.sees_pii(), state.config.recall.minutes);
+    listing.respond(
+        paged.map(|g| GameView::new(g, pii, minutes)),
+        "games",
+        &columns_for(GAME_COLUMNS, caller),
+    )
+}
+
+#[utoipa::path(get, path = "/api/v1/games/{id}", tag = "games", params(("id" = i64, Path)),
+    responses((status = 200, body = GameView), (status = 404)))]
+async fn get_game(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<GameId>,
+) -> Result<axum::Json<GameView>> {
+    let mut conn = state.read_db.acquire().await?;
+    let game = games::get(&mut conn, id).await?;
+    Ok(axum::Json(GameView::new(
+        game,
+        caller.sees_pii(),
+        state.config.recall.minutes,
+    )))
+}
+
+/// Who may make each transition (admin may make all).
+fn roles_for(transition: Transition) -> &'static [Role] {
+    match transition {
+        Transition::Play | Transition::Complete => &[Role::Game],
+        _ => &[Role::Tablet],
+    }
+}
+
+/// Applies a transition in one transaction with its side effects.
+async fn transition(
+    state: &AppState,
+    caller: Caller,
+    id: GameId,
+    transition: Transition,
+    completion: Option<Completion>,
+) -> Result<axum::Json<GameView>> {
+    let caller = caller.allow(roles_for(transition))?;
+    let mut tx = state.db.begin().await?;
+    let changed =
+        lifecycle::apply(&mut tx, id, transition, completion, state.config.recall).await?;
+    tx.commit().await?;
+    for t in &changed {
+        metrics::counter!("ondeck_transitions_total", "to" => t.game.state.as_str()).increment(1);
+    }
+    let game = changed
+        .into_iter()
+        .next()
+        .expect("lifecycle::apply returns the game it moved first")
+        .game;
+    Ok(axum::Json(GameView::new(
+        game,
+        caller.sees_pii(),
+        state.config.recall.minutes,
+    )))
+}
+
+/// Declares a body-less transition endpoint.
+macro_rules! transition_endpoint {
+    ($name:ident, $variant:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = concat!("/api/v1/games/{id}/", stringify!($name)), tag = "transitions",
+            params(("id" = i64, Path)),
+            responses((status = 200, body = GameView), (status = 404),
+                      (status = 409, description = "not allowed from the game's state; the problem carries `current_state` and `transition`")))]
+        async fn $name(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<GameId>) -> Result<axum::Json<GameView>> {
+            transition(&state, caller, id, Transition::$variant, None).await
+        }
+    };
+}
+
+transition_endpoint!(queue, Queue, "Put a new or recalled game in the queue.");
+transition_endpoint!(
+    recall,
+    Recall,
+    "Text a queued player to come back (if they have a mobile number)."
+);
+transition_endpoint!(
+    confirm,
+    Confirm,
+    "The player is here; a player without a team joins the smallest one."
+);
+transition_endpoint!(play, Play, "The game starts.");
+transition_endpoint!(
+    cancel,
+    Cancel,
+    "Cancel a game in any state but cancelled; a completed game leaves the scores."
+);
+
+/// The game ends with its result; its souvenir is rendered and texted.
+#[utoipa::path(post, path = "/api/v1/games/{id}/complete", tag = "transitions", params(("id" = i64, Path)),
+    request_body = CompletionInput,
+    responses((status = 200, body = GameView), (status = 404), (status = 409), (status = 422)))]
+async fn complete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<GameId>,
+    ApiJson(input): ApiJson<CompletionInput>,
+) -> Result<axum::Json<GameView>> {
+    let caller = caller.allow(roles_for(Transition::Complete))?;
+    let completion = input.validate().map_err(ApiError::Invalid)?;
+    transition(&state, caller, id, Transition::Complete, Some(completion)).await
+}

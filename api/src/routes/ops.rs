@@ -1,0 +1,75 @@
+//! Operations endpoints, no auth: liveness, readiness, metrics, the API docs.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub fn router(openapi: String) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi) }),
+        )
+        .route(
+            "/docs",
+            get(|| async { Html(include_str!("../../assets/docs.html")) }),
+        )
+}
+
+/// 200 when the primary database and Redis both answer within a second.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let limit = Duration::from_secs(1);
+    let database = tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(&state.db)).await;
+    let database_ok = matches!(database, Ok(Ok(_)));
+    let redis_ok = matches!(
+        tokio::time::timeout(limit, ping_redis(&state.redis)).await,
+        Ok(Ok(()))
+    );
+    let status = if database_ok && redis_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+    (
+        status,
+        axum::Json(json!({"database": word(database_ok), "redis": word(redis_ok)})),
+    )
+        .into_response()
+}
+
+async fn ping_redis(client: &redis::Client) -> redis::RedisResult<()> {
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .map(|_| ())
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match &state.metrics {
+        Some(handle) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "metrics are not enabled in this process",
+        )
+            .into_response(),
+    }
+}

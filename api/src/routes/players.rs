@@ -1,0 +1,281 @@
+//! `/api/v1/players`: signup (a player and their first game, atomically),
+//! reads, the filtered list and PATCH.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ondeck_domain::models::{Handedness, PlayerInput, Role};
+use ondeck_domain::store::outbox::{self, Job, MessageKind};
+use ondeck_domain::store::players::{self, PlayerFilter};
+use ondeck_domain::store::{PgConnection, games, shows};
+use ondeck_domain::validation::FieldErrors;
+use ondeck_domain::{GameState, PlayerId};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Result};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::list::Listing;
+use crate::state::AppState;
+use crate::views::{GameView, PlayerView};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_player, list_players))
+        .routes(routes!(get_player, update_player))
+}
+
+/// A player as `caller` may see them, with their active game and, for the
+/// detail view, every game.
+async fn load(
+    conn: &mut PgConnection,
+    state: &AppState,
+    id: PlayerId,
+    caller: Caller,
+) -> Result<PlayerView> {
+    let player = players::get(conn, id).await?;
+    let pii = caller.sees_pii();
+    let minutes = state.config.recall.minutes;
+    let games: Vec<GameView> = games::of_player(conn, id)
+        .await?
+        .into_iter()
+        .map(|g| GameView::new(g, pii, minutes))
+        .collect();
+    let active = games.last().cloned();
+    Ok(PlayerView::new(
+        player,
+        active,
+        Some(games),
+        pii,
+        &state.config.public_base_url,
+    ))
+}
+
+fn refuse_finalist_unless_admin(caller: Caller, input: &PlayerInput) -> Result<()> {
+    if input.is_finalist.is_some() && caller.role != Role::Admin {
+        return Err(ApiError::Forbidden(
+            "only an admin token may set is_finalist".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Sign a player up: creates the player and a `new` game in the show
+/// (default: the current show) in one transaction, and queues a welcome text
+/// when there is a mobile number.
+#[utoipa::path(post, path = "/api/v1/players", tag = "players", request_body = PlayerInput,
+    responses((status = 201, body = PlayerView), (status = 409, description = "no show exists yet"),
+              (status = 422, description = "a field is not valid")))]
+#[tracing::instrument(skip_all)]
+async fn create_player(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<PlayerInput>,
+) -> Result<Response> {
+    let caller = caller.allow(&[Role::Tablet])?;
+    refuse_finalist_unless_admin(caller, &input)?;
+    let changes = input
+        .validate(state.config.default_region, true)
+        .map_err(ApiError::Invalid)?;
+    let mut tx = state.db.begin().await?;
+    let show = shows::resolve(&mut tx, changes.show_id).await?;
+    let player_id = players::insert(&mut tx, &changes, show.id).await?;
+    let game_id = games::create(&mut tx, player_id, show.id).await?;
+    if changes.mobile_number.as_ref().is_some_and(Option::is_some) {
+        outbox::enqueue(
+            &mut tx,
+            &Job::Sms {
+                game_id,
+                message: MessageKind::Welcome,
+            },
+        )
+        .await?;
+    }
+    let view = load(&mut tx, &state, player_id, caller).await?;
+    tx.commit().await?;
+    tracing::info!(player_id = %player_id, game_id = %game_id, "player signed up");
+    Ok((StatusCode::CREATED, axum::Json(view)).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PlayerListQuery {
+    /// The state of the player's active game.
+    state: Option<String>,
+    /// A team's name.
+    team: Option<String>,
+    /// `L` or `R`.
+    handedness: Option<String>,
+    signed_waiver: Option<String>,
+    is_finalist: Option<String>,
+    /// Part of a name, or at least three digits of a mobile number (PII roles).
+    q: Option<String>,
+    /// `score`, `-score`, `created_at` (default) or `-created_at`.
+    order: Option<String>,
+    /// 1 to 500 (default 50); CSV exports default to everything.
+    limit: Option<String>,
+    cursor: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+fn parse_bool(errors: &mut FieldErrors, field: &str, raw: Option<&str>) -> Option<bool> {
+    match raw.map(str::trim) {
+        None | Some("") => None,
+        Some("true" | "1") => Some(true),
+        Some("false" | "0") => Some(false),
+        Some(_) => {
+            errors.add(field, "must be true or false");
+            None
+        }
+    }
+}
+
+pub fn parse_order(errors: &mut FieldErrors, raw: Option<&str>) -> ondeck_domain::store::Order {
+    raw.map(|o| {
+        o.trim().parse().unwrap_or_else(|()| {
+            errors.add("order", "must be score, -score, created_at or -created_at");
+            Default::default()
+        })
+    })
+    .unwrap_or_default()
+}
+
+pub fn parse_state(errors: &mut FieldErrors, raw: &str) -> Option<GameState> {
+    let parsed = raw.trim().parse().ok();
+    if parsed.is_none() {
+        errors.add("state", format!("{raw:?} is not a game state"));
+    }
+    parsed
+}
+
+const PLAYER_COLUMNS: &[&str] = &[
+    "id",
+    "show_id",
+    "first_name",
+    "last_name",
+    "mobile_number",
+    "email",
+    "handedness",
+    "signed_waiver",
+    "team",
+    "profile_id",
+    "is_finalist",
+    "photo_url",
+    "total_score",
+    "active_game",
+    "created_at",
+    "updated_at",
+];
+
+/// Columns of an empty CSV, without the PII ones for roles that don't see it.
+pub fn columns_for(columns: &'static [&'static str], caller: Caller) -> Vec<&'static str> {
+    columns
+        .iter()
+        .copied()
+        .filter(|c| caller.sees_pii() || !c.ends_with("mobile_number") && !c.ends_with("email"))
+        .collect()
+}
+
+/// List players, filtered and ordered; JSON or CSV.
+#[utoipa::path(get, path = "/api/v1/players", tag = "players", params(PlayerListQuery),
+    responses((status = 200, description = "`{items: [Player], next_cursor}` or CSV")))]
+async fn list_players(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<PlayerListQuery>,
+) -> Result<Response> {
+    let mut errors = FieldErrors::new();
+    let listing = Listing::parse(
+        &mut errors,
+        q.limit.as_deref(),
+        q.cursor.as_deref(),
+        q.format.as_deref(),
+        &headers,
+    );
+    let handedness = q
+        .handedness
+        .as_deref()
+        .filter(|h| !h.is_empty())
+        .and_then(|h| {
+            let parsed = Handedness::parse(h);
+            if parsed.is_none() {
+                errors.add("handedness", "must be L or R");
+            }
+            parsed
+        });
+    let filter = PlayerFilter {
+        state: q
+            .state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(|s| parse_state(&mut errors, s)),
+        team: q.team.filter(|t| !t.is_empty()),
+        handedness,
+        signed_waiver: parse_bool(&mut errors, "signed_waiver", q.signed_waiver.as_deref()),
+        is_finalist: parse_bool(&mut errors, "is_finalist", q.is_finalist.as_deref()),
+        // Searching by phone digits would let a PII-blind role probe numbers.
+        search: q
+            .q
+            .filter(|s| caller.sees_pii() || !s.chars().any(|c| c.is_ascii_digit())),
+        order: parse_order(&mut errors, q.order.as_deref()),
+    };
+    errors.into_result().map_err(ApiError::Invalid)?;
+    let mut conn = state.read_db.acquire().await?;
+    let paged = players::list(&mut conn, &filter, listing.page).await?;
+    let active_ids: Vec<_> = paged
+        .items
+        .iter()
+        .filter_map(|p| p.active_game_id)
+        .collect();
+    let pii = caller.sees_pii();
+    let minutes = state.config.recall.minutes;
+    let mut active: std::collections::HashMap<_, _> = games::get_many(&mut conn, &active_ids)
+        .await?
+        .into_iter()
+        .map(|g| (g.id, GameView::new(g, pii, minutes)))
+        .collect();
+    let views = paged.map(|p| {
+        let game = p.active_game_id.and_then(|id| active.remove(&id));
+        PlayerView::new(p, game, None, pii, &state.config.public_base_url)
+    });
+    listing.respond(views, "players", &columns_for(PLAYER_COLUMNS, caller))
+}
+
+/// One player with every game.
+#[utoipa::path(get, path = "/api/v1/players/{id}", tag = "players", params(("id" = i64, Path)),
+    responses((status = 200, body = PlayerView), (status = 404)))]
+async fn get_player(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<PlayerId>,
+) -> Result<axum::Json<PlayerView>> {
+    let mut conn = state.read_db.acquire().await?;
+    Ok(axum::Json(load(&mut conn, &state, id, caller).await?))
+}
+
+/// Change a player: absent fields stay, `null` clears optional ones.
+#[utoipa::path(patch, path = "/api/v1/players/{id}", tag = "players", params(("id" = i64, Path)),
+    request_body = PlayerInput, responses((status = 200, body = PlayerView), (status = 404), (status = 422)))]
+#[tracing::instrument(skip_all, fields(player_id = %id))]
+async fn update_player(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<PlayerId>,
+    ApiJson(input): ApiJson<PlayerInput>,
+) -> Result<axum::Json<PlayerView>> {
+    let caller = caller.allow(&[Role::Tablet])?;
+    refuse_finalist_unless_admin(caller, &input)?;
+    let changes = input
+        .validate(state.config.default_region, false)
+        .map_err(ApiError::Invalid)?;
+    let mut tx = state.db.begin().await?;
+    players::update(&mut tx, id, &changes).await?;
+    let view = load(&mut tx, &state, id, caller).await?;
+    tx.commit().await?;
+    Ok(axum::Json(view))
+}

@@ -1,0 +1,110 @@
+//! `/api/v1/teams`: teams with their members and daily scores. Written by admins.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ondeck_domain::TeamId;
+use ondeck_domain::models::{Role, TeamInput};
+use ondeck_domain::store::{scores, teams};
+use ondeck_domain::validation::FieldErrors;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Result};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::list::Listing;
+use crate::state::AppState;
+use crate::views::TeamView;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_team, list_teams))
+        .routes(routes!(get_team))
+}
+
+/// Create a team; names are unique regardless of case.
+#[utoipa::path(post, path = "/api/v1/teams", tag = "teams", request_body = TeamInput,
+    responses((status = 201, body = TeamView), (status = 422)))]
+async fn create_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<TeamInput>,
+) -> Result<Response> {
+    caller.allow(&[Role::Admin])?;
+    let name = input.validate().map_err(ApiError::Invalid)?;
+    let mut conn = state.db.acquire().await?;
+    let team = teams::insert(&mut conn, &name).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(TeamView::new(team, Vec::new())),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TeamListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// Teams in creation order, each with its daily scores.
+#[utoipa::path(get, path = "/api/v1/teams", tag = "teams", params(TeamListQuery),
+    responses((status = 200, description = "`{items: [Team], next_cursor}` or CSV")))]
+async fn list_teams(
+    State(state): State<AppState>,
+    _caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<TeamListQuery>,
+) -> Result<Response> {
+    let mut errors = FieldErrors::new();
+    let listing = Listing::parse(
+        &mut errors,
+        q.limit.as_deref(),
+        q.cursor.as_deref(),
+        q.format.as_deref(),
+        &headers,
+    );
+    errors.into_result().map_err(ApiError::Invalid)?;
+    let mut conn = state.read_db.acquire().await?;
+    let paged = teams::list(&mut conn, listing.page).await?;
+    let mut views = Vec::with_capacity(paged.items.len());
+    for team in paged.items {
+        let days = scores::team_days(&mut conn, team.id, state.config.tz_name()).await?;
+        views.push(TeamView::new(team, days));
+    }
+    let paged = ondeck_domain::store::Paged {
+        items: views,
+        next: paged.next,
+    };
+    listing.respond(
+        paged,
+        "teams",
+        &[
+            "id",
+            "name",
+            "members",
+            "scores",
+            "created_at",
+            "updated_at",
+        ],
+    )
+}
+
+#[utoipa::path(get, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = i64, Path)),
+    responses((status = 200, body = TeamView), (status = 404)))]
+async fn get_team(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(id): ApiPath<TeamId>,
+) -> Result<axum::Json<TeamView>> {
+    let mut conn = state.read_db.acquire().await?;
+    let team = teams::get(&mut conn, id).await?;
+    let days = scores::team_days(&mut conn, id, state.config.tz_name()).await?;
+    Ok(axum::Json(TeamView::new(team, days)))
+}

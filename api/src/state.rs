@@ -1,0 +1,26 @@
+//! What every handler can reach: the database pools, Redis, the configuration.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    /// The primary: every write, and every read that follows a write.
+    pub db: PgPool,
+    /// Lists and detail reads: the replica of `DATABASE_READ_URL`, or the primary.
+    pub read_db: PgPool,
+    pub redis: redis::Client,
+    pub config: Arc<Config>,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl FromRef<AppState> for Arc<Config> {
+    fn from_ref(state: &AppState) -> Self {
+        state.config.clone()
+    }
+}

@@ -1,0 +1,46 @@
+//! What can go wrong in the domain, independent of HTTP: the API maps each
+//! variant to a status code in one place.
+
+use crate::state::IllegalTransition;
+use crate::validation::FieldErrors;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    /// The request conflicts with the current state of something else (a
+    /// player's open game, a missing show).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(#[from] FieldErrors),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = DomainError> = std::result::Result<T, E>;
+
+impl DomainError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid(FieldErrors::single(field, message))
+    }
+}
+
+/// Turns a named constraint violation into a domain error (realworld's
+/// `on_constraint`): `.on_constraint("teams_name_key", |_| ...)`.
+pub trait ResultExt<T> {
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> DomainError) -> Result<T>;
+}
+
+impl<T, E: Into<DomainError>> ResultExt<T> for std::result::Result<T, E> {
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> DomainError) -> Result<T> {
+        self.map_err(|e| match e.into() {
+            DomainError::Database(sqlx::Error::Database(db)) if db.constraint() == Some(name) => {
+                f()
+            }
+            other => other,
+        })
+    }
+}

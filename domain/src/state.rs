@@ -1,0 +1,243 @@
+//! The game lifecycle as data: one table of transitions from which both the
+//! Rust check (`GameState::apply`) and the SQL guard
+//! (`... WHERE state = ANY($sources)`, see `store::games::transition`) derive.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
+#[sqlx(type_name = "game_state", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum GameState {
+    New,
+    Queued,
+    Recalled,
+    Confirmed,
+    Playing,
+    Completed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    Queue,
+    Recall,
+    Confirm,
+    Play,
+    Complete,
+    Cancel,
+}
+
+use GameState::*;
+
+/// The single source of truth: (transition, allowed sources, target).
+pub const TRANSITIONS: &[(Transition, &[GameState], GameState)] = &[
+    (Transition::Queue, &[New, Recalled], Queued),
+    (Transition::Recall, &[Queued], Recalled),
+    (Transition::Confirm, &[New, Queued, Recalled], Confirmed),
+    (Transition::Play, &[Confirmed], Playing),
+    (Transition::Complete, &[Playing], Completed),
+    (
+        Transition::Cancel,
+        &[New, Queued, Recalled, Confirmed, Playing, Completed],
+        Cancelled,
+    ),
+];
+
+/// A transition attempted from a state its row does not list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {transition} a game that is {current}")]
+pub struct IllegalTransition {
+    pub current: GameState,
+    pub transition: Transition,
+}
+
+impl Transition {
+    pub const ALL: [Transition; 6] = [
+        Transition::Queue,
+        Transition::Recall,
+        Transition::Confirm,
+        Transition::Play,
+        Transition::Complete,
+        Transition::Cancel,
+    ];
+
+    fn row(self) -> &'static (Transition, &'static [GameState], GameState) {
+        TRANSITIONS
+            .iter()
+            .find(|(t, _, _)| *t == self)
+            .expect("every transition has a row in TRANSITIONS")
+    }
+
+    /// The states this transition may start from: the SQL guard's `ANY(...)`.
+    pub fn sources(self) -> &'static [GameState] {
+        self.row().1
+    }
+
+    pub fn target(self) -> GameState {
+        self.row().2
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Queue => "queue",
+            Transition::Recall => "recall",
+            Transition::Confirm => "confirm",
+            Transition::Play => "play",
+            Transition::Complete => "complete",
+            Transition::Cancel => "cancel",
+        }
+    }
+}
+
+impl std::str::FromStr for Transition {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Transition::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or(())
+    }
+}
+
+impl std::fmt::Display for Transition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl GameState {
+    pub const ALL: [GameState; 7] = [
+        New, Queued, Recalled, Confirmed, Playing, Completed, Cancelled,
+    ];
+
+    /// The state after `transition`, or why it is not allowed from here.
+    pub fn apply(self, transition: Transition) -> Result<GameState, IllegalTransition> {
+        if transition.sources().contains(&self) {
+            Ok(transition.target())
+        } else {
+            Err(IllegalTransition {
+                current: self,
+                transition,
+            })
+        }
+    }
+
+    /// The transitions allowed from this state, in table order.
+    pub fn allowed(self) -> impl Iterator<Item = Transition> {
+        Transition::ALL
+            .into_iter()
+            .filter(move |t| self.apply(*t).is_ok())
+    }
+
+    /// A game in this state is over: the player may start another.
+    pub fn is_final(self) -> bool {
+        matches!(self, Completed | Cancelled)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            New => "new",
+            Queued => "queued",
+            Recalled => "recalled",
+            Confirmed => "confirmed",
+            Playing => "playing",
+            Completed => "completed",
+            Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for GameState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for GameState {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        GameState::ALL
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn every_transition_has_exactly_one_row() {
+        for t in Transition::ALL {
+            let rows = TRANSITIONS.iter().filter(|(r, _, _)| *r == t).count();
+            assert_eq!(rows, 1, "{t} must appear once in TRANSITIONS");
+        }
+    }
+
+    #[test]
+    fn apply_matches_the_contract() {
+        assert_eq!(New.apply(Transition::Queue), Ok(Queued));
+        assert_eq!(Recalled.apply(Transition::Queue), Ok(Queued));
+        assert_eq!(Queued.apply(Transition::Recall), Ok(Recalled));
+        assert_eq!(Queued.apply(Transition::Confirm), Ok(Confirmed));
+        assert_eq!(Confirmed.apply(Transition::Play), Ok(Playing));
+        assert_eq!(Playing.apply(Transition::Complete), Ok(Completed));
+        assert_eq!(Completed.apply(Transition::Cancel), Ok(Cancelled));
+        assert_eq!(
+            Cancelled.apply(Transition::Cancel),
+            Err(IllegalTransition {
+                current: Cancelled,
+                transition: Transition::Cancel
+            })
+        );
+        assert!(Queued.apply(Transition::Play).is_err());
+        assert!(New.apply(Transition::Complete).is_err());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in GameState::ALL {
+            assert_eq!(s.as_str().parse::<GameState>(), Ok(s));
+        }
+        for t in Transition::ALL {
+            assert_eq!(t.as_str().parse::<Transition>(), Ok(t));
+        }
+    }
+
+    fn any_state() -> impl Strategy<Value = GameState> {
+        proptest::sample::select(GameState::ALL.to_vec())
+    }
+
+    fn any_transition() -> impl Strategy<Value = Transition> {
+        proptest::sample::select(Transition::ALL.to_vec())
+    }
+
+    proptest! {
+        /// Any sequence of attempts from any state only ever moves along rows
+        /// of the table, and a refused attempt leaves the state alone.
+        #[test]
+        fn sequences_only_follow_the_table(start in any_state(), attempts in proptest::collection::vec(any_transition(), 0..40)) {
+            let mut state = start;
+            for t in attempts {
+                match state.apply(t) {
+                    Ok(next) => {
+                        prop_assert!(TRANSITIONS.iter().any(|(r, from, to)| *r == t && from.contains(&state) && *to == next));
+                        state = next;
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(e.current, state);
+                        prop_assert!(!t.sources().contains(&state));
+                    }
+                }
+            }
+            if state == Cancelled {
+                prop_assert_eq!(state.allowed().count(), 0);
+            }
+        }
+    }
+}

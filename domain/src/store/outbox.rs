@@ -1,0 +1,72 @@
+//! The job outbox: jobs are written in the same transaction as the change
+//! that causes them, and a relay moves them to the job queue. A rolled-back
+//! change leaves no job; a crash or a queue outage only delays one.
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+use crate::error::Result;
+use crate::ids::GameId;
+
+/// Which message of a game's text messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Welcome,
+    Recall,
+    Souvenir,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Text the game's player; the body comes from the show's messages.
+    Sms {
+        game_id: GameId,
+        message: MessageKind,
+    },
+    /// Render the game's souvenir image, then text its link.
+    Souvenir { game_id: GameId },
+}
+
+impl Job {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Sms { .. } => "sms",
+            Job::Souvenir { .. } => "souvenir",
+        }
+    }
+}
+
+pub async fn enqueue(conn: &mut PgConnection, job: &Job) -> Result<()> {
+    sqlx::query("INSERT INTO outbox (kind, payload) VALUES ($1, $2)")
+        .bind(job.kind())
+        .bind(sqlx::types::Json(job))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub payload: sqlx::types::Json<Job>,
+}
+
+/// The oldest jobs not yet relayed.
+pub async fn pending(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, payload FROM outbox WHERE relayed_at IS NULL ORDER BY id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn backlog(conn: &mut PgConnection) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE relayed_at IS NULL")
+            .fetch_one(conn)
+            .await?,
+    )
+}

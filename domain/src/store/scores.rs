@@ -1,0 +1,131 @@
+//! The read models of the venue screens: the queue, the leaderboard and
+//! team scores. Only completed games count: a cancelled one drops out.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+
+use crate::error::Result;
+use crate::ids::{GameId, PlayerId, ShowId, TeamId};
+use crate::models::{DayScore, Game};
+
+/// Games of a show that are in line or playing, in the order they were
+/// reached: the API splits them by state.
+pub async fn queue(conn: &mut PgConnection, show_id: ShowId) -> Result<Vec<Game>> {
+    Ok(sqlx::query_as::<_, Game>(concat!(
+        "SELECT ",
+        game_columns!(),
+        " FROM games g",
+        game_joins!(),
+        "WHERE g.show_id = $1 AND g.state IN ('playing', 'confirmed', 'recalled', 'queued') \
+         ORDER BY CASE g.state WHEN 'playing' THEN g.playing_at WHEN 'confirmed' THEN g.confirmed_at \
+                               WHEN 'recalled' THEN g.recalled_at ELSE g.queued_at END, g.id"
+    ))
+    .bind(show_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The median time from `play` to `complete` over the show's last 20
+/// completed games, in seconds; `None` before there are any.
+pub async fn median_play_seconds(conn: &mut PgConnection, show_id: ShowId) -> Result<Option<f64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY secs) FROM ( \
+             SELECT extract(epoch FROM completed_at - playing_at)::float8 AS secs FROM games \
+             WHERE show_id = $1 AND state = 'completed' AND playing_at IS NOT NULL \
+             ORDER BY completed_at DESC LIMIT 20) last",
+    )
+    .bind(show_id)
+    .fetch_one(conn)
+    .await?)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PlayerRank {
+    pub game_id: GameId,
+    pub player_id: PlayerId,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub team: Option<String>,
+    pub score: i32,
+    pub distance: i32,
+    pub homeruns: i32,
+    pub completed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TeamRank {
+    pub team_id: TeamId,
+    pub name: String,
+    pub score: i64,
+    pub distance: i64,
+    pub homeruns: i64,
+    pub games: i64,
+}
+
+/// Completed games by score, then distance, then who finished first.
+pub async fn leaderboard_players(
+    conn: &mut PgConnection,
+    show_id: ShowId,
+    day: Option<NaiveDate>,
+    tz: &str,
+    limit: i64,
+) -> Result<Vec<PlayerRank>> {
+    Ok(sqlx::query_as(
+        "SELECT g.id AS game_id, g.player_id, p.first_name, p.last_name, t.name AS team, \
+                g.score, g.distance, g.homeruns, g.completed_at \
+         FROM games g JOIN players p ON p.id = g.player_id LEFT JOIN teams t ON t.id = p.team_id \
+         WHERE g.show_id = $1 AND g.state = 'completed' \
+           AND ($2::date IS NULL OR (g.completed_at AT TIME ZONE $3)::date = $2) \
+         ORDER BY g.score DESC, g.distance DESC, g.completed_at ASC, g.id ASC LIMIT $4",
+    )
+    .bind(show_id)
+    .bind(day)
+    .bind(tz)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Every team with its members' completed games summed, best first.
+pub async fn leaderboard_teams(
+    conn: &mut PgConnection,
+    show_id: ShowId,
+    day: Option<NaiveDate>,
+    tz: &str,
+    limit: i64,
+) -> Result<Vec<TeamRank>> {
+    Ok(sqlx::query_as(
+        "SELECT t.id AS team_id, t.name, coalesce(sum(g.score), 0)::bigint AS score, \
+                coalesce(sum(g.distance), 0)::bigint AS distance, coalesce(sum(g.homeruns), 0)::bigint AS homeruns, \
+                count(g.id) AS games \
+         FROM teams t LEFT JOIN players p ON p.team_id = t.id \
+         LEFT JOIN games g ON g.player_id = p.id AND g.show_id = $1 AND g.state = 'completed' \
+              AND ($2::date IS NULL OR (g.completed_at AT TIME ZONE $3)::date = $2) \
+         GROUP BY t.id ORDER BY score DESC, distance DESC, t.id LIMIT $4",
+    )
+    .bind(show_id)
+    .bind(day)
+    .bind(tz)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A team's completed games summed per day in the venue's time zone, ascending.
+pub async fn team_days(
+    conn: &mut PgConnection,
+    team_id: TeamId,
+    tz: &str,
+) -> Result<Vec<DayScore>> {
+    Ok(sqlx::query_as(
+        "SELECT (g.completed_at AT TIME ZONE $2)::date AS day, sum(g.score)::bigint AS score, \
+                sum(g.distance)::bigint AS distance, sum(g.homeruns)::bigint AS homeruns \
+         FROM games g JOIN players p ON p.id = g.player_id \
+         WHERE p.team_id = $1 AND g.state = 'completed' \
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind(team_id)
+    .bind(tz)
+    .fetch_all(conn)
+    .await?)
+}

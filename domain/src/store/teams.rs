@@ -1,0 +1,86 @@
+//! Teams and the team a confirmed player joins.
+
+use sqlx::PgConnection;
+
+use crate::error::{DomainError, Result, ResultExt};
+use crate::ids::{PlayerId, TeamId};
+use crate::models::Team;
+use crate::store::{Page, Paged, paginate};
+
+/// Serializes automatic team assignment, so that two players confirmed at the
+/// same moment are balanced instead of both joining the smallest team.
+const TEAM_ASSIGNMENT_LOCK: i64 = 0x6f6e_6465_636b_0001;
+
+pub async fn insert(conn: &mut PgConnection, name: &str) -> Result<Team> {
+    sqlx::query_as::<_, Team>(
+        "INSERT INTO teams (name) VALUES ($1) RETURNING id, name, 0::bigint AS members, created_at, updated_at",
+    )
+    .bind(name)
+    .fetch_one(conn)
+    .await
+    .on_constraint("teams_name_key", || DomainError::invalid("name", "a team with this name already exists"))
+}
+
+pub async fn get(conn: &mut PgConnection, id: TeamId) -> Result<Team> {
+    sqlx::query_as::<_, Team>(
+        "SELECT t.id, t.name, (SELECT count(*) FROM players p WHERE p.team_id = t.id) AS members, \
+                t.created_at, t.updated_at \
+         FROM teams t WHERE t.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(DomainError::NotFound("team"))
+}
+
+#[derive(sqlx::FromRow)]
+struct TeamListRow {
+    #[sqlx(flatten)]
+    team: Team,
+    sort_id: i64,
+}
+
+/// In creation order.
+pub async fn list(conn: &mut PgConnection, page: Page) -> Result<Paged<Team>> {
+    let rows = sqlx::query_as::<_, TeamListRow>(
+        "SELECT t.id, t.name, (SELECT count(*) FROM players p WHERE p.team_id = t.id) AS members, \
+                t.created_at, t.updated_at, t.id AS sort_id \
+         FROM teams t WHERE ($1::bigint IS NULL OR t.id > $1) ORDER BY t.id LIMIT $2",
+    )
+    .bind(page.after.map(|a| a.1))
+    .bind(page.limit + 1)
+    .fetch_all(conn)
+    .await?;
+    Ok(paginate(
+        rows.into_iter().map(|r| (r.team, (0, r.sort_id))).collect(),
+        page,
+    ))
+}
+
+/// Puts a player without a team into the team with the fewest members (the
+/// lowest id on a tie). Does nothing if the player has a team or there are
+/// no teams.
+#[tracing::instrument(skip_all, fields(player_id = %player_id))]
+pub async fn assign_if_teamless(conn: &mut PgConnection, player_id: PlayerId) -> Result<()> {
+    let teamless: bool = sqlx::query_scalar("SELECT team_id IS NULL FROM players WHERE id = $1")
+        .bind(player_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !teamless {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(TEAM_ASSIGNMENT_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE players SET team_id = ( \
+             SELECT t.id FROM teams t LEFT JOIN players m ON m.team_id = t.id \
+             GROUP BY t.id ORDER BY count(m.id), t.id LIMIT 1) \
+         WHERE id = $1 AND team_id IS NULL",
+    )
+    .bind(player_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
