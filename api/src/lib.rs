@@ -26,6 +26,7 @@ use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tower::Layer;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -78,6 +79,7 @@ pub fn app(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(cors)
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
         .layer(axum::middleware::map_response(hide_bare_errors))
 }
@@ -98,6 +100,17 @@ async fn hide_bare_errors(response: axum::response::Response) -> axum::response:
     let status = response.status();
     let detail = status.canonical_reason().unwrap_or("error").to_lowercase();
     error::problem(status, "http", &detail, Default::default()).into_response()
+}
+
+/// A panicking handler answers a plain 500 problem; the panic is logged, and
+/// the process goes on serving.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    ApiError::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 
 /// The process-wide Prometheus recorder (a recorder can be installed once).

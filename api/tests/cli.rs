@@ -1,0 +1,336 @@
+//! The `ondeck` binary run as a process (API.md section 6): migrations, tokens,
+//! shows, start-up refusals of bad settings, and a real `serve` that answers
+//! and stops cleanly on SIGTERM. Each test makes a database of its own on the
+//! server `DATABASE_URL` names, and drops it at the end.
+
+use std::process::{Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use ondeck_domain::models::Role;
+use ondeck_domain::store::tokens;
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
+use tokio::process::Command;
+
+const ONDECK: &str = env!("CARGO_BIN_EXE_ondeck");
+
+fn server_url() -> String {
+    std::env::var("DATABASE_URL").expect("DATABASE_URL names the PostgreSQL server for tests")
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Runs SQL on the server `DATABASE_URL` names.
+async fn on_server(sql: String) -> Result<(), sqlx::Error> {
+    let mut server = PgConnection::connect(&server_url()).await?;
+    sqlx::query(AssertSqlSafe(sql)).execute(&mut server).await?;
+    Ok(())
+}
+
+/// A database of one test's own, dropped when the test ends, even by a panic.
+struct Db {
+    name: String,
+    url: String,
+    pool: PgPool,
+}
+
+impl Db {
+    async fn create() -> Db {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::UNIX_EPOCH
+            .elapsed()
+            .expect("clock")
+            .subsec_nanos();
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let name = format!("ondeck_cli_{}_{nanos}_{seq}", std::process::id());
+        let created = on_server(format!("CREATE DATABASE {name}")).await;
+        created.expect("create a database on DATABASE_URL's server");
+        let mut url = Url::parse(&server_url()).expect("DATABASE_URL is a URL");
+        url.set_path(&name);
+        let pool = PgPool::connect(url.as_str()).await.expect("connect");
+        let url = url.to_string();
+        Db { name, url, pool }
+    }
+
+    /// Runs `ondeck` (arguments split at spaces) with this database and
+    /// nothing else in its environment.
+    async fn run(&self, args: &str) -> Output {
+        let args: Vec<&str> = args.split_whitespace().collect();
+        ondeck(&args, &[("DATABASE_URL", &self.url)]).await
+    }
+
+    /// Runs `ondeck`, which must succeed, and returns what it printed.
+    async fn ok(&self, args: &str) -> String {
+        let output = self.run(args).await;
+        assert!(output.status.success(), "ondeck {args} failed: {output:?}");
+        stdout(&output)
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let query = sqlx::query_scalar(AssertSqlSafe(sql.to_owned()));
+        let count = query.fetch_one(&self.pool).await;
+        count.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // On a thread of its own: Drop may run inside the test's runtime.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            runtime.expect("a runtime").block_on(on_server(sql))
+        });
+        if let Ok(Err(e)) = dropped.join() {
+            eprintln!("could not drop {}: {e}", self.name);
+        }
+    }
+}
+
+/// Runs `ondeck args` with only `env` in its environment, for at most 30 s.
+async fn ondeck(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(ONDECK);
+    command.args(args).env_clear().envs(env.iter().copied());
+    let output = command.kill_on_drop(true).stdin(Stdio::null()).output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output).await;
+    output
+        .expect("ondeck finishes within 30 s")
+        .expect("ondeck runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a failure whose stderr mentions `word`.
+#[track_caller]
+fn refused(output: &Output, word: &str, why: &str) {
+    assert!(!output.status.success(), "{why}: {output:?}");
+    assert!(
+        stderr(output).contains(word),
+        "{why}, saying {word:?}: {output:?}"
+    );
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_and_can_run_twice() {
+    let db = Db::create().await;
+    db.ok("migrate").await;
+    db.ok("migrate").await;
+    let applied = db
+        .count("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .await;
+    let all = ondeck_domain::MIGRATOR.iter().count() as i64;
+    assert_eq!(applied, all, "every migration, once");
+    let shows = db.count("SELECT count(*) FROM shows").await;
+    assert_eq!(shows, 0, "the schema is there");
+}
+
+#[tokio::test]
+async fn tokens_are_printed_once_stored_hashed_listed_without_secrets_and_revoked() {
+    let db = Db::create().await;
+    db.ok("migrate").await;
+    let printed = db.ok("token create --role admin --name front-desk").await;
+    assert_eq!(printed.lines().count(), 1, "one line: {printed:?}");
+    let token = printed.trim();
+    assert!(token.starts_with("odk_"), "only the token: {token:?}");
+    let mut conn = db.pool.acquire().await.expect("connection");
+    let caller = tokens::authenticate(&mut conn, token)
+        .await
+        .expect("lookup");
+    let role = caller.map(|(_, role)| role);
+    assert_eq!(role, Some(Role::Admin), "the token authenticates");
+    let sql = format!("SELECT count(*) FROM api_tokens t WHERE strpos(t::text, '{token}') > 0");
+    assert_eq!(db.count(&sql).await, 0, "the token itself is not stored");
+
+    let again = db.run("token create --role tablet --name front-desk").await;
+    refused(&again, "front-desk", "a duplicate name is refused");
+    assert!(stdout(&again).is_empty(), "and prints no token: {again:?}");
+    let wizard = db.run("token create --role wizard --name merlin").await;
+    refused(&wizard, "wizard", "an unknown role is refused");
+    let tokens = db.count("SELECT count(*) FROM api_tokens").await;
+    assert_eq!(tokens, 1, "no token was added");
+
+    let list = db.ok("token list").await;
+    let row = list.lines().find(|l| l.contains("front-desk"));
+    let row = row.unwrap_or_else(|| panic!("the list shows the name: {list}"));
+    assert!(row.contains("admin"), "and the role: {row}");
+    assert!(!row.contains("revoked"), "a live token: {row}");
+    assert!(!list.contains("odk_"), "never a token: {list}");
+
+    db.ok("token revoke front-desk").await;
+    let list = db.ok("token list").await;
+    let row = list.lines().find(|l| l.contains("front-desk"));
+    assert!(row.is_some_and(|r| r.contains("revoked")), "{list}");
+    let caller = tokens::authenticate(&mut conn, token)
+        .await
+        .expect("lookup");
+    assert!(caller.is_none(), "a revoked token no longer authenticates");
+    let unknown = db.run("token revoke nobody").await;
+    assert!(!unknown.status.success(), "no such token: {unknown:?}");
+}
+
+#[tokio::test]
+async fn show_create_gives_the_messages_defaults_and_refuses_other_date_formats() {
+    let db = Db::create().await;
+    db.ok("migrate").await;
+    let printed = db.ok("show create --name Derby --date 2026-11-21").await;
+    let sql = "SELECT id, name, date::text, welcome_message, recall_message, souvenir_message \
+               FROM shows";
+    let row: (i64, String, String, String, String, String) = sqlx::query_as(sql)
+        .fetch_one(&db.pool)
+        .await
+        .expect("the show");
+    let (id, name, date, welcome, recall, souvenir) = row;
+    assert_eq!((name.as_str(), date.as_str()), ("Derby", "2026-11-21"));
+    assert_eq!(printed.trim(), id.to_string(), "prints the show's id");
+    for message in [&welcome, &recall, &souvenir] {
+        let chars = message.chars().count();
+        assert!(
+            (1..=160).contains(&chars),
+            "a default of 1-160 chars: {message:?}"
+        );
+    }
+    assert!(souvenir.contains("{url}"), "a link: {souvenir:?}");
+
+    let bad = db.run("show create --name Derby --date 21/11/2026").await;
+    refused(&bad, "date", "21/11/2026 is refused");
+    let shows = db.count("SELECT count(*) FROM shows").await;
+    assert_eq!(shows, 1, "no second show");
+}
+
+#[tokio::test]
+async fn a_missing_or_malformed_setting_exits_2_with_one_line_naming_it() {
+    let redis = redis_url();
+    // Nothing listens on port 1: a setting wrongly accepted fails differently.
+    let database = "postgres://postgres@127.0.0.1:1/none";
+    let base = [("DATABASE_URL", database), ("REDIS_URL", &*redis)];
+    // (command, a variable left unset, a variable set): the line must name the
+    // variable set, or else the one left unset.
+    let cases = [
+        ("serve", "DATABASE_URL", ""),
+        ("serve", "REDIS_URL", ""),
+        ("serve", "", "RECALL_WINDOW_SIZE=abc"),
+        ("serve", "", "VENUE_TZ=Mars/Base"),
+        ("serve", "", "LISTEN_ADDR=nope"),
+        ("serve", "REDIS_URL", "REDIS_URL_FILE=/nonexistent"),
+        ("run", "", "STATIONS=zero"),
+        ("migrate", "DATABASE_URL", ""),
+    ];
+    for (command, unset, set) in cases {
+        let mut env: Vec<_> = base.into_iter().filter(|(k, _)| *k != unset).collect();
+        env.extend(set.split_once('='));
+        let named = set.split_once('=').map_or(unset, |(var, _)| var);
+        let output = ondeck(&[command], &env).await;
+        let case = format!("ondeck {command} without {unset:?}, with {set:?}");
+        assert_eq!(output.status.code(), Some(2), "{case}: {output:?}");
+        let err = stderr(&output);
+        let lines = err.trim_end().lines().count();
+        assert_eq!(lines, 1, "{case}: one line, got {err:?}");
+        assert!(err.contains(named), "{case}: naming {named}: {err:?}");
+    }
+}
+
+/// The content type of a reply, or "".
+fn content_type(reply: &reqwest::Response) -> String {
+    let value = reply.headers().get("content-type");
+    value
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn serve_answers_until_sigterm_then_exits_0() {
+    let db = Db::create().await;
+    db.ok("migrate").await;
+    let token = db.ok("token create --role display --name board").await;
+    let token = token.trim();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let listen = free.local_addr().expect("an address").to_string();
+    drop(free);
+    let redis = redis_url();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("REDIS_URL", redis.as_str()),
+        ("LISTEN_ADDR", listen.as_str()),
+    ];
+    let mut command = Command::new(ONDECK);
+    command
+        .arg("serve")
+        .env_clear()
+        .envs(env)
+        .kill_on_drop(true);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut server = command.spawn().expect("ondeck serve starts");
+
+    let base = format!("http://{listen}");
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{base}{path}")).send();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !get("/healthz")
+        .await
+        .is_ok_and(|r| r.status() == StatusCode::OK)
+    {
+        if let Some(status) = server.try_wait().expect("poll the server") {
+            let output = server.wait_with_output().await;
+            panic!("ondeck serve exited early with {status}: {output:?}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/healthz answers 200 within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ready = get("/readyz").await.expect("/readyz").status();
+    assert_eq!(ready, StatusCode::OK, "ready: PostgreSQL and Redis answer");
+    let openapi = get("/api/v1/openapi.json").await.expect("openapi");
+    let openapi: Value = openapi.json().await.expect("JSON");
+    let documented = openapi["paths"].get("/api/v1/players").is_some();
+    assert!(documented, "the paths document players: {openapi}");
+    for (path, kind) in [("/docs", "text/html"), ("/metrics", "text/plain")] {
+        let reply = get(path).await.expect(path);
+        assert_eq!(reply.status(), StatusCode::OK, "{path}");
+        let content_type = content_type(&reply);
+        assert!(
+            content_type.starts_with(kind),
+            "{path} is {kind}: {content_type:?}"
+        );
+    }
+    let shows = format!("{base}/api/v1/shows");
+    let reply = client.get(&shows).bearer_auth(token).send().await;
+    let status = reply.expect("GET /api/v1/shows").status();
+    assert_eq!(status, StatusCode::OK, "a token from the CLI authenticates");
+    db.ok("token revoke board").await;
+    let reply = client.get(&shows).bearer_auth(token).send().await;
+    let status = reply.expect("GET /api/v1/shows").status();
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked token is refused"
+    );
+
+    let pid = server.id().expect("the server's pid").to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(kill.expect("kill runs").success(), "SIGTERM sent");
+    let stopped = tokio::time::timeout(Duration::from_secs(5), server.wait_with_output());
+    let output = stopped.await.expect("stops within 5 s of SIGTERM");
+    let output = output.expect("an exit status");
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "a clean exit: {err}");
+}
