@@ -52,9 +52,20 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Caller> {
         })
         .map(str::trim)
         .ok_or(ApiError::Unauthorized)?;
+    if !tokens::is_plausible(token) {
+        return Err(ApiError::Unauthorized);
+    }
+    let token_hash = tokens::hash(token);
+    if let Some(caller) = state.tokens.get(&token_hash) {
+        return Ok(caller);
+    }
     let mut conn = state.read_db.acquire().await?;
-    match tokens::authenticate(&mut conn, token).await? {
-        Some((token_id, role)) => Ok(Caller { token_id, role }),
+    match tokens::authenticate_hash(&mut conn, &token_hash).await? {
+        Some((token_id, role)) => {
+            let caller = Caller { token_id, role };
+            state.tokens.insert(token_hash, caller);
+            Ok(caller)
+        }
         None => Err(ApiError::Unauthorized),
     }
 }

@@ -157,6 +157,9 @@ fn log_format_from(env: Source) -> Result<LogFormat, ConfigError> {
 pub struct Config {
     pub database_url: SecretString,
     pub database_read_url: Option<SecretString>,
+    /// Connections per pool. Past a few per core, more connections only make
+    /// PostgreSQL switch between them (measured in bench/lifecycle).
+    pub database_pool_size: u32,
     pub redis_url: SecretString,
     pub listen_addr: SocketAddr,
     pub public_base_url: String,
@@ -231,6 +234,7 @@ impl Config {
             database_read_url: var(env, "DATABASE_READ_URL")?
                 .map(|v| postgres_url("DATABASE_READ_URL", v))
                 .transpose()?,
+            database_pool_size: bounded(env, "DATABASE_POOL_SIZE", 8, 1, 500)? as u32,
             redis_url: SecretString::from(redis_url),
             listen_addr,
             public_base_url,

@@ -11,6 +11,7 @@ pub mod middleware;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod token_cache;
 pub mod views;
 
 use std::sync::{Arc, OnceLock};
@@ -21,6 +22,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
@@ -144,9 +146,9 @@ pub async fn connect(url: &secrecy::SecretString, max_connections: u32) -> anyho
 
 /// Connects to everything the API needs.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    let db = connect(&config.database_url, 32).await?;
+    let db = connect(&config.database_url, config.database_pool_size).await?;
     let read_db = match &config.database_read_url {
-        Some(url) => connect(url, 32).await?,
+        Some(url) => connect(url, config.database_pool_size).await?,
         None => db.clone(),
     };
     let redis = redis::Client::open(config.redis_url.expose_secret())
@@ -157,6 +159,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         redis,
         config: Arc::new(config),
         metrics: metrics_handle(),
+        tokens: Default::default(),
     })
 }
 
@@ -168,8 +171,15 @@ pub async fn serve(
     let addr = state.config.listen_addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+        .with_context(|| format!("cannot listen on {addr}"))?
+        // Small JSON answers should leave at once, not wait for Nagle.
+        .tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
     tracing::info!(%addr, url = %state.config.public_base_url, "ondeck API listening");
+    // Revocations are announced on the primary, where they are written.
+    let (tokens, primary) = (state.tokens.clone(), state.db.clone());
+    tokio::spawn(async move { tokens.follow_revocations(primary).await });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -7,6 +7,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
 use crate::config::Config;
+use crate::token_cache::TokenCache;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,6 +18,8 @@ pub struct AppState {
     pub redis: redis::Client,
     pub config: Arc<Config>,
     pub metrics: Option<PrometheusHandle>,
+    /// Recently authenticated tokens (see `token_cache`).
+    pub tokens: Arc<TokenCache>,
 }
 
 impl FromRef<AppState> for Arc<Config> {

@@ -14,6 +14,12 @@ use crate::store::outbox::{self, Job};
 use crate::store::recall::{self, RecallPolicy};
 use crate::store::teams;
 
+/// Whether a transition is nothing but its guarded write, so that the caller
+/// may run it outside an explicit transaction (one round trip instead of three).
+pub fn is_single_write(transition: Transition) -> bool {
+    matches!(transition, Transition::Queue | Transition::Play)
+}
+
 /// Applies `transition` to a game. The first element of the result is the
 /// game asked for; the others are games auto-recalled as a consequence.
 #[tracing::instrument(skip_all, fields(game_id = %id, transition = %transition))]
@@ -27,12 +33,13 @@ pub async fn apply(
     let mut changed = games::transition(conn, id, transition, completion).await?;
     match transition {
         Transition::Recall => recall::notify_recalled(conn, &changed).await?,
-        Transition::Confirm => {
-            teams::assign_if_teamless(conn, changed.game.player_id).await?;
-            changed.game = games::get(conn, id).await?;
+        Transition::Confirm if changed.game.team.is_none() => {
+            if teams::assign_if_teamless(conn, changed.game.player_id).await? {
+                changed.game = games::get(conn, id).await?;
+            }
         }
         Transition::Complete => outbox::enqueue(conn, &Job::Souvenir { game_id: id }).await?,
-        Transition::Queue | Transition::Play | Transition::Cancel => {}
+        Transition::Confirm | Transition::Queue | Transition::Play | Transition::Cancel => {}
     }
     let show_id = changed.game.show_id;
     let mut all = vec![changed];

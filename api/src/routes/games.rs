@@ -229,10 +229,16 @@ async fn transition(
     completion: Option<Completion>,
 ) -> Result<axum::Json<GameView>> {
     let caller = caller.allow(roles_for(transition))?;
-    let mut tx = state.db.begin().await?;
-    let changed =
-        lifecycle::apply(&mut tx, id, transition, completion, state.config.recall).await?;
-    tx.commit().await?;
+    let policy = state.config.recall;
+    let changed = if lifecycle::is_single_write(transition) {
+        let mut conn = state.db.acquire().await?;
+        lifecycle::apply(&mut conn, id, transition, completion, policy).await?
+    } else {
+        let mut tx = state.db.begin().await?;
+        let changed = lifecycle::apply(&mut tx, id, transition, completion, policy).await?;
+        tx.commit().await?;
+        changed
+    };
     for t in &changed {
         metrics::counter!("ondeck_transitions_total", "to" => t.game.state.as_str()).increment(1);
     }

@@ -157,6 +157,7 @@ impl TestApp {
                     redis: redis::Client::open(redis_url()).expect("redis url"),
                     config: server_config,
                     metrics: ondeck_api::metrics_handle(),
+                    tokens: Default::default(),
                 };
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await

@@ -23,7 +23,7 @@ macro_rules! player_from {
     () => {
         " FROM players p LEFT JOIN teams t ON t.id = p.team_id \
          LEFT JOIN LATERAL (SELECT id, state FROM games WHERE player_id = p.id ORDER BY id DESC LIMIT 1) ag ON true \
-         LEFT JOIN LATERAL (SELECT sum(score) AS total FROM games WHERE player_id = p.id AND state = 'completed') ts ON true "
+         LEFT JOIN LATERAL (SELECT sum(score) FILTER (WHERE state = 'completed') AS total FROM games WHERE player_id = p.id) ts ON true "
     };
 }
 

@@ -59,21 +59,23 @@ pub async fn list(conn: &mut PgConnection, page: Page) -> Result<Paged<Team>> {
 
 /// Puts a player without a team into the team with the fewest members (the
 /// lowest id on a tie). Does nothing if the player has a team or there are
-/// no teams.
+/// no teams; returns whether the player joined one.
 #[tracing::instrument(skip_all, fields(player_id = %player_id))]
-pub async fn assign_if_teamless(conn: &mut PgConnection, player_id: PlayerId) -> Result<()> {
-    let teamless: bool = sqlx::query_scalar("SELECT team_id IS NULL FROM players WHERE id = $1")
-        .bind(player_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    if !teamless {
-        return Ok(());
+pub async fn assign_if_teamless(conn: &mut PgConnection, player_id: PlayerId) -> Result<bool> {
+    let needed: bool = sqlx::query_scalar(
+        "SELECT p.team_id IS NULL AND EXISTS (SELECT 1 FROM teams) FROM players p WHERE p.id = $1",
+    )
+    .bind(player_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !needed {
+        return Ok(false);
     }
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(TEAM_ASSIGNMENT_LOCK)
         .execute(&mut *conn)
         .await?;
-    sqlx::query(
+    let joined = sqlx::query(
         "UPDATE players SET team_id = ( \
              SELECT t.id FROM teams t LEFT JOIN players m ON m.team_id = t.id \
              GROUP BY t.id ORDER BY count(m.id), t.id LIMIT 1) \
@@ -82,5 +84,5 @@ pub async fn assign_if_teamless(conn: &mut PgConnection, player_id: PlayerId) ->
     .bind(player_id)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(joined.rows_affected() == 1)
 }

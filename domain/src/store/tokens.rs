@@ -23,8 +23,18 @@ pub struct TokenInfo {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-fn hash(token: &str) -> Vec<u8> {
+/// Revoking a token notifies this channel with the token's id, so that
+/// processes caching authenticated tokens forget them at once.
+pub const REVOKED_CHANNEL: &str = "ondeck_token_revoked";
+
+/// What is stored of a token, and what a cache may key on.
+pub fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Whether a bearer string could be one of our tokens at all.
+pub fn is_plausible(token: &str) -> bool {
+    token.starts_with(PREFIX) && token.len() <= 100
 }
 
 /// Creates a token and returns it: the only time it is ever shown.
@@ -53,13 +63,21 @@ pub async fn create(conn: &mut PgConnection, name: &str, role: Role) -> Result<S
 
 /// The live token a bearer string belongs to, if any.
 pub async fn authenticate(conn: &mut PgConnection, token: &str) -> Result<Option<(TokenId, Role)>> {
-    if !token.starts_with(PREFIX) || token.len() > 100 {
+    if !is_plausible(token) {
         return Ok(None);
     }
+    authenticate_hash(conn, &hash(token)).await
+}
+
+/// The live token with this hash, if any.
+pub async fn authenticate_hash(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+) -> Result<Option<(TokenId, Role)>> {
     Ok(sqlx::query_as(
         "SELECT id, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
     )
-    .bind(hash(token))
+    .bind(token_hash)
     .fetch_optional(conn)
     .await?)
 }
@@ -72,15 +90,19 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<TokenInfo>> {
     )
 }
 
-/// Revokes a token by name; its requests answer 401 from then on.
+/// Revokes a token by name; its requests answer 401 from then on, and every
+/// API process hears of it on `REVOKED_CHANNEL` in the same statement.
 pub async fn revoke(conn: &mut PgConnection, name: &str) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
+    let revoked: Vec<TokenId> = sqlx::query_scalar(
+        "WITH revoked AS (UPDATE api_tokens SET revoked_at = now() \
+                          WHERE name = $1 AND revoked_at IS NULL RETURNING id) \
+         SELECT id FROM revoked, LATERAL (SELECT pg_notify($2, revoked.id::text)) notified",
     )
     .bind(name)
-    .execute(conn)
+    .bind(REVOKED_CHANNEL)
+    .fetch_all(conn)
     .await?;
-    if done.rows_affected() == 0 {
+    if revoked.is_empty() {
         return Err(DomainError::NotFound("live token with that name"));
     }
     Ok(())
