@@ -113,24 +113,23 @@ async fn execute(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run | Command::Serve | Command::Work => {
             let config = Config::from_env()?;
-            let (sweep, policy) = (config.recall_sweep, config.recall);
+            let worker = config.worker_settings();
             let state = crate::build_state(config).await?;
             let pool = state.db.clone();
             match command {
                 Command::Serve => crate::serve(state, telemetry::shutdown_signal()).await,
-                Command::Work => {
-                    ondeck_jobs::run(pool, policy, sweep, telemetry::shutdown_signal()).await;
-                    Ok(())
-                }
+                Command::Work => ondeck_jobs::run(pool, worker, telemetry::shutdown_signal()).await,
                 _ => {
+                    // One signal stops both: the API drains its requests, then
+                    // the worker finishes its jobs.
                     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-                    let worker = tokio::spawn(ondeck_jobs::run(pool, policy, sweep, async move {
+                    let jobs = tokio::spawn(ondeck_jobs::run(pool, worker, async move {
                         let mut rx = stop_rx;
                         let _ = rx.wait_for(|stop| *stop).await;
                     }));
                     let served = crate::serve(state, telemetry::shutdown_signal()).await;
                     let _ = stop_tx.send(true);
-                    worker.await.context("worker task failed")?;
+                    jobs.await.context("worker task failed")??;
                     served
                 }
             }

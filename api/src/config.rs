@@ -4,12 +4,14 @@
 //! names the variable.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono_tz::Tz;
 use ondeck_domain::phone::Region;
 use ondeck_domain::store::recall::RecallPolicy;
+use ondeck_jobs::images::souvenir::Format;
+use ondeck_jobs::sms::SmsSettings;
+use ondeck_jobs::storage::StorageSettings;
 use secrecy::SecretString;
 
 /// A setting that is missing or malformed.
@@ -169,10 +171,11 @@ pub struct Config {
     pub recall_sweep: Duration,
     pub stations: u32,
     pub souvenir_size: u32,
-    pub souvenir_format: &'static str,
-    pub sms_provider: &'static str,
-    pub storage: &'static str,
-    pub data_dir: PathBuf,
+    pub souvenir_format: Format,
+    pub sms: SmsSettings,
+    pub storage: StorageSettings,
+    /// Jobs run at once per queue in a worker process (`WORKER_CONCURRENCY`).
+    pub worker_concurrency: usize,
     pub sentry_dsn: Option<SecretString>,
     pub log_format: LogFormat,
     pub cors_origins: Vec<axum::http::HeaderValue>,
@@ -185,6 +188,16 @@ impl Config {
 
     /// Reads every setting from `env`, applying API.md's defaults.
     pub fn from_source(env: Source) -> Result<Self, ConfigError> {
+        // The jobs crate reads its own settings through a plain lookup; a
+        // `_FILE` problem met there is reported as ours.
+        let file_problem = std::cell::RefCell::new(None);
+        let resolved = |name: &str| match var(env, name) {
+            Ok(value) => value,
+            Err(e) => {
+                file_problem.borrow_mut().get_or_insert(e);
+                None
+            }
+        };
         let listen_addr: SocketAddr = parsed(
             env,
             "LISTEN_ADDR",
@@ -229,7 +242,7 @@ impl Config {
             })
             .transpose()?
             .unwrap_or_default();
-        Ok(Config {
+        let config = Config {
             database_url: postgres_url("DATABASE_URL", required(env, "DATABASE_URL")?)?,
             database_read_url: var(env, "DATABASE_READ_URL")?
                 .map(|v| postgres_url("DATABASE_READ_URL", v))
@@ -258,16 +271,37 @@ impl Config {
             recall_sweep: Duration::from_secs(bounded(env, "RECALL_SWEEP_SECONDS", 30, 1, 86_400)?),
             stations: bounded(env, "STATIONS", 1, 1, 1000)? as u32,
             souvenir_size: bounded(env, "SOUVENIR_SIZE", 1080, 64, 4096)? as u32,
-            souvenir_format: choice(env, "SOUVENIR_FORMAT", "jpeg", &["jpeg", "png"])?,
-            sms_provider: choice(env, "SMS_PROVIDER", "log", &["log", "twilio"])?,
-            storage: choice(env, "STORAGE", "local", &["local", "s3"])?,
-            data_dir: var(env, "DATA_DIR")?
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("data")),
+            souvenir_format: match choice(env, "SOUVENIR_FORMAT", "jpeg", &["jpeg", "png"])? {
+                "png" => Format::Png,
+                _ => Format::Jpeg,
+            },
+            sms: SmsSettings::from_lookup(&resolved).map_err(|e| problem(&e.var, e.problem))?,
+            storage: StorageSettings::from_env(&resolved)
+                .map_err(|e| problem(&e.var, e.problem))?,
+            worker_concurrency: bounded(env, "WORKER_CONCURRENCY", 16, 1, 1000)? as usize,
             sentry_dsn: var(env, "SENTRY_DSN")?.map(SecretString::from),
             log_format: log_format_from(env)?,
             cors_origins,
-        })
+        };
+        if let Some(e) = file_problem.into_inner() {
+            return Err(e);
+        }
+        Ok(config)
+    }
+
+    /// What a worker process needs of these settings.
+    pub fn worker_settings(&self) -> ondeck_jobs::Settings {
+        ondeck_jobs::Settings {
+            redis_url: self.redis_url.clone(),
+            public_base_url: self.public_base_url.clone(),
+            sms: self.sms.clone(),
+            storage: self.storage.clone(),
+            souvenir_size: self.souvenir_size,
+            souvenir_format: self.souvenir_format,
+            recall: self.recall,
+            sweep_period: self.recall_sweep,
+            concurrency: self.worker_concurrency,
+        }
     }
 
     /// The IANA name of `VENUE_TZ`, as PostgreSQL's `AT TIME ZONE` takes it.
@@ -312,9 +346,13 @@ mod tests {
                 config.souvenir_size,
                 config.souvenir_format
             ),
-            (1, 1080, "jpeg")
+            (1, 1080, Format::Jpeg)
         );
-        assert_eq!((config.sms_provider, config.storage), ("log", "local"));
+        assert!(matches!(config.sms, SmsSettings::Log));
+        assert_eq!(
+            config.storage,
+            StorageSettings::Local { dir: "data".into() }
+        );
         assert_eq!(config.venue_tz, Tz::UTC);
         assert_eq!(config.public_base_url, "http://127.0.0.1:8000");
     }

@@ -53,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(extract::JSON_LIMIT))
         .merge(routes::ops::router(openapi))
+        .merge(routes::media::public_router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(axum::middleware::from_fn(middleware::http_metrics))
         .with_state(state.clone());
@@ -151,6 +152,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         Some(url) => connect(url, config.database_pool_size).await?,
         None => db.clone(),
     };
+    let config_storage = config.storage.clone();
     let redis = redis::Client::open(config.redis_url.expose_secret())
         .context("REDIS_URL is not a valid Redis URL")?;
     Ok(AppState {
@@ -160,6 +162,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config: Arc::new(config),
         metrics: metrics_handle(),
         tokens: Default::default(),
+        storage: ondeck_jobs::storage::Storage::connect(&config_storage)
+            .await
+            .context("cannot open the storage")?,
     })
 }
 

@@ -3,6 +3,8 @@
 
 pub mod board;
 pub mod games;
+pub mod media;
+pub mod messages;
 pub mod ops;
 pub mod players;
 pub mod shows;
@@ -23,6 +25,8 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(players::router())
         .merge(games::router())
         .merge(board::router())
+        .merge(media::router())
+        .merge(messages::router())
         .split_for_parts();
     doc.info = InfoBuilder::new()
         .title("ondeck")

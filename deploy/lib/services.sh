@@ -36,6 +36,14 @@
 #   ondeck_target_dir
 #     Exports CARGO_TARGET_DIR (default ~/.cache/ondeck-target, outside the
 #     clone so fresh clones reuse earlier builds).
+#
+#   ondeck_s3s_fs
+#     Makes sure s3s-fs (a local S3-compatible server; the storage tests of the
+#     jobs crate run against it) is installed: $ONDECK_S3S_FS, s3s-fs on PATH,
+#     or in ${CARGO_INSTALL_ROOT:-${CARGO_HOME:-~/.cargo}}/bin; otherwise runs
+#     `cargo install s3s-fs@0.14.1 --features binary --locked` (about 3 min),
+#     retried without --locked if that fails. Exports ONDECK_S3S_FS (the path
+#     of the binary). Needs cargo (see ondeck_need_cargo).
 set -euo pipefail
 # Errors inside $(...) stop the script too (bash clears -e there otherwise).
 shopt -s inherit_errexit
@@ -509,4 +517,42 @@ ondeck_target_dir() {
     local home="${HOME:-}"
     [[ -n "$home" ]] || home="$(getent passwd "$(id -un)" | cut -d: -f6)"
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$home/.cache/ondeck-target}"
+}
+
+# s3s-fs 0.14.1 is the last release that builds with rustc 1.94 (0.17 needs a
+# newer one).
+_ONDECK_S3S_FS_VERSION=0.14.1
+
+ondeck_s3s_fs() {
+    local home bin_dir found=""
+    home="${HOME:-}"
+    [[ -n "$home" ]] || home="$(getent passwd "$(id -un)" | cut -d: -f6)"
+    bin_dir="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$home/.cargo}}/bin"
+    if [[ -n "${ONDECK_S3S_FS:-}" && -f "$ONDECK_S3S_FS" && -x "$ONDECK_S3S_FS" ]]; then
+        found="$ONDECK_S3S_FS"
+    elif command -v s3s-fs >/dev/null 2>&1; then
+        found="$(command -v s3s-fs)"
+    elif [[ -f "$bin_dir/s3s-fs" && -x "$bin_dir/s3s-fs" ]]; then
+        found="$bin_dir/s3s-fs"
+    elif [[ -f "$home/.cargo/bin/s3s-fs" && -x "$home/.cargo/bin/s3s-fs" ]]; then
+        found="$home/.cargo/bin/s3s-fs"
+    fi
+    if [[ -z "$found" ]]; then
+        ondeck_need_cargo
+        _ondeck_say "installing s3s-fs $_ONDECK_S3S_FS_VERSION with cargo install (about 3 minutes)"
+        if ! cargo install "s3s-fs@$_ONDECK_S3S_FS_VERSION" --features binary --locked </dev/null >&2; then
+            _ondeck_say "cargo install --locked failed; trying again without --locked"
+            cargo install "s3s-fs@$_ONDECK_S3S_FS_VERSION" --features binary </dev/null >&2 ||
+                _ondeck_die "cargo install s3s-fs@$_ONDECK_S3S_FS_VERSION --features binary failed"
+        fi
+        if [[ -f "$bin_dir/s3s-fs" && -x "$bin_dir/s3s-fs" ]]; then
+            found="$bin_dir/s3s-fs"
+        elif command -v s3s-fs >/dev/null 2>&1; then
+            found="$(command -v s3s-fs)"
+        else
+            _ondeck_die "installed s3s-fs but cannot find it (looked in $bin_dir and on PATH)"
+        fi
+    fi
+    export ONDECK_S3S_FS="$found"
+    _ondeck_say "s3s-fs: $ONDECK_S3S_FS"
 }

@@ -1,85 +1,12 @@
-//! Background work. For now: the periodic recall sweep, which runs once per
-//! period across every worker process. (The outbox relay and the apalis
-//! workers for texts and souvenirs come next.)
+//! Background work: the outbox relay, the apalis workers that send texts and
+//! render souvenirs, and the periodic recall sweep.
 
-use std::time::Duration;
+pub mod images;
+pub mod relay;
+pub mod sms;
+pub mod storage;
+pub mod sweep;
+pub mod tasks;
+pub mod worker;
 
-use anyhow::Context;
-use ondeck_domain::store::recall::{self, RecallPolicy};
-use sqlx::PgPool;
-
-/// Claims this period of a periodic job: of all the processes that ask
-/// within one period, exactly one gets `true`.
-pub async fn claim_period(pool: &PgPool, name: &str, period: Duration) -> anyhow::Result<bool> {
-    sqlx::query("INSERT INTO periodic_runs (name) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(name)
-        .execute(pool)
-        .await?;
-    // A little slack so that a process whose timer fires a few milliseconds
-    // early still claims its period.
-    let seconds = period.as_secs_f64() * 0.9;
-    let claimed = sqlx::query(
-        "UPDATE periodic_runs SET last_run_at = now() \
-         WHERE name = $1 AND last_run_at <= now() - make_interval(secs => $2)",
-    )
-    .bind(name)
-    .bind(seconds)
-    .execute(pool)
-    .await?;
-    Ok(claimed.rows_affected() == 1)
-}
-
-/// Runs auto-recall for every show with a queue, each in its own
-/// transaction. Returns how many games were recalled.
-pub async fn recall_sweep(pool: &PgPool, policy: RecallPolicy) -> anyhow::Result<usize> {
-    let shows = {
-        let mut conn = pool.acquire().await?;
-        recall::shows_with_queue(&mut conn).await?
-    };
-    let mut recalled = 0;
-    for show_id in shows {
-        let mut tx = pool.begin().await?;
-        recalled += recall::auto_recall(&mut tx, show_id, policy)
-            .await
-            .context("auto-recall failed")?
-            .len();
-        tx.commit().await?;
-    }
-    Ok(recalled)
-}
-
-/// The worker loop: every `period`, if this process wins the period, sweep.
-pub async fn run(
-    pool: PgPool,
-    policy: RecallPolicy,
-    period: Duration,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    tracing::info!(
-        period_seconds = period.as_secs(),
-        enabled = policy.enabled,
-        "recall sweep running"
-    );
-    let mut ticker = tokio::time::interval(period);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            _ = ticker.tick() => {}
-        }
-        if !policy.enabled {
-            continue;
-        }
-        match claim_period(&pool, "recall_sweep", period).await {
-            Ok(true) => match recall_sweep(&pool, policy).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(recalled = n, "recall sweep"),
-                Err(e) => tracing::error!(error = ?e, "recall sweep failed"),
-            },
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot claim the recall sweep period"),
-        }
-    }
-    tracing::info!("recall sweep stopped");
-}
+pub use worker::{Settings, run};

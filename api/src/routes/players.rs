@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// A player as `caller` may see them, with their active game and, for the
 /// detail view, every game.
-async fn load(
+pub async fn load(
     conn: &mut PgConnection,
     state: &AppState,
     id: PlayerId,

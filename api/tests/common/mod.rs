@@ -109,6 +109,12 @@ impl Reply {
 /// Settings for a test server: API.md's defaults over this test's database.
 pub fn test_config(overrides: &[(&str, &str)]) -> Config {
     let mut env: HashMap<String, String> = HashMap::new();
+    let data_dir = std::env::temp_dir().join(format!(
+        "ondeck-test-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    env.insert("DATA_DIR".into(), data_dir.to_string_lossy().into_owned());
     env.insert(
         "DATABASE_URL".into(),
         "postgres://unused/overridden-by-the-pool".into(),
@@ -118,6 +124,12 @@ pub fn test_config(overrides: &[(&str, &str)]) -> Config {
         env.insert((*k).into(), (*v).into());
     }
     Config::from_source(&move |k: &str| env.get(k).cloned()).expect("test configuration is valid")
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 pub fn redis_url() -> String {
@@ -135,6 +147,9 @@ impl TestApp {
     pub async fn spawn_with(pool: PgPool, overrides: &[(&str, &str)]) -> TestApp {
         let config = Arc::new(test_config(overrides));
         let options = (*pool.connect_options()).clone();
+        let storage = ondeck_jobs::storage::Storage::connect(&config.storage)
+            .await
+            .expect("storage");
         let server_config = config.clone();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -158,6 +173,7 @@ impl TestApp {
                     config: server_config,
                     metrics: ondeck_api::metrics_handle(),
                     tokens: Default::default(),
+                    storage,
                 };
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await

@@ -20,11 +20,13 @@ macro_rules! game_joins {
 
 pub mod games;
 pub mod idempotency;
+pub mod messages;
 pub mod outbox;
 pub mod players;
 pub mod recall;
 pub mod scores;
 pub mod shows;
+pub mod souvenirs;
 pub mod teams;
 pub mod tokens;
 

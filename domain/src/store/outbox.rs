@@ -38,6 +38,18 @@ impl Job {
     }
 }
 
+/// Writes a job that a job causes (a souvenir's text): `dedupe_key` names
+/// the cause, so running the causing job twice writes it once.
+pub async fn enqueue_once(conn: &mut PgConnection, job: &Job, dedupe_key: &str) -> Result<()> {
+    sqlx::query("INSERT INTO outbox (kind, payload, dedupe_key) VALUES ($1, $2, $3) ON CONFLICT (dedupe_key) DO NOTHING")
+        .bind(job.kind())
+        .bind(sqlx::types::Json(job))
+        .bind(dedupe_key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn enqueue(conn: &mut PgConnection, job: &Job) -> Result<()> {
     sqlx::query("INSERT INTO outbox (kind, payload) VALUES ($1, $2)")
         .bind(job.kind())
@@ -53,15 +65,27 @@ pub struct OutboxRow {
     pub payload: sqlx::types::Json<Job>,
 }
 
-/// The oldest jobs not yet relayed.
-pub async fn pending(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRow>> {
+/// The oldest jobs not yet relayed, locked for the caller's transaction;
+/// rows another relay holds are skipped, so relays never wait on each other.
+pub async fn claim_pending(conn: &mut PgConnection, limit: i64) -> Result<Vec<OutboxRow>> {
     Ok(sqlx::query_as(
-        "SELECT id, payload FROM outbox WHERE relayed_at IS NULL ORDER BY id LIMIT $1",
+        "SELECT id, payload FROM outbox WHERE relayed_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(limit)
     .fetch_all(conn)
     .await?)
 }
+
+pub async fn mark_relayed(conn: &mut PgConnection, ids: &[i64]) -> Result<()> {
+    sqlx::query("UPDATE outbox SET relayed_at = now() WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The channel an insert into the outbox notifies (see the jobs migration).
+pub const CHANNEL: &str = "ondeck_outbox";
 
 pub async fn backlog(conn: &mut PgConnection) -> Result<i64> {
     Ok(

@@ -219,3 +219,16 @@ pub async fn list(
         page,
     ))
 }
+
+/// Points the player at a newly stored photo.
+pub async fn set_photo(conn: &mut PgConnection, id: PlayerId, key: &str) -> Result<()> {
+    let updated = sqlx::query("UPDATE players SET photo_key = $2 WHERE id = $1")
+        .bind(id)
+        .bind(key)
+        .execute(conn)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(DomainError::NotFound("player"));
+    }
+    Ok(())
+}

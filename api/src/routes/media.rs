@@ -1,0 +1,186 @@
+//! Photos and souvenirs: photo uploads, the files of local storage at
+//! `/media/`, a game's souvenir, and the short links texted to players.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use ondeck_domain::models::Role;
+use ondeck_domain::store::outbox::{self, Job};
+use ondeck_domain::store::{games, players, souvenirs};
+use ondeck_domain::{GameId, GameState, PlayerId};
+use ondeck_jobs::images::photo::{self, MAX_PHOTO_BYTES};
+use rand::Rng;
+use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Result};
+use crate::extract::ApiPath;
+use crate::routes::players::load;
+use crate::state::AppState;
+use crate::views::PlayerView;
+
+/// Routes under `/api/v1` (documented).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(put_photo))
+        // Photos may be larger than JSON bodies.
+        .layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES))
+        .routes(routes!(get_souvenir, rerender_souvenir))
+}
+
+/// Routes outside `/api/v1`, without a token: what a phone opens.
+pub fn public_router() -> Router<AppState> {
+    Router::new()
+        .route("/media/{*key}", get(media))
+        .route("/s/{code}", get(short_link))
+}
+
+/// Upload a player's photo: a JPEG or PNG body of at most 10 MiB that
+/// decodes (its dimensions are capped before decoding).
+#[utoipa::path(put, path = "/api/v1/players/{id}/photo", tag = "players", params(("id" = i64, Path)),
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "JPEG or PNG, at most 10 MiB"),
+    responses((status = 200, body = PlayerView), (status = 404), (status = 413), (status = 422, description = "not a JPEG or PNG that decodes")))]
+#[tracing::instrument(skip_all, fields(player_id = %id))]
+async fn put_photo(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<PlayerId>,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<axum::Json<PlayerView>> {
+    let caller = caller.allow(&[Role::Tablet])?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge("10 MiB")
+        } else {
+            ApiError::BadRequest(format!("could not read the photo: {rejection}"))
+        }
+    })?;
+    {
+        let mut conn = state.read_db.acquire().await?;
+        players::get(&mut conn, id).await?;
+    }
+    // Decoding is CPU work: off the async threads.
+    let bytes = body.clone();
+    let checked = tokio::task::spawn_blocking(move || photo::check(&bytes).map(|p| p.format))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let format = checked.map_err(|e| ApiError::invalid("photo", e.to_string()))?;
+    // A new key per upload, so that no cache serves the old photo.
+    let suffix: u32 = rand::rng().random();
+    let key = format!("photos/{id}-{suffix:08x}.{}", format.extension());
+    state
+        .storage
+        .put(&key, body.to_vec(), format.content_type())
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("storing a photo")))?;
+    let mut tx = state.db.begin().await?;
+    players::set_photo(&mut tx, id, &key).await?;
+    let view = load(&mut tx, &state, id, caller).await?;
+    tx.commit().await?;
+    Ok(axum::Json(view))
+}
+
+/// Redirects to a game's souvenir image; 404 until it is rendered.
+#[utoipa::path(get, path = "/api/v1/games/{id}/souvenir", tag = "games", params(("id" = i64, Path)),
+    responses((status = 302, description = "to the image"), (status = 404, description = "no such game, or not rendered yet")))]
+async fn get_souvenir(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(id): ApiPath<GameId>,
+) -> Result<Response> {
+    let key = {
+        let mut conn = state.read_db.acquire().await?;
+        games::get(&mut conn, id).await?;
+        souvenirs::of_game(&mut conn, id).await?.map(|(key, _)| key)
+    };
+    let key =
+        key.ok_or_else(|| ApiError::NotFound("the souvenir has not been rendered yet".into()))?;
+    redirect_to_object(&state, &key).await
+}
+
+/// Renders a game's souvenir again and texts its link again (a new text).
+#[utoipa::path(post, path = "/api/v1/games/{id}/souvenir", tag = "games", params(("id" = i64, Path)),
+    responses((status = 202, description = "queued"), (status = 404), (status = 409, description = "the game is not completed")))]
+async fn rerender_souvenir(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<GameId>,
+) -> Result<Response> {
+    caller.allow(&[Role::Admin])?;
+    let mut tx = state.db.begin().await?;
+    let current = games::current_state(&mut tx, id).await?;
+    if current != GameState::Completed {
+        return Err(ApiError::Conflict(format!(
+            "only a completed game has a souvenir; this one is {current}"
+        )));
+    }
+    outbox::enqueue(&mut tx, &Job::Souvenir { game_id: id }).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"game_id": id, "status": "queued"})),
+    )
+        .into_response())
+}
+
+async fn redirect_to_object(state: &AppState, key: &str) -> Result<Response> {
+    // Signed now, so a private bucket's link works whenever it is opened.
+    let url = state
+        .storage
+        .url(key, &state.config.public_base_url)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing a souvenir URL")))?;
+    Ok(Redirect::to(&url).into_response())
+}
+
+/// A souvenir short link: `/s/{code}` → the image.
+async fn short_link(
+    State(state): State<AppState>,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Response> {
+    let key = {
+        let mut conn = state.read_db.acquire().await?;
+        souvenirs::by_code(&mut conn, &code).await?
+    };
+    let key = key.ok_or_else(|| ApiError::NotFound("no such link".into()))?;
+    redirect_to_object(&state, &key).await
+}
+
+/// Local storage's files (`STORAGE=local`): photos and souvenirs.
+async fn media(State(state): State<AppState>, ApiPath(key): ApiPath<String>) -> Result<Response> {
+    if state.storage.local_dir().is_none() {
+        return Err(ApiError::NotFound(
+            "media are served by the object store".into(),
+        ));
+    }
+    let found = state
+        .storage
+        .get(&key)
+        .await
+        .map_err(|_| ApiError::NotFound("no such file".into()))?;
+    let (bytes, content_type) = found.ok_or_else(|| ApiError::NotFound("no such file".into()))?;
+    let content_type = HeaderValue::from_str(&content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

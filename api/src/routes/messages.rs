@@ -1,0 +1,106 @@
+//! `/api/v1/messages`: every text ondeck sent or tried to send (admin only).
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use ondeck_domain::models::Role;
+use ondeck_domain::store::messages::{self, MessageFilter};
+use ondeck_domain::validation::FieldErrors;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Result};
+use crate::extract::ApiQuery;
+use crate::list::Listing;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_messages))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessageListQuery {
+    /// `queued`, `sent`, `failed` or `delivered`.
+    status: Option<String>,
+    /// `welcome`, `recall` or `souvenir`.
+    kind: Option<String>,
+    game_id: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+fn parse<T: std::str::FromStr>(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+    expected: &str,
+) -> Option<T> {
+    raw.filter(|s| !s.is_empty()).and_then(|s| {
+        let parsed = s.trim().parse().ok();
+        if parsed.is_none() {
+            errors.add(field, format!("must be {expected}"));
+        }
+        parsed
+    })
+}
+
+/// Texts, newest first, with their status, attempts and provider id.
+#[utoipa::path(get, path = "/api/v1/messages", tag = "messages", params(MessageListQuery),
+    responses((status = 200, description = "`{items: [Message], next_cursor}` or CSV")))]
+async fn list_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<MessageListQuery>,
+) -> Result<Response> {
+    caller.allow(&[Role::Admin])?;
+    let mut errors = FieldErrors::new();
+    let listing = Listing::parse(
+        &mut errors,
+        q.limit.as_deref(),
+        q.cursor.as_deref(),
+        q.format.as_deref(),
+        &headers,
+    );
+    let filter = MessageFilter {
+        status: parse(
+            &mut errors,
+            "status",
+            q.status.as_deref(),
+            "queued, sent, failed or delivered",
+        ),
+        kind: parse(
+            &mut errors,
+            "kind",
+            q.kind.as_deref(),
+            "welcome, recall or souvenir",
+        ),
+        game_id: parse(&mut errors, "game_id", q.game_id.as_deref(), "a game's id"),
+    };
+    errors.into_result().map_err(ApiError::Invalid)?;
+    let mut conn = state.read_db.acquire().await?;
+    let paged = messages::list(&mut conn, &filter, listing.page).await?;
+    listing.respond(
+        paged,
+        "messages",
+        &[
+            "id",
+            "game_id",
+            "kind",
+            "to",
+            "body",
+            "status",
+            "attempts",
+            "provider_id",
+            "error",
+            "created_at",
+            "sent_at",
+        ],
+    )
+}

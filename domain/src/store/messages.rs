@@ -1,0 +1,238 @@
+//! Text messages: one row per welcome, recall or souvenir text, written
+//! before the provider is called. The row is what makes a text reach the
+//! provider at most once: an attempt is claimed with a conditional write,
+//! and a text with a provider id is never sent again.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use crate::error::Result;
+use crate::ids::GameId;
+use crate::store::outbox::MessageKind;
+use crate::store::{Page, Paged, paginate};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
+#[sqlx(type_name = "message_kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Welcome,
+    Recall,
+    Souvenir,
+}
+
+impl From<MessageKind> for Kind {
+    fn from(kind: MessageKind) -> Self {
+        match kind {
+            MessageKind::Welcome => Kind::Welcome,
+            MessageKind::Recall => Kind::Recall,
+            MessageKind::Souvenir => Kind::Souvenir,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
+#[sqlx(type_name = "message_status", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Queued,
+    Sent,
+    Failed,
+    Delivered,
+}
+
+impl std::str::FromStr for Status {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "queued" => Ok(Status::Queued),
+            "sent" => Ok(Status::Sent),
+            "failed" => Ok(Status::Failed),
+            "delivered" => Ok(Status::Delivered),
+            _ => Err(()),
+        }
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "welcome" => Ok(Kind::Welcome),
+            "recall" => Ok(Kind::Recall),
+            "souvenir" => Ok(Kind::Souvenir),
+            _ => Err(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Message {
+    #[schema(value_type = i64)]
+    pub id: i64,
+    #[schema(value_type = i64)]
+    pub game_id: GameId,
+    pub kind: Kind,
+    pub to: String,
+    pub body: String,
+    pub status: Status,
+    pub attempts: i32,
+    #[serde(skip)]
+    pub attempt_started_at: Option<DateTime<Utc>>,
+    pub provider_id: Option<String>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+macro_rules! message_columns {
+    () => {
+        "id, game_id, kind, \"to\", body, status, attempts, attempt_started_at, provider_id, error, created_at, sent_at"
+    };
+}
+
+/// The text a job asks for: created on the job's first run from the game's
+/// player and show (`{url}` in the souvenir text becomes `link`), found
+/// again on every later run. `None` when the player has no mobile number.
+pub async fn prepare(
+    conn: &mut PgConnection,
+    outbox_id: i64,
+    game_id: GameId,
+    kind: Kind,
+    link: Option<&str>,
+) -> Result<Option<Message>> {
+    sqlx::query(
+        "INSERT INTO messages (outbox_id, game_id, kind, \"to\", body) \
+         SELECT $1, g.id, $3, p.mobile_number, \
+                replace(CASE $3 WHEN 'welcome' THEN s.welcome_message WHEN 'recall' THEN s.recall_message \
+                                ELSE s.souvenir_message END, '{url}', coalesce($4, '')) \
+         FROM games g JOIN players p ON p.id = g.player_id JOIN shows s ON s.id = g.show_id \
+         WHERE g.id = $2 AND p.mobile_number IS NOT NULL \
+         ON CONFLICT (outbox_id) DO NOTHING",
+    )
+    .bind(outbox_id)
+    .bind(game_id)
+    .bind(kind)
+    .bind(link)
+    .execute(&mut *conn)
+    .await?;
+    Ok(sqlx::query_as::<_, Message>(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages WHERE outbox_id = $1"
+    ))
+    .bind(outbox_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Claims the next attempt at a text: succeeds for exactly one caller, and
+/// only while the text is queued, unsent and not already with the provider.
+/// Returns the attempt's number.
+pub async fn begin_attempt(conn: &mut PgConnection, id: i64) -> Result<Option<i32>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE messages SET attempts = attempts + 1, attempt_started_at = now() \
+         WHERE id = $1 AND status = 'queued' AND provider_id IS NULL AND attempt_started_at IS NULL \
+         RETURNING attempts",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Takes over an attempt that a dead worker left with the provider, once it
+/// is older than `stale_seconds`: the caller must then ask the provider
+/// whether the text arrived before sending it again.
+pub async fn take_over_stale_attempt(
+    conn: &mut PgConnection,
+    id: i64,
+    stale_seconds: f64,
+) -> Result<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE messages m SET attempt_started_at = now() FROM (SELECT attempt_started_at AS started FROM messages WHERE id = $1 FOR UPDATE) old \
+         WHERE m.id = $1 AND m.status = 'queued' AND m.provider_id IS NULL \
+           AND m.attempt_started_at < now() - make_interval(secs => $2) \
+         RETURNING old.started",
+    )
+    .bind(id)
+    .bind(stale_seconds)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The provider accepted the text.
+pub async fn mark_sent(conn: &mut PgConnection, id: i64, provider_id: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE messages SET status = 'sent', provider_id = $2, sent_at = now(), attempt_started_at = NULL, error = NULL \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(provider_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The provider refused or could not be reached; `last` marks the text
+/// failed for good.
+pub async fn mark_attempt_failed(
+    conn: &mut PgConnection,
+    id: i64,
+    error: &str,
+    last: bool,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE messages SET attempt_started_at = NULL, error = $2, \
+                status = CASE WHEN $3 THEN 'failed'::message_status ELSE status END \
+         WHERE id = $1 AND provider_id IS NULL",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(last)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct MessageFilter {
+    pub status: Option<Status>,
+    pub kind: Option<Kind>,
+    pub game_id: Option<GameId>,
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageListRow {
+    #[sqlx(flatten)]
+    message: Message,
+    sort_id: i64,
+}
+
+/// Newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    filter: &MessageFilter,
+    page: Page,
+) -> Result<Paged<Message>> {
+    let rows = sqlx::query_as::<_, MessageListRow>(concat!(
+        "SELECT ",
+        message_columns!(),
+        ", -id AS sort_id FROM messages \
+         WHERE ($1::message_status IS NULL OR status = $1) AND ($2::message_kind IS NULL OR kind = $2) \
+           AND ($3::bigint IS NULL OR game_id = $3) AND ($4::bigint IS NULL OR -id > $4) \
+         ORDER BY id DESC LIMIT $5"
+    ))
+    .bind(filter.status)
+    .bind(filter.kind)
+    .bind(filter.game_id)
+    .bind(page.after.map(|a| a.1))
+    .bind(page.limit + 1)
+    .fetch_all(conn)
+    .await?;
+    Ok(paginate(
+        rows.into_iter()
+            .map(|r| (r.message, (0, r.sort_id)))
+            .collect(),
+        page,
+    ))
+}

@@ -1,0 +1,159 @@
+//! The outbox relay: moves jobs written by requests (in the same
+//! transaction as their cause) to the Redis queues, and marks them relayed.
+//! A relay that dies between pushing and marking pushes again: the tasks are
+//! idempotent per outbox row, so that costs nothing but a duplicate run.
+
+use std::time::Duration;
+
+use apalis::prelude::TaskSink;
+use apalis_core::backend::Vacuum;
+use apalis_redis::RedisStorage;
+use ondeck_domain::store::outbox::{self, Job};
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+
+/// What travels through Redis: the outbox row's id (the job's identity for
+/// idempotency) and the job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub outbox_id: i64,
+    pub job: Job,
+}
+
+/// The Redis queues, one per kind of job, so that a provider outage that
+/// keeps texts retrying never holds up souvenirs.
+#[derive(Clone)]
+pub struct Queues {
+    pub texts: RedisStorage<Envelope>,
+    pub souvenirs: RedisStorage<Envelope>,
+    pub redis: ConnectionManager,
+}
+
+/// Rows moved per transaction.
+const BATCH: i64 = 200;
+/// Relaying pauses while a queue holds this many waiting jobs: the Redis
+/// backend jams when several thousand jobs are due at once, and PostgreSQL
+/// holds a backlog better anyway.
+pub const MAX_WAITING: i64 = 2_000;
+/// Finished jobs stay in Redis this long (for apalis' own tools), then go.
+const FINISHED_KEPT: Duration = Duration::from_secs(600);
+const VACUUM_EVERY: Duration = Duration::from_secs(60);
+
+impl Queues {
+    fn for_job(&mut self, job: &Job) -> &mut RedisStorage<Envelope> {
+        match job {
+            Job::Sms { .. } => &mut self.texts,
+            Job::Souvenir { .. } => &mut self.souvenirs,
+        }
+    }
+
+    /// Forgets finished jobs: apalis keeps them in Redis until vacuumed, and
+    /// what they did is recorded in PostgreSQL (messages, souvenirs).
+    async fn vacuum(&mut self) -> usize {
+        let mut removed = 0;
+        for queue in [&mut self.texts, &mut self.souvenirs] {
+            match queue.vacuum_before(FINISHED_KEPT).await {
+                Ok(n) => removed += n,
+                Err(e) => tracing::warn!(error = %e, "cannot vacuum finished jobs"),
+            }
+        }
+        removed
+    }
+
+    /// Jobs waiting in the fullest queue.
+    async fn waiting(&mut self) -> redis::RedisResult<i64> {
+        let mut most = 0;
+        for key in [
+            self.texts.get_config().active_jobs_list(),
+            self.souvenirs.get_config().active_jobs_list(),
+        ] {
+            let len: i64 = redis::cmd("LLEN")
+                .arg(&key)
+                .query_async(&mut self.redis)
+                .await?;
+            most = most.max(len);
+        }
+        Ok(most)
+    }
+}
+
+/// Moves one batch; returns how many rows it relayed.
+pub async fn relay_batch(db: &PgPool, queues: &mut Queues) -> anyhow::Result<usize> {
+    if queues.waiting().await? >= MAX_WAITING {
+        return Ok(0);
+    }
+    let mut tx = db.begin().await?;
+    let rows = outbox::claim_pending(&mut tx, BATCH).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in rows {
+        let envelope = Envelope {
+            outbox_id: row.id,
+            job: row.payload.0,
+        };
+        queues
+            .for_job(&envelope.job)
+            .push(envelope)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot push to Redis: {e}"))?;
+        ids.push(row.id);
+    }
+    outbox::mark_relayed(&mut tx, &ids).await?;
+    tx.commit().await?;
+    metrics::counter!("ondeck_outbox_relayed_total").increment(ids.len() as u64);
+    Ok(ids.len())
+}
+
+/// Relays until `shutdown`: woken by the outbox's NOTIFY, and every second
+/// regardless (a missed notification, a Redis outage, a full queue).
+pub async fn run(db: PgPool, mut queues: Queues, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut listener = listen(&db).await;
+    let mut failing = false;
+    let mut last_vacuum = tokio::time::Instant::now();
+    loop {
+        if last_vacuum.elapsed() >= VACUUM_EVERY {
+            last_vacuum = tokio::time::Instant::now();
+            let removed = queues.vacuum().await;
+            if removed > 0 {
+                tracing::debug!(removed, "vacuumed finished jobs");
+            }
+        }
+        match relay_batch(&db, &mut queues).await {
+            Ok(n) if n as i64 == BATCH => continue,
+            Ok(_) => failing = false,
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %format!("{e:#}"), "relay paused; jobs wait in the outbox");
+                }
+                failing = true;
+            }
+        }
+        let wake = async {
+            match listener.as_mut() {
+                Some(l) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), l.try_recv()).await;
+                }
+                None => tokio::time::sleep(Duration::from_secs(1)).await,
+            }
+        };
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = wake => {}
+        }
+        if listener.is_none() {
+            listener = listen(&db).await;
+        }
+    }
+    tracing::info!("relay stopped");
+}
+
+async fn listen(db: &PgPool) -> Option<PgListener> {
+    let mut listener = PgListener::connect_with(db).await.ok()?;
+    listener.listen(outbox::CHANNEL).await.ok()?;
+    Some(listener)
+}

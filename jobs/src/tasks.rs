@@ -1,0 +1,263 @@
+//! What each job does, as plain functions a test can call: send one text,
+//! render one souvenir. Both are idempotent per outbox job, since a job may
+//! be delivered more than once (a relay that crashed before marking it, a
+//! worker that died holding it).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use ondeck_domain::store::messages::{self, Kind, Status};
+use ondeck_domain::store::outbox::{self, Job, MessageKind};
+use ondeck_domain::store::souvenirs;
+use ondeck_domain::{GameId, GameState};
+use sqlx::PgPool;
+
+use crate::images::{photo, souvenir};
+use crate::sms::{SendError, SmsProvider};
+use crate::storage::Storage;
+
+/// What the tasks need; shared by every worker of a process.
+pub struct Deps {
+    pub db: PgPool,
+    pub sms: SmsProvider,
+    pub storage: Storage,
+    pub public_base_url: String,
+    pub souvenir_size: u32,
+    pub souvenir_format: souvenir::Format,
+    /// A recall text is worthless once the recall has expired: the provider
+    /// is asked to drop it after this long.
+    pub recall_validity: Duration,
+    /// Attempts per text before it is marked failed, and the first pause
+    /// between them (doubled each time, at most 30 s).
+    pub max_attempts: i32,
+    pub first_backoff: Duration,
+}
+
+/// An attempt left with the provider for longer than this belongs to a
+/// worker that died: its outcome is asked of the provider.
+pub const STALE_ATTEMPT: Duration = Duration::from_secs(15);
+
+fn backoff(deps: &Deps, attempt: i32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).max(0) as u32);
+    deps.first_backoff
+        .saturating_mul(factor)
+        .min(Duration::from_secs(30))
+}
+
+/// How a text ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextOutcome {
+    /// The provider accepted it now.
+    Sent,
+    /// It had been sent (or failed for good) before this run.
+    AlreadyDone,
+    /// The player has no mobile number.
+    NoRecipient,
+    /// The provider refused it, or every attempt failed.
+    Failed,
+}
+
+/// A job that cannot run now but may later (another worker holds the text,
+/// the database is away): the queue retries it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Retry(pub String);
+
+/// Sends the text an outbox job asks for, at most once however often this
+/// runs: the text is a row claimed attempt by attempt, and an attempt whose
+/// outcome is unknown is asked of the provider before any new one.
+#[tracing::instrument(skip_all, fields(outbox_id, game_id = %game_id, kind = ?kind))]
+pub async fn send_text(
+    deps: &Deps,
+    outbox_id: i64,
+    game_id: GameId,
+    kind: MessageKind,
+) -> anyhow::Result<TextOutcome> {
+    let mut conn = deps.db.acquire().await?;
+    let link = match kind {
+        MessageKind::Souvenir => {
+            let (_, code) = souvenirs::of_game(&mut conn, game_id)
+                .await?
+                .context("a souvenir text before its souvenir was recorded")?;
+            Some(format!("{}/s/{code}", deps.public_base_url))
+        }
+        _ => None,
+    };
+    let Some(message) = messages::prepare(
+        &mut conn,
+        outbox_id,
+        game_id,
+        Kind::from(kind),
+        link.as_deref(),
+    )
+    .await?
+    else {
+        return Ok(TextOutcome::NoRecipient);
+    };
+    if message.status != Status::Queued || message.provider_id.is_some() {
+        return Ok(TextOutcome::AlreadyDone);
+    }
+    let validity = (kind == MessageKind::Recall).then_some(deps.recall_validity);
+    loop {
+        let attempt = match messages::begin_attempt(&mut conn, message.id).await? {
+            Some(n) => n,
+            None => {
+                // Another run holds an attempt. If it is stale, its worker is
+                // gone: find out from the provider what became of it.
+                let Some(started) = messages::take_over_stale_attempt(
+                    &mut conn,
+                    message.id,
+                    STALE_ATTEMPT.as_secs_f64(),
+                )
+                .await?
+                else {
+                    return Err(Retry(format!(
+                        "text {} is being sent by another worker",
+                        message.id
+                    ))
+                    .into());
+                };
+                match deps.sms.find(&message.to, &message.body, started).await {
+                    Ok(Some(provider_id)) => {
+                        messages::mark_sent(&mut conn, message.id, &provider_id).await?;
+                        tracing::info!(
+                            message_id = message.id,
+                            "an interrupted text had reached the provider"
+                        );
+                        return Ok(TextOutcome::Sent);
+                    }
+                    Ok(None) => {
+                        messages::mark_attempt_failed(
+                            &mut conn,
+                            message.id,
+                            "interrupted before the provider took it",
+                            false,
+                        )
+                        .await?;
+                        continue;
+                    }
+                    Err(e) => {
+                        messages::mark_attempt_failed(&mut conn, message.id, &e.to_string(), false)
+                            .await?;
+                        return Err(Retry(format!(
+                            "cannot ask the provider about text {}: {e}",
+                            message.id
+                        ))
+                        .into());
+                    }
+                }
+            }
+        };
+        // No connection is held while the provider is called.
+        drop(conn);
+        let result = deps.sms.send(&message.to, &message.body, validity).await;
+        conn = deps.db.acquire().await?;
+        let error = match result {
+            Ok(provider_id) => {
+                messages::mark_sent(&mut conn, message.id, &provider_id).await?;
+                return Ok(TextOutcome::Sent);
+            }
+            Err(SendError::Permanent(e)) => {
+                messages::mark_attempt_failed(&mut conn, message.id, &e, true).await?;
+                tracing::warn!(message_id = message.id, error = %e, "the provider refused a text");
+                return Ok(TextOutcome::Failed);
+            }
+            Err(SendError::Unknown(e)) => {
+                // Ask before trying again: the provider may have it.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let started = chrono::Utc::now()
+                    - chrono::Duration::from_std(crate::sms::SEND_TIMEOUT * 2).unwrap_or_default();
+                if let Ok(Some(provider_id)) =
+                    deps.sms.find(&message.to, &message.body, started).await
+                {
+                    messages::mark_sent(&mut conn, message.id, &provider_id).await?;
+                    return Ok(TextOutcome::Sent);
+                }
+                e
+            }
+            Err(SendError::Transient(e)) => e,
+        };
+        let last = attempt >= deps.max_attempts;
+        messages::mark_attempt_failed(&mut conn, message.id, &error, last).await?;
+        if last {
+            tracing::warn!(message_id = message.id, attempts = attempt, error = %error, "giving up on a text");
+            return Ok(TextOutcome::Failed);
+        }
+        tracing::info!(message_id = message.id, attempt, error = %error, "text not sent; trying again");
+        tokio::time::sleep(backoff(deps, attempt)).await;
+    }
+}
+
+/// How a souvenir job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SouvenirOutcome {
+    /// Rendered and stored; its text (if the player has a mobile) is queued.
+    Rendered { key: String, bytes: usize },
+    /// The game is not (or no longer) completed.
+    Skipped,
+}
+
+/// Renders a game's souvenir, stores it, records its URL and short link,
+/// and queues its text: once per souvenir job, however often this runs.
+#[tracing::instrument(skip_all, fields(outbox_id, game_id = %game_id))]
+pub async fn render_souvenir(
+    deps: &Deps,
+    outbox_id: i64,
+    game_id: GameId,
+) -> anyhow::Result<SouvenirOutcome> {
+    let data = {
+        let mut conn = deps.db.acquire().await?;
+        souvenirs::data(&mut conn, game_id).await?
+    };
+    let Some(data) = data.filter(|d| d.state == GameState::Completed) else {
+        return Ok(SouvenirOutcome::Skipped);
+    };
+    let photo = match &data.photo_key {
+        Some(key) => match deps.storage.get(key).await? {
+            Some((bytes, _)) => match photo::check(&bytes) {
+                Ok(photo) => Some(photo),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the stored photo does not decode; rendering without it");
+                    None
+                }
+            },
+            None => None,
+        },
+        None => None,
+    };
+    let (size, format) = (deps.souvenir_size, deps.souvenir_format);
+    let image = tokio::task::spawn_blocking(move || {
+        let card = souvenir::Souvenir {
+            first_name: &data.first_name,
+            last_name: data.last_name.as_deref(),
+            team: data.team.as_deref(),
+            show: &data.show,
+            score: data.score.unwrap_or_default(),
+            distance: data.distance.unwrap_or_default(),
+            homeruns: data.homeruns.unwrap_or_default(),
+            photo: photo.as_ref().map(|p| &p.image),
+        };
+        souvenir::render(&card, size, format).map(|bytes| (bytes, data.has_mobile))
+    })
+    .await
+    .context("the renderer panicked")?;
+    let (bytes, has_mobile) = image?;
+    let key = format!("souvenirs/{game_id}.{}", format.extension());
+    let size = bytes.len();
+    deps.storage.put(&key, bytes, format.content_type()).await?;
+    let public_url = deps.storage.public_url(&key, &deps.public_base_url);
+    let mut tx = deps.db.begin().await?;
+    let code = souvenirs::record(&mut tx, game_id, &key).await?;
+    let url = public_url.unwrap_or_else(|| format!("{}/s/{code}", deps.public_base_url));
+    souvenirs::set_url(&mut tx, game_id, &url).await?;
+    if has_mobile {
+        let text = Job::Sms {
+            game_id,
+            message: MessageKind::Souvenir,
+        };
+        outbox::enqueue_once(&mut tx, &text, &format!("souvenir-text:{outbox_id}")).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(key, bytes = size, "souvenir rendered");
+    Ok(SouvenirOutcome::Rendered { key, bytes: size })
+}

@@ -1,0 +1,220 @@
+//! A worker process: the outbox relay, one apalis worker per queue, and the
+//! recall sweep, all stopped by one shutdown signal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use apalis::prelude::{
+    AbortError, BackendExt, BoxDynError, Data, Monitor, WorkerBuilder, WorkerBuilderExt,
+};
+use apalis_redis::RedisStorage;
+use ondeck_domain::store::outbox::Job;
+use ondeck_domain::store::recall::RecallPolicy;
+use redis::aio::ConnectionManager;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::images::souvenir::Format;
+use crate::relay::{self, Envelope, Queues};
+use crate::sms::{SmsProvider, SmsSettings};
+use crate::storage::{Storage, StorageSettings};
+use crate::sweep;
+use crate::tasks::{self, Deps, Retry};
+
+/// Everything a worker process is configured with.
+pub struct Settings {
+    pub redis_url: SecretString,
+    pub public_base_url: String,
+    pub sms: SmsSettings,
+    pub storage: StorageSettings,
+    pub souvenir_size: u32,
+    pub souvenir_format: Format,
+    pub recall: RecallPolicy,
+    pub sweep_period: Duration,
+    /// Jobs run at once per queue.
+    pub concurrency: usize,
+}
+
+/// Liveness of workers in Redis: a worker silent for `HEARTBEAT × MISSED`
+/// is dead, and a live one puts the jobs it held back in the queue.
+const HEARTBEAT: Duration = Duration::from_secs(3);
+const MISSED: usize = 5;
+
+pub fn queue_config(name: &str) -> apalis_redis::Config {
+    apalis_redis::Config::default()
+        .queue(name)
+        .heartbeat_interval(HEARTBEAT)
+        .missed_heartbeats(MISSED)
+}
+
+/// The queues on one Redis connection.
+pub fn queues(conn: ConnectionManager) -> Queues {
+    Queues {
+        texts: RedisStorage::new(conn.clone()).with_config(queue_config("ondeck:texts")),
+        souvenirs: RedisStorage::new(conn.clone()).with_config(queue_config("ondeck:souvenirs")),
+        redis: conn,
+    }
+}
+
+/// Connects to Redis, waiting for it if it is down (a worker started during
+/// an outage waits rather than exits; the outbox keeps the jobs meanwhile).
+async fn connect_redis(
+    url: &SecretString,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<ConnectionManager> {
+    let mut warned = false;
+    loop {
+        match apalis_redis::connect(url.expose_secret()).await {
+            Ok(conn) => return Some(conn),
+            Err(e) if !warned => {
+                tracing::warn!(error = %e, "waiting for Redis");
+                warned = true;
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return None,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// A name no other process uses, so that Redis can tell a dead worker's
+/// jobs from a live one's.
+fn worker_name(queue: &str, restarts: usize) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "ondeck".to_owned());
+    format!(
+        "{host}-{}-{}-{queue}-{restarts}",
+        std::process::id(),
+        *INSTANCE
+    )
+}
+
+static INSTANCE: std::sync::LazyLock<u32> = std::sync::LazyLock::new(rand::random);
+
+fn into_task_error(e: anyhow::Error) -> BoxDynError {
+    if e.is::<Retry>() {
+        return e.into();
+    }
+    match e.downcast_ref::<sqlx::Error>() {
+        // The database will be back: let the queue retry.
+        Some(_) => e.into(),
+        None => {
+            tracing::error!(error = %format!("{e:#}"), "job failed for good");
+            AbortError::new(e).into()
+        }
+    }
+}
+
+async fn text_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
+    let Job::Sms { game_id, message } = envelope.job else {
+        return Err(AbortError::new("not a text job").into());
+    };
+    let outcome = tasks::send_text(&deps, envelope.outbox_id, game_id, message)
+        .await
+        .map_err(into_task_error)?;
+    metrics::counter!("ondeck_jobs_total", "kind" => "text", "outcome" => format!("{outcome:?}").to_lowercase()).increment(1);
+    Ok(())
+}
+
+async fn souvenir_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
+    let Job::Souvenir { game_id } = envelope.job else {
+        return Err(AbortError::new("not a souvenir job").into());
+    };
+    let outcome = tasks::render_souvenir(&deps, envelope.outbox_id, game_id)
+        .await
+        .map_err(into_task_error)?;
+    let label = match outcome {
+        tasks::SouvenirOutcome::Rendered { .. } => "rendered",
+        tasks::SouvenirOutcome::Skipped => "skipped",
+    };
+    metrics::counter!("ondeck_jobs_total", "kind" => "souvenir", "outcome" => label).increment(1);
+    Ok(())
+}
+
+/// Runs the worker until `shutdown` completes; jobs in progress then finish
+/// (up to 30 s) and the rest stay queued.
+pub async fn run(
+    db: PgPool,
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let storage = Storage::connect(&settings.storage)
+        .await
+        .context("cannot open the souvenir storage")?;
+    let deps = Arc::new(Deps {
+        db: db.clone(),
+        sms: SmsProvider::new(settings.sms)?,
+        storage,
+        public_base_url: settings.public_base_url,
+        souvenir_size: settings.souvenir_size,
+        souvenir_format: settings.souvenir_format,
+        recall_validity: Duration::from_secs(settings.recall.minutes.max(1) as u64 * 60),
+        max_attempts: 5,
+        first_backoff: Duration::from_millis(500),
+    });
+    let sweep = tokio::spawn(sweep::run(
+        db.clone(),
+        settings.recall,
+        settings.sweep_period,
+        stopped(stop.clone()),
+    ));
+
+    let mut waiting = stop.clone();
+    let Some(conn) = connect_redis(&settings.redis_url, &mut waiting).await else {
+        sweep.await?;
+        return Ok(());
+    };
+    let queues = queues(conn);
+    let relay = tokio::spawn(relay::run(db, queues.clone(), stopped(stop.clone())));
+    let concurrency = settings.concurrency;
+    let (texts, souvenirs) = (queues.texts.clone(), queues.souvenirs.clone());
+    let (text_deps, souvenir_deps) = (deps.clone(), deps);
+    let monitor = Monitor::new()
+        .register(move |restarts| {
+            WorkerBuilder::new(worker_name("texts", restarts))
+                .backend(texts.clone().poll_with_interval(Duration::from_millis(100)))
+                .data(text_deps.clone())
+                .concurrency(concurrency)
+                .catch_panic()
+                .build(text_task)
+        })
+        .register(move |restarts| {
+            WorkerBuilder::new(worker_name("souvenirs", restarts))
+                .backend(
+                    souvenirs
+                        .clone()
+                        .poll_with_interval(Duration::from_millis(100)),
+                )
+                .data(souvenir_deps.clone())
+                // Rendering is CPU work: no more at once than there are cores.
+                .concurrency(std::thread::available_parallelism().map_or(2, |n| n.get()))
+                .catch_panic()
+                .build(souvenir_task)
+        })
+        .shutdown_timeout(Duration::from_secs(30));
+    let signal = stopped(stop.clone());
+    tracing::info!("worker running: relay, texts, souvenirs, recall sweep");
+    let result = monitor.run_with_signal(async move {
+        signal.await;
+        Ok(())
+    });
+    let outcome = result
+        .await
+        .map_err(|e| anyhow::anyhow!("job workers failed: {e}"));
+    relay.await?;
+    sweep.await?;
+    tracing::info!("worker stopped");
+    outcome
+}
