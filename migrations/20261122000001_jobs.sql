@@ -53,3 +53,9 @@ create table short_links (
 -- How many periods each periodic job has run: what shows that two worker
 -- processes share one sweep per period.
 alter table periodic_runs add column runs bigint not null default 0;
+
+-- When a job finished (done, or given up for good). A job relayed long ago
+-- and not finished was lost with Redis (a restart without persistence): the
+-- relay puts it back. Running a job twice is harmless: tasks are idempotent.
+alter table outbox add column done_at timestamptz;
+create index outbox_unfinished on outbox (relayed_at) where done_at is null and relayed_at is not null;

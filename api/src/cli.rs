@@ -123,14 +123,17 @@ async fn execute(command: Command) -> anyhow::Result<()> {
                     // One signal stops both: the API drains its requests, then
                     // the worker finishes its jobs.
                     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-                    let jobs = tokio::spawn(ondeck_jobs::run(pool, worker, async move {
+                    let api = async move {
+                        let served = crate::serve(state, telemetry::shutdown_signal()).await;
+                        let _ = stop_tx.send(true);
+                        served
+                    };
+                    let jobs = ondeck_jobs::run(pool, worker, async move {
                         let mut rx = stop_rx;
                         let _ = rx.wait_for(|stop| *stop).await;
-                    }));
-                    let served = crate::serve(state, telemetry::shutdown_signal()).await;
-                    let _ = stop_tx.send(true);
-                    jobs.await.context("worker task failed")??;
-                    served
+                    });
+                    let (served, worked) = tokio::join!(api, jobs);
+                    served.and(worked)
                 }
             }
         }

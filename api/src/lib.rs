@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod list;
 pub mod middleware;
@@ -162,6 +163,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config: Arc::new(config),
         metrics: metrics_handle(),
         tokens: Default::default(),
+        events: Default::default(),
         storage: ondeck_jobs::storage::Storage::connect(&config_storage)
             .await
             .context("cannot open the storage")?,
@@ -185,6 +187,9 @@ pub async fn serve(
     // Revocations are announced on the primary, where they are written.
     let (tokens, primary) = (state.tokens.clone(), state.db.clone());
     tokio::spawn(async move { tokens.follow_revocations(primary).await });
+    // Events are NOTIFYed on the primary too.
+    let (hub, primary) = (state.events.clone(), state.db.clone());
+    tokio::spawn(async move { hub.run(primary).await });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -2,6 +2,7 @@
 //! document from the same handlers.
 
 pub mod board;
+pub mod events;
 pub mod games;
 pub mod media;
 pub mod messages;
@@ -27,6 +28,7 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(board::router())
         .merge(media::router())
         .merge(messages::router())
+        .merge(events::router())
         .split_for_parts();
     doc.info = InfoBuilder::new()
         .title("ondeck")

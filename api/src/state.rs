@@ -18,6 +18,8 @@ pub struct AppState {
     pub redis: redis::Client,
     pub config: Arc<Config>,
     pub metrics: Option<PrometheusHandle>,
+    /// This process's side of `GET /api/v1/events`.
+    pub events: Arc<crate::events::EventHub>,
     /// Where photos and souvenirs are kept.
     pub storage: ondeck_jobs::storage::Storage,
     /// Recently authenticated tokens (see `token_cache`).

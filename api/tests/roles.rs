@@ -56,6 +56,20 @@ const ENDPOINTS: &[(&str, &str, Fixture, &[Role])] = &[
     ("POST", "/api/v1/games/{id}/cancel", Game("new"), TABLET),
     ("GET", "/api/v1/queue", Nothing, READERS),
     ("GET", "/api/v1/leaderboard", Nothing, READERS),
+    ("PUT", "/api/v1/players/{id}/photo", Player, TABLET),
+    (
+        "GET",
+        "/api/v1/games/{id}/souvenir",
+        Game("completed"),
+        READERS,
+    ),
+    (
+        "POST",
+        "/api/v1/games/{id}/souvenir",
+        Game("completed"),
+        ADMIN_ONLY,
+    ),
+    ("GET", "/api/v1/messages", Nothing, ADMIN_ONLY),
 ];
 
 /// A valid body for an endpoint, given its fixture's id; `n` keeps names unique.
@@ -70,6 +84,66 @@ fn body(method: &str, path: &str, id: &Value, n: usize) -> Option<Value> {
         (_, "/api/v1/games/{id}/complete") => json!({"score": 10, "distance": 20, "homeruns": 1}),
         _ => return None,
     })
+}
+
+/// A body that is not JSON: an image for a photo upload.
+fn raw_body(method: &str, path: &str) -> Option<(&'static str, Vec<u8>)> {
+    if (method, path) != ("PUT", "/api/v1/players/{id}/photo") {
+        return None;
+    }
+    use ondeck_jobs::images::souvenir::{Format, Souvenir, render};
+    let card = Souvenir {
+        first_name: "Photo",
+        last_name: None,
+        team: None,
+        show: "Derby",
+        score: 0,
+        distance: 0,
+        homeruns: 0,
+        photo: None,
+    };
+    let png = render(&card, 200, Format::Png).expect("a PNG to upload");
+    Some(("image/png", png))
+}
+
+/// What an allowed call answers: 201 for a create, 202 for work queued,
+/// 404 for a souvenir not rendered yet (no worker runs here), else 200.
+fn allowed_status(method: &str, template: &str) -> u16 {
+    match (method, template) {
+        ("GET", "/api/v1/games/{id}/souvenir") => 404,
+        ("POST", "/api/v1/games/{id}/souvenir") => 202,
+        ("POST", t) if !t.contains("{id}") => 201,
+        _ => 200,
+    }
+}
+
+/// Sends a non-JSON body.
+async fn send_raw(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: (&str, Vec<u8>),
+) -> Reply {
+    let mut req = app.client.request(method, format!("{}{path}", app.base));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let res = req.header("content-type", body.0).body(body.1).send().await;
+    let res = res.expect("request reaches the server");
+    let status = res.status();
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = res.text().await.expect("response body");
+    Reply {
+        status,
+        content_type,
+        text,
+    }
 }
 
 /// Who calls: nobody in particular, a stranger, or a holder of a role's token.
@@ -156,6 +230,8 @@ async fn every_endpoint_answers_each_caller_as_the_role_table_says(pool: PgPool)
             let id = prepare(&app, fixture, n).await;
             let path = template.replace("{id}", &plain(&id));
             let body = body(method, template, &id, n);
+            let raw = raw_body(method, template);
+            let wanted = allowed_status(method, template);
             let label = format!("{method} {template} as {who:?}");
             let token = match who {
                 Who::NoToken => None,
@@ -167,9 +243,13 @@ async fn every_endpoint_answers_each_caller_as_the_role_table_says(pool: PgPool)
                 .map(|at| format!("{}{}", &template[..at], plain(&id)));
             let before = snapshot(&app, resource.as_deref()).await;
             let method = Method::from_bytes(method.as_bytes()).expect("a method");
-            let reply = app
-                .send(method.clone(), &path, token, body.as_ref(), &[])
-                .await;
+            let reply = match raw {
+                Some(raw) => send_raw(&app, method.clone(), &path, token, raw).await,
+                None => {
+                    app.send(method.clone(), &path, token, body.as_ref(), &[])
+                        .await
+                }
+            };
             let refusal = match who {
                 Who::NoToken | Who::UnknownToken => Some(401),
                 Who::Holder(Role::Admin) => None,
@@ -183,8 +263,6 @@ async fn every_endpoint_answers_each_caller_as_the_role_table_says(pool: PgPool)
                     "{label} was refused with {status} but changed something"
                 );
             } else {
-                let creates = method == Method::POST && !template.contains("{id}");
-                let wanted = if creates { 201 } else { 200 };
                 let got = reply.status.as_u16();
                 assert_eq!(
                     got, wanted,

@@ -9,6 +9,7 @@ pub mod phone;
 pub mod state;
 pub mod store;
 pub mod validation;
+pub mod views;
 
 pub use error::{DomainError, Result};
 pub use ids::{GameId, PlayerId, ShowId, TeamId, TokenId};

@@ -9,16 +9,11 @@ use crate::error::Result;
 use crate::ids::GameId;
 use crate::models::Completion;
 use crate::state::Transition;
+use crate::store::events;
 use crate::store::games::{self, Transitioned};
 use crate::store::outbox::{self, Job};
 use crate::store::recall::{self, RecallPolicy};
 use crate::store::teams;
-
-/// Whether a transition is nothing but its guarded write, so that the caller
-/// may run it outside an explicit transaction (one round trip instead of three).
-pub fn is_single_write(transition: Transition) -> bool {
-    matches!(transition, Transition::Queue | Transition::Play)
-}
 
 /// Applies `transition` to a game. The first element of the result is the
 /// game asked for; the others are games auto-recalled as a consequence.
@@ -45,6 +40,15 @@ pub async fn apply(
     let mut all = vec![changed];
     if matches!(transition, Transition::Complete | Transition::Cancel) {
         all.extend(recall::auto_recall(conn, show_id, policy).await?);
+    }
+    for changed in &all {
+        events::game_changed(
+            conn,
+            &changed.game,
+            Some(changed.previous_state),
+            policy.minutes,
+        )
+        .await?;
     }
     Ok(all)
 }

@@ -40,6 +40,10 @@ pub const MAX_WAITING: i64 = 2_000;
 /// Finished jobs stay in Redis this long (for apalis' own tools), then go.
 const FINISHED_KEPT: Duration = Duration::from_secs(600);
 const VACUUM_EVERY: Duration = Duration::from_secs(60);
+/// A job relayed this long ago and not finished is relayed again.
+const UNFINISHED_AFTER: Duration = Duration::from_secs(300);
+/// No Redis command may hold the relay longer than this.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Queues {
     fn for_job(&mut self, job: &Job) -> &mut RedisStorage<Envelope> {
@@ -118,12 +122,14 @@ pub async fn run(db: PgPool, mut queues: Queues, shutdown: impl std::future::Fut
     loop {
         if last_vacuum.elapsed() >= VACUUM_EVERY {
             last_vacuum = tokio::time::Instant::now();
-            let removed = queues.vacuum().await;
-            if removed > 0 {
-                tracing::debug!(removed, "vacuumed finished jobs");
-            }
+            housekeeping(&db, &mut queues).await;
         }
-        match relay_batch(&db, &mut queues).await {
+        let batch = tokio::time::timeout(REDIS_TIMEOUT, relay_batch(&db, &mut queues)).await;
+        match batch.unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "Redis did not answer within {REDIS_TIMEOUT:?}"
+            ))
+        }) {
             Ok(n) if n as i64 == BATCH => continue,
             Ok(_) => failing = false,
             Err(e) => {
@@ -150,6 +156,32 @@ pub async fn run(db: PgPool, mut queues: Queues, shutdown: impl std::future::Fut
         }
     }
     tracing::info!("relay stopped");
+}
+
+/// Once a minute: forget finished jobs in Redis, and (in one process per
+/// minute) bring back jobs that Redis lost.
+async fn housekeeping(db: &PgPool, queues: &mut Queues) {
+    if let Ok(removed) = tokio::time::timeout(REDIS_TIMEOUT, queues.vacuum()).await
+        && removed > 0
+    {
+        tracing::debug!(removed, "vacuumed finished jobs");
+    }
+    if let Ok(true) = crate::sweep::claim_period(db, "outbox_janitor", VACUUM_EVERY).await {
+        let requeued = async {
+            let mut conn = db.acquire().await?;
+            Ok::<_, anyhow::Error>(
+                outbox::requeue_unfinished(&mut conn, UNFINISHED_AFTER.as_secs_f64()).await?,
+            )
+        };
+        match requeued.await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                jobs = n,
+                "jobs relayed long ago never finished; relaying them again"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot look for unfinished jobs"),
+        }
+    }
 }
 
 async fn listen(db: &PgPool) -> Option<PgListener> {

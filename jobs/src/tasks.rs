@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ondeck_domain::store::messages::{self, Kind, Status};
 use ondeck_domain::store::outbox::{self, Job, MessageKind};
-use ondeck_domain::store::souvenirs;
+use ondeck_domain::store::{events, games, souvenirs};
 use ondeck_domain::{GameId, GameState};
 use sqlx::PgPool;
 
@@ -250,6 +250,9 @@ pub async fn render_souvenir(
     let code = souvenirs::record(&mut tx, game_id, &key).await?;
     let url = public_url.unwrap_or_else(|| format!("{}/s/{code}", deps.public_base_url));
     souvenirs::set_url(&mut tx, game_id, &url).await?;
+    let game = games::get(&mut tx, game_id).await?;
+    let recall_minutes = (deps.recall_validity.as_secs() / 60) as i64;
+    events::game_changed(&mut tx, &game, Some(game.state), recall_minutes).await?;
     if has_mobile {
         let text = Job::Sms {
             game_id,

@@ -5,11 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use apalis::prelude::{
-    AbortError, BackendExt, BoxDynError, Data, Monitor, WorkerBuilder, WorkerBuilderExt,
-};
+use apalis::prelude::{AbortError, BackendExt, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt};
 use apalis_redis::RedisStorage;
-use ondeck_domain::store::outbox::Job;
+use ondeck_domain::store::outbox::{self, Job};
 use ondeck_domain::store::recall::RecallPolicy;
 use redis::aio::ConnectionManager;
 use secrecy::{ExposeSecret, SecretString};
@@ -81,6 +79,36 @@ async fn connect_redis(
     }
 }
 
+type Signal = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>;
+
+/// Runs a worker until `stop`, starting it again (under a new name, after a
+/// pause) whenever it ends with an error: a Redis outage or restart ends a
+/// worker's poll, and the queue must be served again once Redis is back.
+async fn supervise<F, Fut>(queue: &'static str, stop: watch::Receiver<bool>, run: F)
+where
+    F: Fn(usize, Signal) -> Fut,
+    Fut: std::future::Future<Output = Result<(), apalis::prelude::WorkerError>>,
+{
+    let mut restarts = 0;
+    while !*stop.borrow() {
+        let mut rx = stop.clone();
+        let signal: Signal = Box::pin(async move {
+            let _ = rx.wait_for(|s| *s).await;
+            Ok(())
+        });
+        match run(restarts, signal).await {
+            Ok(()) => break,
+            Err(e) => tracing::warn!(queue, error = %e, "job worker stopped; starting it again"),
+        }
+        restarts += 1;
+        let mut rx = stop.clone();
+        tokio::select! {
+            _ = rx.wait_for(|s| *s) => break,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 /// A name no other process uses, so that Redis can tell a dead worker's
 /// jobs from a live one's.
 fn worker_name(queue: &str, restarts: usize) -> String {
@@ -94,17 +122,26 @@ fn worker_name(queue: &str, restarts: usize) -> String {
 
 static INSTANCE: std::sync::LazyLock<u32> = std::sync::LazyLock::new(rand::random);
 
-fn into_task_error(e: anyhow::Error) -> BoxDynError {
-    if e.is::<Retry>() {
-        return e.into();
+/// Whether a failed job should be tried again (the queue retries it) or is
+/// over for good (aborted: it goes to the dead set).
+fn into_task_error(e: anyhow::Error) -> (BoxDynError, bool) {
+    // Another worker holds the text, or the database is away: try again.
+    if e.is::<Retry>() || e.downcast_ref::<sqlx::Error>().is_some() {
+        return (e.into(), false);
     }
-    match e.downcast_ref::<sqlx::Error>() {
-        // The database will be back: let the queue retry.
-        Some(_) => e.into(),
-        None => {
-            tracing::error!(error = %format!("{e:#}"), "job failed for good");
-            AbortError::new(e).into()
-        }
+    tracing::error!(error = %format!("{e:#}"), "job failed for good");
+    (AbortError::new(e).into(), true)
+}
+
+/// Records that a job is over, so the relay's janitor leaves it alone.
+async fn finished(deps: &Deps, outbox_id: i64) {
+    let done = async {
+        let mut conn = deps.db.acquire().await?;
+        outbox::mark_done(&mut conn, outbox_id).await?;
+        Ok::<_, anyhow::Error>(())
+    };
+    if let Err(e) = done.await {
+        tracing::warn!(outbox_id, error = %e, "cannot mark a job finished; it may run again");
     }
 }
 
@@ -112,10 +149,18 @@ async fn text_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxD
     let Job::Sms { game_id, message } = envelope.job else {
         return Err(AbortError::new("not a text job").into());
     };
-    let outcome = tasks::send_text(&deps, envelope.outbox_id, game_id, message)
-        .await
-        .map_err(into_task_error)?;
-    metrics::counter!("ondeck_jobs_total", "kind" => "text", "outcome" => format!("{outcome:?}").to_lowercase()).increment(1);
+    let outcome = match tasks::send_text(&deps, envelope.outbox_id, game_id, message).await {
+        Ok(outcome) => format!("{outcome:?}").to_lowercase(),
+        Err(e) => {
+            let (error, over) = into_task_error(e);
+            if over {
+                finished(&deps, envelope.outbox_id).await;
+            }
+            return Err(error);
+        }
+    };
+    finished(&deps, envelope.outbox_id).await;
+    metrics::counter!("ondeck_jobs_total", "kind" => "text", "outcome" => outcome).increment(1);
     Ok(())
 }
 
@@ -123,19 +168,24 @@ async fn souvenir_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), 
     let Job::Souvenir { game_id } = envelope.job else {
         return Err(AbortError::new("not a souvenir job").into());
     };
-    let outcome = tasks::render_souvenir(&deps, envelope.outbox_id, game_id)
-        .await
-        .map_err(into_task_error)?;
-    let label = match outcome {
-        tasks::SouvenirOutcome::Rendered { .. } => "rendered",
-        tasks::SouvenirOutcome::Skipped => "skipped",
+    let outcome = match tasks::render_souvenir(&deps, envelope.outbox_id, game_id).await {
+        Ok(tasks::SouvenirOutcome::Rendered { .. }) => "rendered",
+        Ok(tasks::SouvenirOutcome::Skipped) => "skipped",
+        Err(e) => {
+            let (error, over) = into_task_error(e);
+            if over {
+                finished(&deps, envelope.outbox_id).await;
+            }
+            return Err(error);
+        }
     };
-    metrics::counter!("ondeck_jobs_total", "kind" => "souvenir", "outcome" => label).increment(1);
+    finished(&deps, envelope.outbox_id).await;
+    metrics::counter!("ondeck_jobs_total", "kind" => "souvenir", "outcome" => outcome).increment(1);
     Ok(())
 }
 
 /// Runs the worker until `shutdown` completes; jobs in progress then finish
-/// (up to 30 s) and the rest stay queued.
+/// and the rest stay queued.
 pub async fn run(
     db: PgPool,
     settings: Settings,
@@ -181,40 +231,33 @@ pub async fn run(
     let concurrency = settings.concurrency;
     let (texts, souvenirs) = (queues.texts.clone(), queues.souvenirs.clone());
     let (text_deps, souvenir_deps) = (deps.clone(), deps);
-    let monitor = Monitor::new()
-        .register(move |restarts| {
-            WorkerBuilder::new(worker_name("texts", restarts))
-                .backend(texts.clone().poll_with_interval(Duration::from_millis(100)))
-                .data(text_deps.clone())
-                .concurrency(concurrency)
-                .catch_panic()
-                .build(text_task)
-        })
-        .register(move |restarts| {
-            WorkerBuilder::new(worker_name("souvenirs", restarts))
-                .backend(
-                    souvenirs
-                        .clone()
-                        .poll_with_interval(Duration::from_millis(100)),
-                )
-                .data(souvenir_deps.clone())
-                // Rendering is CPU work: no more at once than there are cores.
-                .concurrency(std::thread::available_parallelism().map_or(2, |n| n.get()))
-                .catch_panic()
-                .build(souvenir_task)
-        })
-        .shutdown_timeout(Duration::from_secs(30));
-    let signal = stopped(stop.clone());
-    tracing::info!("worker running: relay, texts, souvenirs, recall sweep");
-    let result = monitor.run_with_signal(async move {
-        signal.await;
-        Ok(())
+    let texts_worker = supervise("texts", stop.clone(), move |restarts, signal| {
+        WorkerBuilder::new(worker_name("texts", restarts))
+            .backend(texts.clone().poll_with_interval(Duration::from_millis(100)))
+            .data(text_deps.clone())
+            .concurrency(concurrency)
+            .catch_panic()
+            .build(text_task)
+            .run_until(signal)
     });
-    let outcome = result
-        .await
-        .map_err(|e| anyhow::anyhow!("job workers failed: {e}"));
+    let souvenirs_worker = supervise("souvenirs", stop.clone(), move |restarts, signal| {
+        WorkerBuilder::new(worker_name("souvenirs", restarts))
+            .backend(
+                souvenirs
+                    .clone()
+                    .poll_with_interval(Duration::from_millis(100)),
+            )
+            .data(souvenir_deps.clone())
+            // Rendering is CPU work: no more at once than there are cores.
+            .concurrency(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .catch_panic()
+            .build(souvenir_task)
+            .run_until(signal)
+    });
+    tracing::info!("worker running: relay, texts, souvenirs, recall sweep");
+    tokio::join!(texts_worker, souvenirs_worker);
     relay.await?;
     sweep.await?;
     tracing::info!("worker stopped");
-    outcome
+    Ok(())
 }

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use ondeck_domain::lifecycle;
 use ondeck_domain::models::{Completion, CompletionInput, Role};
 use ondeck_domain::store::games::{self, GameFilter};
-use ondeck_domain::store::{players, shows};
+use ondeck_domain::store::{events, players, shows};
 use ondeck_domain::validation::FieldErrors;
 use ondeck_domain::{DomainError, GameId, PlayerId, ShowId, Transition};
 use serde::Deserialize;
@@ -79,6 +79,7 @@ async fn create_game(
     let show = shows::resolve(&mut tx, input.show_id).await?;
     let id = games::create(&mut tx, player_id, show.id).await?;
     let game = games::get(&mut tx, id).await?;
+    events::game_changed(&mut tx, &game, None, state.config.recall.minutes).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -230,15 +231,10 @@ async fn transition(
 ) -> Result<axum::Json<GameView>> {
     let caller = caller.allow(roles_for(transition))?;
     let policy = state.config.recall;
-    let changed = if lifecycle::is_single_write(transition) {
-        let mut conn = state.db.acquire().await?;
-        lifecycle::apply(&mut conn, id, transition, completion, policy).await?
-    } else {
-        let mut tx = state.db.begin().await?;
-        let changed = lifecycle::apply(&mut tx, id, transition, completion, policy).await?;
-        tx.commit().await?;
-        changed
-    };
+    // The transition, its side effects and its events commit together.
+    let mut tx = state.db.begin().await?;
+    let changed = lifecycle::apply(&mut tx, id, transition, completion, policy).await?;
+    tx.commit().await?;
     for t in &changed {
         metrics::counter!("ondeck_transitions_total", "to" => t.game.state.as_str()).increment(1);
     }

@@ -7,7 +7,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ondeck_domain::models::Role;
 use ondeck_domain::store::outbox::{self, Job};
@@ -137,7 +137,9 @@ async fn redirect_to_object(state: &AppState, key: &str) -> Result<Response> {
         .url(key, &state.config.public_base_url)
         .await
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing a souvenir URL")))?;
-    Ok(Redirect::to(&url).into_response())
+    // 302 Found, as the contract says (axum's Redirect::to is a 303).
+    let location = HeaderValue::from_str(&url).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
 }
 
 /// A souvenir short link: `/s/{code}` → the image.

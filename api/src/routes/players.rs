@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use ondeck_domain::models::{Handedness, PlayerInput, Role};
 use ondeck_domain::store::outbox::{self, Job, MessageKind};
 use ondeck_domain::store::players::{self, PlayerFilter};
-use ondeck_domain::store::{PgConnection, games, shows};
+use ondeck_domain::store::{PgConnection, events, games, shows};
 use ondeck_domain::validation::FieldErrors;
 use ondeck_domain::{GameState, PlayerId};
 use serde::Deserialize;
@@ -94,6 +94,8 @@ async fn create_player(
         )
         .await?;
     }
+    let game = games::get(&mut tx, game_id).await?;
+    events::game_changed(&mut tx, &game, None, state.config.recall.minutes).await?;
     let view = load(&mut tx, &state, player_id, caller).await?;
     tx.commit().await?;
     tracing::info!(player_id = %player_id, game_id = %game_id, "player signed up");

@@ -173,8 +173,11 @@ impl TestApp {
                     config: server_config,
                     metrics: ondeck_api::metrics_handle(),
                     tokens: Default::default(),
+                    events: Default::default(),
                     storage,
                 };
+                let (hub, primary) = (state.events.clone(), db.clone());
+                tokio::spawn(async move { hub.run(primary).await });
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind a port");

@@ -94,3 +94,26 @@ pub async fn backlog(conn: &mut PgConnection) -> Result<i64> {
             .await?,
     )
 }
+
+/// The job is finished (or given up for good): the relay won't bring it back.
+pub async fn mark_done(conn: &mut PgConnection, id: i64) -> Result<()> {
+    sqlx::query("UPDATE outbox SET done_at = now() WHERE id = $1 AND done_at IS NULL")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Puts back jobs relayed more than `seconds` ago and never finished: Redis
+/// lost them (or they are still retrying there, and will run twice,
+/// harmlessly). Returns how many.
+pub async fn requeue_unfinished(conn: &mut PgConnection, seconds: f64) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE outbox SET relayed_at = NULL \
+         WHERE done_at IS NULL AND relayed_at < now() - make_interval(secs => $1)",
+    )
+    .bind(seconds)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}

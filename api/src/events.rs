@@ -1,0 +1,102 @@
+//! The event hub of an API process: one PostgreSQL LISTEN connection, and a
+//! bounded broadcast to every SSE subscriber of this process. A subscriber
+//! that falls behind the broadcast is dropped (it reconnects with
+//! `Last-Event-ID` and replays from the event log), so a slow client never
+//! holds up the others or makes the process buffer without bound.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ondeck_domain::store::events::{self, CHANNEL, Event};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::broadcast;
+
+/// Events a subscriber may be behind before it is dropped.
+const BUFFER: usize = 512;
+/// Events fetched per query.
+pub const BATCH: i64 = 500;
+
+pub struct EventHub {
+    sender: broadcast::Sender<Arc<Event>>,
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::channel(BUFFER).0,
+        }
+    }
+}
+
+impl EventHub {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.sender.subscribe()
+    }
+
+    /// Follows the event log until the pool closes: woken by each NOTIFY,
+    /// and once a second regardless (a notification lost while reconnecting
+    /// delays an event by a second at most, never drops it).
+    pub async fn run(&self, pool: PgPool) {
+        let mut last = loop {
+            match pool.acquire().await {
+                Ok(mut conn) => match events::last_id(&mut conn).await {
+                    Ok(id) => break id,
+                    Err(e) => tracing::warn!(error = %e, "cannot read the event log yet"),
+                },
+                Err(_) if pool.is_closed() => return,
+                Err(e) => tracing::warn!(error = %e, "cannot read the event log yet"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        let mut listener: Option<PgListener> = None;
+        while !pool.is_closed() {
+            if listener.is_none() {
+                listener = listen(&pool).await;
+            }
+            match listener.as_mut() {
+                Some(l) => {
+                    // A notification, a lost connection, or a second gone by.
+                    if let Ok(Err(_)) =
+                        tokio::time::timeout(Duration::from_secs(1), l.try_recv()).await
+                    {
+                        listener = None;
+                    }
+                }
+                None => tokio::time::sleep(Duration::from_secs(1)).await,
+            }
+            last = self.forward(&pool, last).await;
+        }
+    }
+
+    /// Broadcasts the events after `last`; returns the new last id.
+    async fn forward(&self, pool: &PgPool, mut last: i64) -> i64 {
+        let Ok(mut conn) = pool.acquire().await else {
+            return last;
+        };
+        loop {
+            let batch = match events::after(&mut conn, last, BATCH).await {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the event log");
+                    return last;
+                }
+            };
+            let full = batch.len() as i64 == BATCH;
+            for event in batch {
+                last = event.id;
+                // No subscriber is not an error.
+                let _ = self.sender.send(Arc::new(event));
+            }
+            if !full {
+                return last;
+            }
+        }
+    }
+}
+
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut listener = PgListener::connect_with(pool).await.ok()?;
+    listener.listen(CHANNEL).await.ok()?;
+    Some(listener)
+}

@@ -1,0 +1,150 @@
+//! `GET /api/v1/events`: Server-Sent Events for the venue screens. Each event
+//! is `event: game` with the game (no PII) and its `previous_state`, and the
+//! event log's id; `Last-Event-ID` replays what a reconnecting client missed.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures::Stream;
+use ondeck_domain::store::events::{self, Event};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Result};
+use crate::events::BATCH;
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stream_events))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Replay events after this id (the `Last-Event-ID` header wins; browsers
+    /// send it themselves when they reconnect).
+    last_event_id: Option<String>,
+}
+
+fn sse(event: &Event) -> SseEvent {
+    metrics::counter!("ondeck_sse_events_sent_total").increment(1);
+    SseEvent::default()
+        .id(event.id.to_string())
+        .event(event.kind.as_str())
+        .data(event.payload.0.to_string())
+}
+
+/// Counts this process's subscribers while a stream lives.
+struct Subscribed;
+
+impl Subscribed {
+    fn new() -> Self {
+        metrics::gauge!("ondeck_sse_subscribers").increment(1.0);
+        Subscribed
+    }
+}
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        metrics::gauge!("ondeck_sse_subscribers").decrement(1.0);
+    }
+}
+
+/// Every transition, signup and souvenir, live, as Server-Sent Events.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
+    responses((status = 200, content_type = "text/event-stream",
+               description = "`event: game`, `id: <n>`, `data: <game without PII, with previous_state>`")))]
+async fn stream_events(
+    State(state): State<AppState>,
+    _caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> Result<Sse<impl Stream<Item = std::result::Result<SseEvent, Infallible>>>> {
+    let raw = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(q.last_event_id);
+    let last = match raw.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        None => None,
+        Some(r) => Some(
+            r.parse::<i64>()
+                .map_err(|_| ApiError::invalid("last_event_id", "must be an event id"))?,
+        ),
+    };
+    // Subscribed before the replay is read, so nothing falls between them.
+    let mut live = state.events.subscribe();
+    let db = state.read_db.clone();
+    let stream = async_stream(move |yield_| async move {
+        let _subscribed = Subscribed::new();
+        let mut sent = last.unwrap_or(i64::MAX);
+        if let Some(mut after) = last {
+            let Ok(mut conn) = db.acquire().await else {
+                return;
+            };
+            loop {
+                let Ok(batch) = events::after(&mut conn, after, BATCH).await else {
+                    return;
+                };
+                let full = batch.len() as i64 == BATCH;
+                for event in &batch {
+                    after = event.id;
+                    if !yield_.send(sse(event)).await {
+                        return;
+                    }
+                }
+                if !full {
+                    break;
+                }
+            }
+            sent = after;
+        }
+        loop {
+            match live.recv().await {
+                Ok(event) => {
+                    if last.is_some() && event.id <= sent {
+                        continue;
+                    }
+                    if !yield_.send(sse(&event)).await {
+                        return;
+                    }
+                }
+                // Too slow to keep up: end the stream; the client reconnects
+                // with Last-Event-ID and replays from the log.
+                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// A small generator: `body` sends items through a bounded channel whose
+/// `send` reports whether the client is still there.
+fn async_stream<F, Fut>(body: F) -> impl Stream<Item = std::result::Result<SseEvent, Infallible>>
+where
+    F: FnOnce(Yield) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(body(Yield(tx)));
+    futures::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
+    )
+}
+
+pub struct Yield(tokio::sync::mpsc::Sender<SseEvent>);
+
+impl Yield {
+    async fn send(&self, event: SseEvent) -> bool {
+        self.0.send(event).await.is_ok()
+    }
+}

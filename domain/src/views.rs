@@ -1,0 +1,91 @@
+//! The game as clients see it, with a player's mobile number and email only
+//! for viewers that see PII. Shared by the API's answers and the events the
+//! domain records (which never carry PII).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::ids::{GameId, PlayerId, ShowId};
+use crate::models::Game;
+use crate::state::GameState;
+
+/// `None` (the key is left out) unless the viewer sees PII.
+pub fn pii(value: &Option<String>, sees_pii: bool) -> Option<Option<String>> {
+    sees_pii.then(|| value.clone())
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GamePlayer {
+    pub id: PlayerId,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub team: Option<String>,
+    /// Only for admin and tablet tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub mobile_number: Option<Option<String>>,
+    /// Only for admin and tablet tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GameView {
+    pub id: GameId,
+    pub player_id: PlayerId,
+    pub show_id: ShowId,
+    pub state: GameState,
+    pub score: Option<i32>,
+    pub distance: Option<i32>,
+    pub homeruns: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub queued_at: Option<DateTime<Utc>>,
+    pub recalled_at: Option<DateTime<Utc>>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub playing_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// While recalled: when the recall stops counting against the window.
+    pub recall_expires_at: Option<DateTime<Utc>>,
+    pub souvenir_url: Option<String>,
+    pub player: GamePlayer,
+}
+
+impl GameView {
+    pub fn new(game: Game, sees_pii: bool, recall_minutes: i64) -> Self {
+        let recall_expires_at = (game.state == GameState::Recalled)
+            .then_some(game.recalled_at)
+            .flatten()
+            .map(|at| at + chrono::Duration::minutes(recall_minutes));
+        GameView {
+            player: GamePlayer {
+                id: game.player_id,
+                mobile_number: pii(&game.mobile_number, sees_pii),
+                email: pii(&game.email, sees_pii),
+                first_name: game.first_name,
+                last_name: game.last_name,
+                team: game.team,
+            },
+            id: game.id,
+            player_id: game.player_id,
+            show_id: game.show_id,
+            state: game.state,
+            score: game.score,
+            distance: game.distance,
+            homeruns: game.homeruns,
+            created_at: game.created_at,
+            updated_at: game.updated_at,
+            queued_at: game.queued_at,
+            recalled_at: game.recalled_at,
+            confirmed_at: game.confirmed_at,
+            playing_at: game.playing_at,
+            completed_at: game.completed_at,
+            cancelled_at: game.cancelled_at,
+            recall_expires_at,
+            souvenir_url: game.souvenir_url,
+        }
+    }
+}
