@@ -1,8 +1,19 @@
 //! Bearer tokens and roles (API.md section 2): no or unknown token is 401, a
 //! known token whose role may not do this is 403.
+//!
+//! The staff page (`/admin`, see `routes::pages`) keeps its admin token in an
+//! HttpOnly, SameSite=Strict cookie, [`ADMIN_COOKIE`]. A `/api/v1` request
+//! without an `Authorization` header may authenticate with that cookie instead,
+//! but only when it also carries the header [`CSRF_HEADER`]`: 1` (a cross-site
+//! form or link cannot send a custom header, and a cross-site script cannot
+//! without a CORS preflight that ondeck never allows for it), and only as an
+//! admin: a cookie holding any other token is a 401. The display board sends
+//! its token in the `Authorization` header (it reads the event stream with
+//! `fetch`), so no token is ever accepted in a URL.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use ondeck_domain::TokenId;
 use ondeck_domain::models::Role;
@@ -36,38 +47,89 @@ impl Caller {
     }
 }
 
-/// Looks the request's bearer token up; the idempotency layer calls this
-/// first and leaves the result in the request's extensions.
+/// The cookie in which the staff page keeps the admin token it logged in with.
+pub const ADMIN_COOKIE: &str = "ondeck_admin";
+
+/// The header that must accompany [`ADMIN_COOKIE`] on a `/api/v1` request,
+/// with the value `1`.
+pub const CSRF_HEADER: &str = "x-ondeck-csrf";
+
+/// The value of the cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| k.trim() == name)
+        .map(|(_, v)| v.trim().trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+/// The admin cookie, when this request may use it in place of a bearer
+/// token: a `/api/v1` request with `X-Ondeck-Csrf: 1`.
+fn admin_cookie(parts: &Parts) -> Option<&str> {
+    let marked = parts
+        .headers
+        .get(CSRF_HEADER)
+        .is_some_and(|v| v.as_bytes() == b"1");
+    if marked && parts.uri.path().starts_with("/api/v1/") {
+        cookie(&parts.headers, ADMIN_COOKIE)
+    } else {
+        None
+    }
+}
+
+/// Looks the request's bearer token (or the admin cookie, see the module
+/// docs) up; the idempotency layer calls this first and leaves the result in
+/// the request's extensions.
 pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Caller> {
     if let Some(caller) = parts.extensions.get::<Caller>() {
         return Ok(*caller);
     }
-    let token = parts
-        .headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .ok_or(ApiError::Unauthorized)?;
+    // An Authorization header, even a malformed one, is the only credential
+    // looked at when present.
+    if let Some(header) = parts.headers.get(AUTHORIZATION) {
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or(ApiError::Unauthorized)?;
+        return lookup(state, token).await?.ok_or(ApiError::Unauthorized);
+    }
+    let token = admin_cookie(parts).ok_or(ApiError::Unauthorized)?;
+    match lookup(state, token).await? {
+        Some(caller) if caller.role == Role::Admin => Ok(caller),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// The live token `token` is, through the cache of recently authenticated
+/// tokens; `None` for an unknown or revoked one.
+pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>> {
     if !tokens::is_plausible(token) {
-        return Err(ApiError::Unauthorized);
+        return Ok(None);
     }
     let token_hash = tokens::hash(token);
     if let Some(caller) = state.tokens.get(&token_hash) {
-        return Ok(caller);
+        return Ok(Some(caller));
     }
     let mut conn = state.read_db.acquire().await?;
-    match tokens::authenticate_hash(&mut conn, &token_hash).await? {
-        Some((token_id, role)) => {
-            let caller = Caller { token_id, role };
-            state.tokens.insert(token_hash, caller);
-            Ok(caller)
-        }
-        None => Err(ApiError::Unauthorized),
-    }
+    Ok(
+        match tokens::authenticate_hash(&mut conn, &token_hash).await? {
+            Some((token_id, role)) => {
+                let caller = Caller { token_id, role };
+                state.tokens.insert(token_hash, caller);
+                Some(caller)
+            }
+            None => None,
+        },
+    )
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -1,8 +1,8 @@
 //! The event hub of an API process: one PostgreSQL LISTEN connection, and a
-//! bounded broadcast to every SSE subscriber of this process. A subscriber
-//! that falls behind the broadcast is dropped (it reconnects with
-//! `Last-Event-ID` and replays from the event log), so a slow client never
-//! holds up the others or makes the process buffer without bound.
+//! bounded broadcast to every SSE subscriber of this process. The broadcast
+//! never waits for a subscriber: one that falls behind reads the rest from
+//! the event log (see `routes::events`), so a slow client never holds up the
+//! others or makes the process buffer without bound.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +12,9 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
 
-/// Events a subscriber may be behind before it is dropped.
-const BUFFER: usize = 512;
+/// Events a subscriber may be behind the broadcast before it has to catch
+/// up from the log.
+const BUFFER: usize = 1024;
 /// Events fetched per query.
 pub const BATCH: i64 = 500;
 

@@ -55,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(extract::JSON_LIMIT))
         .merge(routes::ops::router(openapi))
         .merge(routes::media::public_router())
+        .merge(routes::pages::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(axum::middleware::from_fn(middleware::http_metrics))
         .with_state(state.clone());

@@ -7,6 +7,7 @@ pub mod games;
 pub mod media;
 pub mod messages;
 pub mod ops;
+pub mod pages;
 pub mod players;
 pub mod shows;
 pub mod teams;

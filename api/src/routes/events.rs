@@ -1,6 +1,9 @@
 //! `GET /api/v1/events`: Server-Sent Events for the venue screens. Each event
 //! is `event: game` with the game (no PII) and its `previous_state`, and the
 //! event log's id; `Last-Event-ID` replays what a reconnecting client missed.
+//! Each subscriber holds at most a few events in memory: one that falls
+//! behind the live broadcast catches up from the log, and one that reads
+//! nothing for 30 s is dropped.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -85,41 +88,33 @@ async fn stream_events(
     let db = state.read_db.clone();
     let stream = async_stream(move |yield_| async move {
         let _subscribed = Subscribed::new();
-        let mut sent = last.unwrap_or(i64::MAX);
-        if let Some(mut after) = last {
-            let Ok(mut conn) = db.acquire().await else {
-                return;
-            };
-            loop {
-                let Ok(batch) = events::after(&mut conn, after, BATCH).await else {
-                    return;
-                };
-                let full = batch.len() as i64 == BATCH;
-                for event in &batch {
-                    after = event.id;
-                    if !yield_.send(sse(event)).await {
-                        return;
-                    }
-                }
-                if !full {
-                    break;
-                }
-            }
-            sent = after;
-        }
+        // Without Last-Event-ID, the stream starts with the next live event.
+        let mut sent = match last {
+            Some(after) => match yield_.replay(&db, after).await {
+                Some(sent) => sent,
+                None => return,
+            },
+            None => 0,
+        };
         loop {
             match live.recv().await {
                 Ok(event) => {
-                    if last.is_some() && event.id <= sent {
+                    if event.id <= sent {
                         continue;
                     }
                     if !yield_.send(sse(&event)).await {
                         return;
                     }
+                    sent = event.id;
                 }
-                // Too slow to keep up: end the stream; the client reconnects
-                // with Last-Event-ID and replays from the log.
-                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+                // This subscriber fell behind the broadcast (a burst, or a
+                // slow network): it catches up from the log, at its own pace,
+                // and goes on live.
+                Err(RecvError::Lagged(_)) => match yield_.replay(&db, sent).await {
+                    Some(caught_up) => sent = caught_up,
+                    None => return,
+                },
+                Err(RecvError::Closed) => return,
             }
         }
     });
@@ -143,8 +138,36 @@ where
 
 pub struct Yield(tokio::sync::mpsc::Sender<SseEvent>);
 
+/// A client that takes no event for this long is gone or stuck: its stream
+/// ends (and with it everything the server held for it).
+const STALLED: Duration = Duration::from_secs(30);
+
 impl Yield {
+    /// Hands an event to the client; `false` when the client has gone or
+    /// has not read anything for `STALLED`.
     async fn send(&self, event: SseEvent) -> bool {
-        self.0.send(event).await.is_ok()
+        matches!(
+            tokio::time::timeout(STALLED, self.0.send(event)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Sends every logged event after `after`, in batches; returns the last
+    /// id sent, or `None` when the client is gone or the log unreadable.
+    async fn replay(&self, db: &sqlx::PgPool, mut after: i64) -> Option<i64> {
+        let mut conn = db.acquire().await.ok()?;
+        loop {
+            let batch = events::after(&mut conn, after, BATCH).await.ok()?;
+            let full = batch.len() as i64 == BATCH;
+            for event in &batch {
+                if !self.send(sse(event)).await {
+                    return None;
+                }
+                after = event.id;
+            }
+            if !full {
+                return Some(after);
+            }
+        }
     }
 }

@@ -1,0 +1,251 @@
+//! `GET /api/v1/events` across processes: an event made through one API
+//! process reaches a subscriber of another within a second, `Last-Event-ID`
+//! replays exactly what was missed, and a client that stops reading does not
+//! hold up the others.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::Connection;
+use support::{Mode, Ondeck, Stack};
+
+/// One parsed Server-Sent Event.
+#[derive(Debug, Clone)]
+struct Sse {
+    id: i64,
+    event: String,
+    data: Value,
+}
+
+/// A subscriber reading `/api/v1/events` as it arrives.
+struct Subscriber {
+    events: tokio::sync::mpsc::UnboundedReceiver<Sse>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Subscriber {
+    async fn connect(stack: &Stack, ondeck: &Ondeck, last_event_id: Option<i64>) -> Subscriber {
+        let mut request = stack
+            .http
+            .get(format!("{}/api/v1/events", ondeck.base))
+            .bearer_auth(&stack.tokens.display);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = request.send().await.expect("the event stream opens");
+        assert_eq!(response.status(), 200, "GET /api/v1/events");
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "{content_type}"
+        );
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut response = response;
+            let mut buffer = String::new();
+            while let Ok(Some(chunk)) = response.chunk().await {
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    let (mut id, mut event, mut data) = (None, String::new(), String::new());
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("id:") {
+                            id = v.trim().parse().ok();
+                        } else if let Some(v) = line.strip_prefix("event:") {
+                            event = v.trim().to_owned();
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            data.push_str(v.trim_start());
+                        }
+                    }
+                    // Keep-alive comments carry no id.
+                    if let Some(id) = id {
+                        let data = serde_json::from_str(&data).expect("event data is JSON");
+                        if tx.send(Sse { id, event, data }).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Subscriber { events, task }
+    }
+
+    async fn next(&mut self, limit: Duration) -> Sse {
+        tokio::time::timeout(limit, self.events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no event within {limit:?}"))
+            .expect("the stream is open")
+    }
+
+    /// Events until none arrives for `quiet`.
+    async fn drain(&mut self, quiet: Duration) -> Vec<Sse> {
+        let mut got = Vec::new();
+        while let Ok(Some(event)) = tokio::time::timeout(quiet, self.events.recv()).await {
+            got.push(event);
+        }
+        got
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn game_id(player: &Value) -> i64 {
+    player["active_game"]["id"]
+        .as_i64()
+        .expect("the player's game")
+}
+
+async fn transition(stack: &Stack, ondeck: &Ondeck, game: i64, name: &str) -> Value {
+    stack
+        .post(
+            ondeck,
+            &stack.tokens.admin,
+            &format!("/api/v1/games/{game}/{name}"),
+            serde_json::json!({}),
+        )
+        .await
+        .expect(200)
+}
+
+#[tokio::test]
+async fn a_transition_through_one_process_reaches_a_subscriber_of_another_within_a_second() {
+    let stack = Stack::new().await;
+    let writer = stack.spawn(Mode::Serve, &[]).await;
+    let reader = stack.spawn(Mode::Serve, &[]).await;
+    let mut subscriber = Subscriber::connect(&stack, &reader, None).await;
+
+    let player = stack.signup(&writer, "Ada", "+14155550101").await;
+    let signup = subscriber.next(Duration::from_secs(2)).await;
+    assert_eq!(
+        (signup.event.as_str(), signup.data["state"].as_str()),
+        ("game", Some("new"))
+    );
+    assert!(
+        signup.data["previous_state"].is_null(),
+        "a new game has no previous state: {:?}",
+        signup.data
+    );
+
+    let game = game_id(&player);
+    let started = Instant::now();
+    transition(&stack, &writer, game, "queue").await;
+    let queued = subscriber.next(Duration::from_secs(1)).await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "the event took {elapsed:?}"
+    );
+    assert_eq!(queued.data["id"].as_i64(), Some(game));
+    assert_eq!(queued.data["state"], "queued");
+    assert_eq!(queued.data["previous_state"], "new");
+    assert!(queued.id > signup.id, "event ids increase");
+    let text = queued.data.to_string();
+    assert!(
+        !text.contains("mobile_number") && !text.contains("email") && !text.contains("4155550101"),
+        "no PII in events: {text}"
+    );
+}
+
+#[tokio::test]
+async fn reconnecting_with_last_event_id_replays_exactly_the_missed_events() {
+    let stack = Stack::new().await;
+    let ondeck = stack.spawn(Mode::Serve, &[]).await;
+    let player = stack.signup(&ondeck, "Grace", "+14155550102").await;
+    let game = game_id(&player);
+
+    let mut first = Subscriber::connect(&stack, &ondeck, None).await;
+    transition(&stack, &ondeck, game, "queue").await;
+    let seen = first.next(Duration::from_secs(2)).await;
+    drop(first);
+
+    for name in ["recall", "queue", "confirm"] {
+        transition(&stack, &ondeck, game, name).await;
+    }
+    let mut again = Subscriber::connect(&stack, &ondeck, Some(seen.id)).await;
+    let missed = again.drain(Duration::from_millis(1500)).await;
+    let states: Vec<&str> = missed
+        .iter()
+        .filter_map(|e| e.data["state"].as_str())
+        .collect();
+    assert_eq!(
+        states,
+        ["recalled", "queued", "confirmed"],
+        "exactly the missed events, in order"
+    );
+    let ids: Vec<i64> = missed.iter().map(|e| e.id).collect();
+    assert_eq!(
+        ids,
+        [seen.id + 1, seen.id + 2, seen.id + 3],
+        "the ids that were missed"
+    );
+
+    // And then live, without repeating any of them.
+    transition(&stack, &ondeck, game, "play").await;
+    let live = again.next(Duration::from_secs(2)).await;
+    assert_eq!(
+        (live.id, live.data["state"].as_str()),
+        (seen.id + 4, Some("playing"))
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_does_not_stall_the_others() {
+    let stack = Stack::new().await;
+    let ondeck = stack.spawn(Mode::Serve, &[]).await;
+    // Connected, and never read: its socket buffers fill, then the server
+    // must drop it rather than wait for it.
+    let stalled = stack
+        .http
+        .get(format!("{}/api/v1/events", ondeck.base))
+        .bearer_auth(&stack.tokens.display)
+        .send()
+        .await
+        .expect("the stalled client connects");
+    let mut reader = Subscriber::connect(&stack, &ondeck, None).await;
+
+    // Many large events at once, straight into the log (as a burst of
+    // activity would write them).
+    let burst = 3_000;
+    let mut conn = sqlx::PgConnection::connect(&stack.db.url)
+        .await
+        .expect("a connection");
+    sqlx::query(
+        "INSERT INTO events (kind, payload) \
+         SELECT 'game', jsonb_build_object('id', n, 'state', 'queued', 'padding', repeat('x', 2000)) \
+         FROM generate_series(1, $1) n",
+    )
+    .bind(burst)
+    .execute(&mut conn)
+    .await
+    .expect("events written");
+    // Closed here, on this test's runtime (the harness drops the database
+    // from a runtime of its own).
+    conn.close().await.expect("close");
+    let started = Instant::now();
+    let mut received = 0;
+    while received < burst {
+        reader.next(Duration::from_secs(5)).await;
+        received += 1;
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the reading client got {burst} events in {:?}",
+        started.elapsed()
+    );
+
+    // The server is still answering, and new events still flow.
+    let player = stack.signup(&ondeck, "Linus", "+14155550103").await;
+    let next = reader.next(Duration::from_secs(2)).await;
+    assert_eq!(next.data["id"].as_i64(), Some(game_id(&player)));
+    drop(stalled);
+}

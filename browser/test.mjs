@@ -1,0 +1,430 @@
+// Browser tests of ondeck's venue screens, in headless Chromium (Debian's
+// /usr/bin/chromium driven by playwright-core). deploy/browser-test starts a
+// server over a fresh database and runs this with:
+//
+//   ONDECK_URL            the server, e.g. http://127.0.0.1:38123
+//   ONDECK_ADMIN_TOKEN, ONDECK_DISPLAY_TOKEN, ONDECK_TABLET_TOKEN,
+//   ONDECK_GAME_TOKEN     one token per role
+//   ONDECK_SCREENSHOTS    where to save the PNGs (default docs/screenshots)
+//
+// Prints one line per test and closes with "N passed, M failed"; exits 1 when
+// anything failed.
+import assert from "node:assert/strict";
+import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const BASE = need("ONDECK_URL").replace(/\/$/, "");
+const ADMIN = need("ONDECK_ADMIN_TOKEN");
+const DISPLAY = need("ONDECK_DISPLAY_TOKEN");
+const TABLET = need("ONDECK_TABLET_TOKEN");
+const GAME = need("ONDECK_GAME_TOKEN");
+const SHOTS = resolve(process.env.ONDECK_SCREENSHOTS || "docs/screenshots");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+// A live update must reach the board within this long.
+const LIVE_MS = 2000;
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) {
+    console.error(`browser tests: ${name} is not set (run deploy/browser-test)`);
+    process.exit(2);
+  }
+  return value;
+}
+
+// --- the API, as the tablet and the game would call it --------------------------
+
+async function api(token, method, path, body) {
+  const response = await fetch(`${BASE}${path}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function signUp(first, last, extra = {}) {
+  const player = await api(TABLET, "POST", "/api/v1/players", {
+    first_name: first,
+    last_name: last,
+    handedness: "R",
+    signed_waiver: true,
+    ...extra,
+  });
+  return { player, game: player.active_game.id };
+}
+
+const move = (token, game, transition, body) => api(token, "POST", `/api/v1/games/${game}/${transition}`, body);
+
+// --- a tiny runner ----------------------------------------------------------------------
+
+const results = [];
+async function test(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    results.push(true);
+    console.log(`ok    ${name} (${Date.now() - started} ms)`);
+  } catch (error) {
+    results.push(false);
+    console.log(`FAIL  ${name}\n      ${String(error && error.stack ? error.stack : error).split("\n").join("\n      ")}`);
+  }
+}
+
+const watchdog = setTimeout(() => {
+  console.log("browser tests: still running after 5 minutes; giving up");
+  console.log(`${results.filter(Boolean).length} passed, ${results.filter((r) => !r).length + 1} failed`);
+  process.exit(1);
+}, 300_000);
+
+// --- the venue's data -------------------------------------------------------------------
+
+async function seed() {
+  for (const name of ["Red Sox", "Yankees", "Cubs", "Dodgers"]) {
+    await api(ADMIN, "POST", "/api/v1/teams", { name });
+  }
+  const finished = [
+    ["Ada", "Lovelace", "Red Sox", 1840, 431, 7],
+    ["Grace", "Hopper", "Yankees", 1720, 418, 6],
+    ["Alan", "Turing", "Cubs", 1695, 402, 6],
+    ["Katherine", "Johnson", "Dodgers", 1610, 455, 5],
+    ["Margaret", "Hamilton", "Red Sox", 1580, 397, 5],
+    ["Edsger", "Dijkstra", "Cubs", 1430, 388, 4],
+    ["Barbara", "Liskov", "Yankees", 1390, 376, 4],
+    ["Donald", "Knuth", "Dodgers", 1275, 366, 4],
+    ["Frances", "Allen", "Red Sox", 1160, 351, 3],
+    ["Radia", "Perlman", "Cubs", 1045, 342, 3],
+    ["Ken", "Thompson", "Yankees", 980, 330, 2],
+  ];
+  for (const [first, last, team, score, distance, homeruns] of finished) {
+    // Ada has a mobile number: her welcome and souvenir texts are listed.
+    const mobile = first === "Ada" ? { mobile_number: "(415) 555-0101", email: "ada@example.com" } : {};
+    const { game } = await signUp(first, last, { team, ...mobile });
+    await move(TABLET, game, "confirm");
+    await move(GAME, game, "play");
+    await move(GAME, game, "complete", { score, distance, homeruns });
+  }
+  // Waiting: no mobile numbers, so no automatic recall moves them.
+  for (const [first, last, team] of [
+    ["Linus", "Torvalds", "Cubs"],
+    ["Frances", "Spence", "Dodgers"],
+    ["Tim", "Berners-Lee", "Yankees"],
+    ["Hedy", "Lamarr", "Red Sox"],
+  ]) {
+    const { game } = await signUp(first, last, { team });
+    await move(TABLET, game, "queue");
+  }
+  const recalled = await signUp("Annie", "Easley", { team: "Dodgers", mobile_number: "(415) 555-0132" });
+  await move(TABLET, recalled.game, "queue");
+  await move(TABLET, recalled.game, "recall");
+  const onDeck = await signUp("John", "McCarthy", { team: "Red Sox" });
+  await move(TABLET, onDeck.game, "confirm");
+  // The seeded games were played in no time; real ones take about three
+  // minutes, which is what the waits on the board are computed from. Only
+  // for realistic screenshots: without psql the waits just read "< 1 min".
+  try {
+    execFileSync(
+      "psql",
+      ["-X", "-q", "-w", "-d", process.env.DATABASE_URL, "-c",
+       "UPDATE games SET created_at = completed_at - interval '6 minutes', " +
+         "confirmed_at = completed_at - interval '4 minutes', " +
+         "playing_at = completed_at - interval '3 minutes' - (id % 4) * interval '20 seconds' " +
+         "WHERE state = 'completed'"],
+      { stdio: ["ignore", "ignore", "pipe"], timeout: 10_000 },
+    );
+  } catch (error) {
+    console.log(`      (could not set realistic play times: ${String(error.message).split("\n")[0]})`);
+  }
+}
+
+// --- the tests ----------------------------------------------------------------------------
+
+async function main() {
+  await mkdir(SHOTS, { recursive: true });
+  const userDataDir = await mkdtemp(join(tmpdir(), "ondeck-chromium-"));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1920, height: 1080 },
+    deviceScaleFactor: 1,
+  });
+  context.setDefaultTimeout(10_000);
+  try {
+    await seed();
+    await boardTests(context);
+    await adminTests(context);
+  } finally {
+    await context.close();
+    await rm(userDataDir, { recursive: true, force: true });
+  }
+}
+
+const names = (page, list) => page.$$eval(`#${list} .name`, (els) => els.map((e) => e.textContent));
+
+async function waitForName(page, list, name, timeout = LIVE_MS) {
+  await page.waitForFunction(
+    ([list, name]) => [...document.querySelectorAll(`#${list} .name`)].some((e) => e.textContent === name),
+    [list, name],
+    { timeout, polling: 50 },
+  );
+}
+
+async function boardTests(context) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+
+  await test("the board asks for a token when it has none", async () => {
+    await page.goto(`${BASE}/board`);
+    await page.locator("#setup").waitFor({ state: "visible" });
+    assert.equal(await page.locator("#board").isVisible(), false);
+  });
+
+  await test("the board refuses an unknown token and asks again", async () => {
+    await page.fill("#setup-token", "odk_not-a-real-token");
+    await page.click("#setup-form button[type=submit]");
+    await page.locator("#setup-error").waitFor({ state: "visible" });
+    assert.match(await page.textContent("#setup-error"), /refused/);
+    assert.equal(await page.evaluate(() => localStorage.getItem("ondeck.board.token")), null);
+  });
+
+  await test("the board starts from #token=, keeps it, and drops it from the address", async () => {
+    await page.goto(`${BASE}/board#token=${encodeURIComponent(DISPLAY)}`);
+    await page.locator("#board").waitFor({ state: "visible" });
+    await page.waitForSelector('body[data-loaded="true"]');
+    assert.equal(new URL(page.url()).hash, "");
+    assert.equal(await page.evaluate(() => localStorage.getItem("ondeck.board.token")), DISPLAY);
+    await page.waitForSelector('#status[data-state="live"]');
+    assert.deepEqual((await names(page, "top")).slice(0, 3), ["Ada L.", "Grace H.", "Alan T."]);
+    assert.deepEqual(await names(page, "confirmed"), ["John M."]);
+    assert.deepEqual(await names(page, "recalled"), ["Annie E."]);
+    assert.equal(await page.textContent("#teams li:first-child .name"), "Red Sox");
+  });
+
+  // A marker that a reload would lose.
+  await page.evaluate(() => (window.__noReload = true));
+  let zelda;
+
+  await test("a newly queued player shows in the waiting list within 2 s, without a reload", async () => {
+    zelda = await signUp("Zelda", "Quinn", { team: "Cubs" });
+    await move(TABLET, zelda.game, "queue");
+    const queuedAt = Date.now();
+    await waitForName(page, "waiting", "Zelda Q.");
+    const took = Date.now() - queuedAt;
+    assert.ok(took <= LIVE_MS, `took ${took} ms`);
+    assert.equal(await page.evaluate(() => window.__noReload), true, "the page was reloaded");
+    const row = page.locator("#waiting li", { hasText: "Zelda Q." });
+    assert.equal(await row.locator(".pos").textContent(), "5");
+    assert.match(await row.locator(".value").textContent(), /min/);
+    console.log(`      (on the board ${took} ms after the queue request answered)`);
+  });
+
+  await test("confirm puts the player on deck and play moves them to now playing", async () => {
+    await move(TABLET, zelda.game, "confirm");
+    await waitForName(page, "confirmed", "Zelda Q.");
+    assert.ok(!(await names(page, "waiting")).includes("Zelda Q."));
+    await move(GAME, zelda.game, "play");
+    const playedAt = Date.now();
+    await waitForName(page, "playing", "Zelda Q.");
+    assert.ok(Date.now() - playedAt <= LIVE_MS);
+    assert.ok(!(await names(page, "confirmed")).includes("Zelda Q."));
+    assert.equal(await page.evaluate(() => window.__noReload), true, "the page was reloaded");
+  });
+
+  await test("the board reconnects by itself after a network drop", async () => {
+    await context.setOffline(true);
+    try {
+      await page.waitForSelector('#status[data-state="down"]', { timeout: 10_000 });
+      const { game } = await signUp("Yara", "Oakes");
+      await move(TABLET, game, "queue");
+    } finally {
+      await context.setOffline(false);
+    }
+    // Replayed from Last-Event-ID (or read again) once the stream is back.
+    await waitForName(page, "waiting", "Yara O.", 15_000);
+    await page.waitForSelector('#status[data-state="live"]');
+    assert.equal(await page.evaluate(() => window.__noReload), true, "the page was reloaded");
+  });
+
+  await test("board screenshots: 1920×1080 and 1080×1920", async () => {
+    await page.waitForTimeout(2600); // the arrival highlight fades
+    await page.screenshot({ path: join(SHOTS, "board-1920x1080.png") });
+    await page.setViewportSize({ width: 1080, height: 1920 });
+    await page.waitForTimeout(800);
+    await waitForName(page, "playing", "Zelda Q.");
+    await page.screenshot({ path: join(SHOTS, "board-1080x1920.png") });
+    await page.setViewportSize({ width: 1920, height: 1080 });
+  });
+
+  await test("the board ran without script errors", async () => {
+    assert.deepEqual(errors, []);
+  });
+  await page.close();
+}
+
+async function adminTests(context) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.setViewportSize({ width: 1440, height: 1000 });
+  const adminCookie = async () => (await context.cookies(BASE)).find((c) => c.name === "ondeck_admin");
+
+  await test("the admin page shows a login form when not logged in", async () => {
+    await context.clearCookies();
+    await page.goto(`${BASE}/admin`);
+    await page.locator("#login-form").waitFor();
+    assert.equal(await page.locator("#player").count(), 0);
+  });
+
+  await test("the admin page refuses a display token: an error and no cookie", async () => {
+    await page.fill("#token", DISPLAY);
+    await page.click("#login-form button[type=submit]");
+    await page.locator(".error").waitFor();
+    assert.match(await page.textContent(".error"), /display token.*admin token/);
+    await page.screenshot({ path: join(SHOTS, "admin-login-refused.png") });
+    assert.equal(await adminCookie(), undefined);
+    assert.equal(await page.locator("#login-form").count(), 1);
+    await page.goto(`${BASE}/admin`);
+    await page.locator("#login-form").waitFor();
+  });
+
+  await test("the admin page refuses a tablet token too", async () => {
+    await page.fill("#token", TABLET);
+    await page.click("#login-form button[type=submit]");
+    await page.locator(".error").waitFor();
+    assert.match(await page.textContent(".error"), /tablet token/);
+    assert.equal(await adminCookie(), undefined);
+  });
+
+  let walt;
+  await test("an admin logs in; the cookie is HttpOnly and SameSite=Strict", async () => {
+    // No mobile number: the recall sweep leaves the game alone.
+    walt = await signUp("Walter", "Brattain", { team: "Dodgers" });
+    await page.goto(`${BASE}/admin`);
+    await page.fill("#token", ADMIN);
+    await page.click("#login-form button[type=submit]");
+    await page.locator("#search-form").waitFor();
+    const cookie = await adminCookie();
+    assert.ok(cookie, "no cookie");
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, "Strict");
+    assert.equal(cookie.path, "/");
+    assert.equal(await page.evaluate(() => document.cookie.includes("ondeck_admin")), false);
+  });
+
+  await test("the cookie works for /api/v1 only with X-Ondeck-Csrf: 1", async () => {
+    const statuses = await page.evaluate(async () => {
+      const bare = await fetch("/api/v1/players?limit=1");
+      const marked = await fetch("/api/v1/players?limit=1", { headers: { "X-Ondeck-Csrf": "1" } });
+      return [bare.status, marked.status];
+    });
+    assert.deepEqual(statuses, [401, 200]);
+  });
+
+  await test("the admin finds a player by name and by phone digits", async () => {
+    const find = async (q) => {
+      await page.fill("#search", q);
+      await page.click("#search-form button[type=submit]");
+      await page.locator("#results-note", { hasText: `for “${q}”` }).waitFor();
+      return page.$$eval("#results tbody tr", (rows) => rows.map((r) => r.cells[0].textContent));
+    };
+    assert.deepEqual(await find("0132"), ["Annie Easley"]);
+    assert.deepEqual(await find("Bratt"), ["Walter Brattain"]);
+  });
+
+  await test("the admin queues and confirms the game by clicking; only legal moves are offered", async () => {
+    await page.click("#results tbody tr >> text=Walter Brattain");
+    const card = page.locator(`.game[data-game="${walt.game}"]`);
+    await card.waitFor();
+    const offered = async () => card.locator("[data-transition]").evaluateAll((els) => els.map((e) => e.dataset.transition));
+    assert.deepEqual(await offered(), ["queue", "confirm", "cancel"]);
+    await card.locator('[data-transition="queue"]').click();
+    await page.locator(`.game[data-game="${walt.game}"][data-state="queued"]`).waitFor();
+    assert.equal((await api(ADMIN, "GET", `/api/v1/games/${walt.game}`)).state, "queued");
+    assert.deepEqual(await offered(), ["recall", "confirm", "cancel"]);
+    await card.locator('[data-transition="confirm"]').click();
+    await page.locator(`.game[data-game="${walt.game}"][data-state="confirmed"]`).waitFor();
+    assert.equal((await api(ADMIN, "GET", `/api/v1/games/${walt.game}`)).state, "confirmed");
+    assert.deepEqual(await offered(), ["play", "cancel"]);
+    // The history shows when each state was entered.
+    assert.notEqual(await card.locator(".timeline div:has(dt:text('Queued')) dd").textContent(), "—");
+    assert.notEqual(await card.locator(".timeline div:has(dt:text('Confirmed')) dd").textContent(), "—");
+  });
+
+  await test("admin screenshots: a player, the queue", async () => {
+    await page.fill("#search", "Lovelace");
+    await page.click("#search-form button[type=submit]");
+    await page.locator("#results-note", { hasText: "for “Lovelace”" }).waitFor();
+    await page.click("#results tbody tr >> text=Ada Lovelace");
+    await page.locator("#player .game details.texts summary").click();
+    await page.mouse.move(5, 995);
+    await page.waitForTimeout(3800); // the toast goes
+    await page.screenshot({ path: join(SHOTS, "admin-player.png") });
+    await page.goto(`${BASE}/admin#queue`);
+    await page.locator('#queue [data-column="waiting"]').waitFor();
+    await page.screenshot({ path: join(SHOTS, "admin-queue.png") });
+  });
+
+  await test("the admin page lists failed messages and shows", async () => {
+    await page.goto(`${BASE}/admin#messages`);
+    await page.locator("#messages tbody tr").first().waitFor();
+    await page.goto(`${BASE}/admin#shows`);
+    await page.locator("#shows .game").first().waitFor();
+    await page.locator("#teams tbody tr", { hasText: "Red Sox" }).waitFor();
+    await page.locator("#shows .game button", { hasText: "Edit" }).first().click();
+    await page.screenshot({ path: join(SHOTS, "admin-shows.png") });
+  });
+
+  await test("the admin downloads players as CSV", async () => {
+    await page.goto(`${BASE}/admin#downloads`);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-csv="players"]')]);
+    const path = await download.path();
+    const { readFile } = await import("node:fs/promises");
+    const csv = await readFile(path, "utf8");
+    assert.match(csv.split("\n")[0], /first_name/);
+    assert.match(csv, /Brattain/);
+    assert.match(download.suggestedFilename(), /^ondeck-players-\d{4}-\d{2}-\d{2}\.csv$/);
+  });
+
+  await test("logging out clears the cookie and shows the login form", async () => {
+    await page.goto(`${BASE}/admin`);
+    await page.click(".logout button");
+    await page.locator("#login-form").waitFor();
+    assert.equal(await adminCookie(), undefined);
+  });
+
+  await test("the admin page ran without script errors", async () => {
+    assert.deepEqual(errors, []);
+  });
+  await page.close();
+}
+
+try {
+  await main();
+} catch (error) {
+  results.push(false);
+  console.log(`FAIL  setting up: ${error && error.stack ? error.stack : error}`);
+}
+clearTimeout(watchdog);
+const passed = results.filter(Boolean).length;
+const failed = results.length - passed;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
