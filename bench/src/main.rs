@@ -4,6 +4,9 @@
 //! lifecycle over HTTP (signup → queue → confirm → play → complete) against a
 //! running server, and reports transition throughput and latency percentiles.
 //!
+//! `ondeck-bench sse` holds N subscribers of the event stream and measures
+//! how long a transition's event takes to reach them (`bench/sse`).
+//!
 //! `ondeck-bench render` times the souvenir worker's CPU work in process:
 //! decode a player's photo, render the souvenir, encode it.
 
@@ -23,6 +26,8 @@ use reqwest::{Client, Method, Url};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+mod sse;
+
 #[derive(Parser)]
 #[command(
     name = "ondeck-bench",
@@ -39,6 +44,8 @@ enum Command {
     Lifecycle(LifecycleArgs),
     /// Time souvenir rendering: decode a 1600×1200 JPEG photo, render, encode.
     Render(RenderArgs),
+    /// Hold N SSE subscribers; time each queue transition's event to every one.
+    Sse(sse::SseArgs),
 }
 
 #[derive(Args)]
@@ -99,6 +106,7 @@ async fn main() -> ExitCode {
         Command::Lifecycle(args) => lifecycle(args).await,
         // CPU-bound and single-threaded, like one souvenir job in the worker.
         Command::Render(args) => render(&args),
+        Command::Sse(args) => sse::sse(args).await,
     };
     // Printed by hand: anyhow's `Debug` adds a backtrace whenever
     // RUST_BACKTRACE is set, which buries the one line that matters.

@@ -39,6 +39,9 @@ pub struct Settings {
 /// is dead, and a live one puts the jobs it held back in the queue.
 const HEARTBEAT: Duration = Duration::from_secs(3);
 const MISSED: usize = 5;
+/// How long one run of a job may take.
+const TEXT_TIMEOUT: Duration = Duration::from_secs(120);
+const SOUVENIR_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn queue_config(name: &str) -> apalis_redis::Config {
     apalis_redis::Config::default()
@@ -236,6 +239,9 @@ pub async fn run(
             .backend(texts.clone().poll_with_interval(Duration::from_millis(100)))
             .data(text_deps.clone())
             .concurrency(concurrency)
+            // A text's run (its attempts and their pauses) ends well within
+            // this; past it the run is cut off and the queue tries again.
+            .timeout(TEXT_TIMEOUT)
             .catch_panic()
             .build(text_task)
             .run_until(signal)
@@ -250,6 +256,7 @@ pub async fn run(
             .data(souvenir_deps.clone())
             // Rendering is CPU work: no more at once than there are cores.
             .concurrency(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .timeout(SOUVENIR_TIMEOUT)
             .catch_panic()
             .build(souvenir_task)
             .run_until(signal)
