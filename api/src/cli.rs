@@ -38,6 +38,16 @@ pub enum Command {
     /// Manage shows.
     #[command(subcommand)]
     Show(ShowCommand),
+    /// Venue cues.
+    #[command(subcommand)]
+    Cues(CuesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CuesCommand {
+    /// Check a cue file (default: `CUES_FILE`); prints the line of the first
+    /// problem and exits 1.
+    Check { file: Option<std::path::PathBuf> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +83,9 @@ pub enum ShowCommand {
 /// with one line naming the variable.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Cues(CuesCommand::Check { file }) = &cli.command {
+        return check_cues(file.clone());
+    }
     let log_format = match config::log_format() {
         Ok(f) => f,
         Err(e) => return config_failure(&e),
@@ -100,6 +113,30 @@ pub fn main() -> ExitCode {
     }
 }
 
+fn check_cues(file: Option<std::path::PathBuf>) -> ExitCode {
+    let Some(path) = file.or_else(|| std::env::var_os("CUES_FILE").map(Into::into)) else {
+        eprintln!("ondeck: cues check: name a file or set CUES_FILE");
+        return ExitCode::from(2);
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ondeck: cannot read {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match ondeck_jobs::cues::CueFile::parse(&text) {
+        Ok(file) => {
+            println!("{}: ok, {} cues", path.display(), file.cues.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}:{}: {}", path.display(), e.line, e.message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn config_failure(e: &ConfigError) -> ExitCode {
     eprintln!("ondeck: configuration: {e}");
     ExitCode::from(2)
@@ -111,6 +148,13 @@ async fn database() -> anyhow::Result<sqlx::PgPool> {
 
 async fn execute(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Cues(CuesCommand::Check { file }) => {
+            anyhow::ensure!(
+                check_cues(file) == ExitCode::SUCCESS,
+                "the cue file has a problem"
+            );
+            Ok(())
+        }
         Command::Run | Command::Serve | Command::Work => {
             let config = Config::from_env()?;
             let worker = config.worker_settings();

@@ -179,6 +179,11 @@ pub struct Config {
     pub sentry_dsn: Option<SecretString>,
     pub log_format: LogFormat,
     pub cors_origins: Vec<axum::http::HeaderValue>,
+    /// `CUES_FILE`, parsed and checked at start.
+    pub cues: Option<std::sync::Arc<ondeck_jobs::cues::CueFile>>,
+    /// `DMX_DEVICE`: the worker of this process drives the DMX interface.
+    pub dmx_device: Option<std::path::PathBuf>,
+    pub cues_webhook_secret: Option<SecretString>,
 }
 
 impl Config {
@@ -282,6 +287,15 @@ impl Config {
             sentry_dsn: var(env, "SENTRY_DSN")?.map(SecretString::from),
             log_format: log_format_from(env)?,
             cors_origins,
+            cues: var(env, "CUES_FILE")?
+                .map(|path| {
+                    ondeck_jobs::cues::CueFile::load(std::path::Path::new(&path))
+                        .map(std::sync::Arc::new)
+                        .map_err(|e| problem("CUES_FILE", format!("{e:#}")))
+                })
+                .transpose()?,
+            dmx_device: var(env, "DMX_DEVICE")?.map(std::path::PathBuf::from),
+            cues_webhook_secret: var(env, "CUES_WEBHOOK_SECRET")?.map(SecretString::from),
         };
         if let Some(e) = file_problem.into_inner() {
             return Err(e);
@@ -301,6 +315,9 @@ impl Config {
             recall: self.recall,
             sweep_period: self.recall_sweep,
             concurrency: self.worker_concurrency,
+            cues: self.cues.clone(),
+            dmx_device: self.dmx_device.clone(),
+            webhook_secret: self.cues_webhook_secret.clone(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! document from the same handlers.
 
 pub mod board;
+pub mod cues;
 pub mod events;
 pub mod games;
 pub mod media;
@@ -30,6 +31,7 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(media::router())
         .merge(messages::router())
         .merge(events::router())
+        .merge(cues::router())
         .split_for_parts();
     doc.info = InfoBuilder::new()
         .title("ondeck")

@@ -44,6 +44,10 @@
 #     `cargo install s3s-fs@0.14.1 --features binary --locked` (about 3 min),
 #     retried without --locked if that fails. Exports ONDECK_S3S_FS (the path
 #     of the binary). Needs cargo (see ondeck_need_cargo).
+#
+#   ondeck_socat
+#     Makes sure socat is installed (apt-get): the venue-cue tests make a
+#     pseudo-terminal pair with it to stand in for the USB–DMX interface.
 set -euo pipefail
 # Errors inside $(...) stop the script too (bash clears -e there otherwise).
 shopt -s inherit_errexit
@@ -522,6 +526,10 @@ ondeck_target_dir() {
 # s3s-fs 0.14.1 is the last release that builds with rustc 1.94 (0.17 needs a
 # newer one).
 _ONDECK_S3S_FS_VERSION=0.14.1
+
+ondeck_socat() {
+    _ondeck_need_cmd socat socat
+}
 
 ondeck_s3s_fs() {
     local home bin_dir found=""

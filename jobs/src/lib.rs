@@ -1,6 +1,7 @@
 //! Background work: the outbox relay, the apalis workers that send texts and
 //! render souvenirs, and the periodic recall sweep.
 
+pub mod cues;
 pub mod images;
 pub mod relay;
 pub mod sms;

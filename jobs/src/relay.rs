@@ -28,6 +28,8 @@ pub struct Envelope {
 pub struct Queues {
     pub texts: RedisStorage<Envelope>,
     pub souvenirs: RedisStorage<Envelope>,
+    /// Venue cues and their webhooks.
+    pub webhooks: RedisStorage<Envelope>,
     pub redis: ConnectionManager,
 }
 
@@ -50,6 +52,7 @@ impl Queues {
         match job {
             Job::Sms { .. } => &mut self.texts,
             Job::Souvenir { .. } => &mut self.souvenirs,
+            Job::Cue { .. } | Job::Webhook { .. } => &mut self.webhooks,
         }
     }
 
@@ -57,7 +60,7 @@ impl Queues {
     /// what they did is recorded in PostgreSQL (messages, souvenirs).
     async fn vacuum(&mut self) -> usize {
         let mut removed = 0;
-        for queue in [&mut self.texts, &mut self.souvenirs] {
+        for queue in [&mut self.texts, &mut self.souvenirs, &mut self.webhooks] {
             match queue.vacuum_before(FINISHED_KEPT).await {
                 Ok(n) => removed += n,
                 Err(e) => tracing::warn!(error = %e, "cannot vacuum finished jobs"),
@@ -72,6 +75,7 @@ impl Queues {
         for key in [
             self.texts.get_config().active_jobs_list(),
             self.souvenirs.get_config().active_jobs_list(),
+            self.webhooks.get_config().active_jobs_list(),
         ] {
             let len: i64 = redis::cmd("LLEN")
                 .arg(&key)

@@ -31,6 +31,13 @@ pub struct Deps {
     /// between them (doubled each time, at most 30 s).
     pub max_attempts: i32,
     pub first_backoff: Duration,
+    /// `CUES_FILE`, if any.
+    pub cues: Option<std::sync::Arc<crate::cues::CueFile>>,
+    /// The DMX output of this process (`DMX_DEVICE`), if any.
+    pub dmx: Option<crate::cues::Dmx>,
+    /// `CUES_WEBHOOK_SECRET`: signs webhooks whose cue file names no secret.
+    pub webhook_secret: Option<secrecy::SecretString>,
+    pub http: reqwest::Client,
 }
 
 /// An attempt left with the provider for longer than this belongs to a
@@ -263,4 +270,156 @@ pub async fn render_souvenir(
     tx.commit().await?;
     tracing::info!(key, bytes = size, "souvenir rendered");
     Ok(SouvenirOutcome::Rendered { key, bytes: size })
+}
+
+/// How a cue job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CueOutcome {
+    Fired,
+    /// No cue of that name (the file changed since it was queued).
+    Unknown,
+}
+
+/// Runs a cue: sets its DMX channels (in the process that has the device)
+/// and queues its webhooks, once per cue job however often this runs.
+#[tracing::instrument(skip_all, fields(outbox_id, cue = name))]
+pub async fn fire_cue(
+    deps: &Deps,
+    outbox_id: i64,
+    name: &str,
+    game_id: Option<GameId>,
+) -> anyhow::Result<CueOutcome> {
+    let Some(cue) = deps.cues.as_ref().and_then(|c| c.cues.get(name)) else {
+        tracing::warn!("no cue of this name in CUES_FILE");
+        return Ok(CueOutcome::Unknown);
+    };
+    let mut webhooks = Vec::new();
+    for (i, action) in cue.actions.iter().enumerate() {
+        match action {
+            crate::cues::Action::Dmx { channels } => match &deps.dmx {
+                Some(dmx) => {
+                    dmx.set(channels);
+                }
+                None => tracing::warn!("a DMX cue, but this worker has no DMX_DEVICE"),
+            },
+            crate::cues::Action::Webhook { url, .. } => webhooks.push(Job::Webhook {
+                cue: name.to_owned(),
+                action: i,
+                url: url.clone(),
+                game_id,
+                at: chrono::Utc::now(),
+            }),
+        }
+    }
+    if !webhooks.is_empty() {
+        let mut tx = deps.db.begin().await?;
+        for job in &webhooks {
+            let Job::Webhook { action, .. } = job else {
+                continue;
+            };
+            outbox::enqueue_once(&mut tx, job, &format!("cue-webhook:{outbox_id}:{action}"))
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(CueOutcome::Fired)
+}
+
+/// How a webhook job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    Delivered,
+    AlreadyDone,
+    Failed,
+}
+
+/// The JSON a cue's webhook carries.
+pub fn webhook_body(
+    cue: &str,
+    game: Option<&ondeck_domain::models::Game>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Vec<u8> {
+    let game = game.map(|g| {
+        serde_json::json!({
+            "id": g.id, "state": g.state, "team": g.team, "first_name": g.first_name,
+            "score": g.score, "distance": g.distance, "homeruns": g.homeruns,
+        })
+    });
+    serde_json::to_vec(&serde_json::json!({
+        "cue": cue,
+        "game": game,
+        "at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    }))
+    .unwrap_or_default()
+}
+
+/// POSTs a cue's webhook, signed, retrying with backoff like a text.
+#[tracing::instrument(skip_all, fields(outbox_id, cue, url))]
+pub async fn deliver_webhook(
+    deps: &Deps,
+    outbox_id: i64,
+    cue: &str,
+    action: usize,
+    url: &str,
+    game_id: Option<GameId>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<WebhookOutcome> {
+    use secrecy::ExposeSecret;
+    let game = {
+        let mut conn = deps.db.acquire().await?;
+        if outbox::is_done(&mut conn, outbox_id).await? {
+            return Ok(WebhookOutcome::AlreadyDone);
+        }
+        match game_id {
+            Some(id) => Some(games::get(&mut conn, id).await?),
+            None => None,
+        }
+    };
+    let body = webhook_body(cue, game.as_ref(), at);
+    let secret = deps
+        .cues
+        .as_ref()
+        .and_then(|c| {
+            let own = c
+                .cues
+                .get(cue)
+                .and_then(|c| c.actions.get(action))
+                .and_then(|a| match a {
+                    crate::cues::Action::Webhook { secret, .. } => secret.clone(),
+                    crate::cues::Action::Dmx { .. } => None,
+                });
+            own.or_else(|| c.webhook_secret.clone())
+        })
+        .or_else(|| {
+            deps.webhook_secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned())
+        })
+        .unwrap_or_default();
+    let signature = crate::cues::signature(secret.as_bytes(), &body);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let sent = deps
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-ondeck-signature", &signature)
+            .header("x-ondeck-delivery", outbox_id.to_string())
+            .timeout(Duration::from_secs(10))
+            .body(body.clone())
+            .send()
+            .await;
+        let error = match sent {
+            Ok(res) if res.status().is_success() => return Ok(WebhookOutcome::Delivered),
+            Ok(res) => format!("the target answered {}", res.status()),
+            Err(e) => e.to_string(),
+        };
+        if attempt >= deps.max_attempts {
+            tracing::warn!(attempts = attempt, error, "giving up on a webhook");
+            return Ok(WebhookOutcome::Failed);
+        }
+        tracing::info!(attempt, error, "webhook not delivered; trying again");
+        tokio::time::sleep(backoff(deps, attempt)).await;
+    }
 }

@@ -33,6 +33,11 @@ pub struct Settings {
     pub sweep_period: Duration,
     /// Jobs run at once per queue.
     pub concurrency: usize,
+    /// `CUES_FILE`, parsed.
+    pub cues: Option<Arc<crate::cues::CueFile>>,
+    /// `DMX_DEVICE`: this worker drives the DMX interface.
+    pub dmx_device: Option<std::path::PathBuf>,
+    pub webhook_secret: Option<SecretString>,
 }
 
 /// Liveness of workers in Redis: a worker silent for `HEARTBEAT × MISSED`
@@ -55,6 +60,7 @@ pub fn queues(conn: ConnectionManager) -> Queues {
     Queues {
         texts: RedisStorage::new(conn.clone()).with_config(queue_config("ondeck:texts")),
         souvenirs: RedisStorage::new(conn.clone()).with_config(queue_config("ondeck:souvenirs")),
+        webhooks: RedisStorage::new(conn.clone()).with_config(queue_config("ondeck:webhooks")),
         redis: conn,
     }
 }
@@ -187,6 +193,43 @@ async fn souvenir_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), 
     Ok(())
 }
 
+async fn venue_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
+    let (kind, outcome) = match envelope.job {
+        Job::Cue { ref name, game_id } => (
+            "cue",
+            tasks::fire_cue(&deps, envelope.outbox_id, name, game_id)
+                .await
+                .map(|o| format!("{o:?}").to_lowercase()),
+        ),
+        Job::Webhook {
+            ref cue,
+            action,
+            ref url,
+            game_id,
+            at,
+        } => (
+            "webhook",
+            tasks::deliver_webhook(&deps, envelope.outbox_id, cue, action, url, game_id, at)
+                .await
+                .map(|o| format!("{o:?}").to_lowercase()),
+        ),
+        _ => return Err(AbortError::new("not a cue or webhook job").into()),
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let (error, over) = into_task_error(e);
+            if over {
+                finished(&deps, envelope.outbox_id).await;
+            }
+            return Err(error);
+        }
+    };
+    finished(&deps, envelope.outbox_id).await;
+    metrics::counter!("ondeck_jobs_total", "kind" => kind, "outcome" => outcome).increment(1);
+    Ok(())
+}
+
 /// Runs the worker until `shutdown` completes; jobs in progress then finish
 /// and the rest stay queued.
 pub async fn run(
@@ -216,6 +259,15 @@ pub async fn run(
         recall_validity: Duration::from_secs(settings.recall.minutes.max(1) as u64 * 60),
         max_attempts: 5,
         first_backoff: Duration::from_millis(500),
+        dmx: settings
+            .dmx_device
+            .map(|device| crate::cues::Dmx::start(device, stopped(stop.clone()))),
+        cues: settings.cues,
+        webhook_secret: settings.webhook_secret,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .context("cannot build the webhook HTTP client")?,
     });
     let sweep = tokio::spawn(sweep::run(
         db.clone(),
@@ -233,6 +285,7 @@ pub async fn run(
     let relay = tokio::spawn(relay::run(db, queues.clone(), stopped(stop.clone())));
     let concurrency = settings.concurrency;
     let (texts, souvenirs) = (queues.texts.clone(), queues.souvenirs.clone());
+    let (webhooks, venue_deps) = (queues.webhooks.clone(), deps.clone());
     let (text_deps, souvenir_deps) = (deps.clone(), deps);
     let texts_worker = supervise("texts", stop.clone(), move |restarts, signal| {
         WorkerBuilder::new(worker_name("texts", restarts))
@@ -261,8 +314,22 @@ pub async fn run(
             .build(souvenir_task)
             .run_until(signal)
     });
-    tracing::info!("worker running: relay, texts, souvenirs, recall sweep");
-    tokio::join!(texts_worker, souvenirs_worker);
+    let venue_worker = supervise("webhooks", stop.clone(), move |restarts, signal| {
+        WorkerBuilder::new(worker_name("webhooks", restarts))
+            .backend(
+                webhooks
+                    .clone()
+                    .poll_with_interval(Duration::from_millis(100)),
+            )
+            .data(venue_deps.clone())
+            .concurrency(concurrency)
+            .timeout(TEXT_TIMEOUT)
+            .catch_panic()
+            .build(venue_task)
+            .run_until(signal)
+    });
+    tracing::info!("worker running: relay, texts, souvenirs, cues and webhooks, recall sweep");
+    tokio::join!(texts_worker, souvenirs_worker, venue_worker);
     relay.await?;
     sweep.await?;
     tracing::info!("worker stopped");

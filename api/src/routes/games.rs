@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use ondeck_domain::lifecycle;
 use ondeck_domain::models::{Completion, CompletionInput, Role};
 use ondeck_domain::store::games::{self, GameFilter};
-use ondeck_domain::store::{events, players, shows};
+use ondeck_domain::store::{events, outbox, players, shows};
 use ondeck_domain::validation::FieldErrors;
 use ondeck_domain::{DomainError, GameId, PlayerId, ShowId, Transition};
 use serde::Deserialize;
@@ -234,6 +234,18 @@ async fn transition(
     // The transition, its side effects and its events commit together.
     let mut tx = state.db.begin().await?;
     let changed = lifecycle::apply(&mut tx, id, transition, completion, policy).await?;
+    // Cues on game events fire from the outbox, with the transition or not at all.
+    if let Some(cues) = &state.config.cues {
+        for t in &changed {
+            for name in cues.on_state(t.game.state, t.game.team.as_deref()) {
+                let job = outbox::Job::Cue {
+                    name,
+                    game_id: Some(t.game.id),
+                };
+                outbox::enqueue(&mut tx, &job).await?;
+            }
+        }
+    }
     tx.commit().await?;
     for t in &changed {
         metrics::counter!("ondeck_transitions_total", "to" => t.game.state.as_str()).increment(1);

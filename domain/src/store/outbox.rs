@@ -27,6 +27,22 @@ pub enum Job {
     },
     /// Render the game's souvenir image, then text its link.
     Souvenir { game_id: GameId },
+    /// Fire a venue cue of `CUES_FILE`: its DMX scene runs in the worker
+    /// that has `DMX_DEVICE`, its webhooks become `Webhook` jobs.
+    Cue {
+        name: String,
+        #[serde(default)]
+        game_id: Option<GameId>,
+    },
+    /// POST one cue's signed webhook (action `action` of cue `cue`).
+    Webhook {
+        cue: String,
+        action: usize,
+        url: String,
+        #[serde(default)]
+        game_id: Option<GameId>,
+        at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl Job {
@@ -34,6 +50,8 @@ impl Job {
         match self {
             Job::Sms { .. } => "sms",
             Job::Souvenir { .. } => "souvenir",
+            Job::Cue { .. } => "cue",
+            Job::Webhook { .. } => "webhook",
         }
     }
 }
@@ -102,6 +120,17 @@ pub async fn mark_done(conn: &mut PgConnection, id: i64) -> Result<()> {
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Whether a job has finished (or been given up for good).
+pub async fn is_done(conn: &mut PgConnection, id: i64) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT done_at IS NOT NULL FROM outbox WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+            .unwrap_or(false),
+    )
 }
 
 /// Puts back jobs relayed more than `seconds` ago and never finished: Redis

@@ -1,0 +1,413 @@
+//! Venue cues end to end: the real `ondeck run` process with a cue file, a
+//! pseudo-terminal pair (socat) standing in for the USB–DMX interface, and a
+//! webhook target inside the test.
+
+mod support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use support::{Mode, Ondeck, Stack, TempDir, eventually};
+
+const FRAME: usize = 518;
+
+fn frame(channels: &[(usize, u8)]) -> Vec<u8> {
+    let mut f = vec![0x7E, 6, 0x01, 0x02, 0];
+    let mut universe = [0u8; 512];
+    for (c, v) in channels {
+        universe[c - 1] = *v;
+    }
+    f.extend_from_slice(&universe);
+    f.push(0xE7);
+    f
+}
+
+/// The last complete Enttec frame in what the interface received.
+fn last_frame(buf: &[u8]) -> Option<Vec<u8>> {
+    (0..=buf.len().checked_sub(FRAME)?)
+        .rev()
+        .find(|&i| buf[i] == 0x7E && buf[i + 1] == 6 && buf[i + FRAME - 1] == 0xE7)
+        .map(|i| buf[i..i + FRAME].to_vec())
+}
+
+/// A pty pair: ondeck writes to `device`, the test reads what arrives.
+struct Interface {
+    socat: Child,
+    received: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Interface {
+    fn start(dir: &Path) -> Interface {
+        let (device, tap) = (dir.join("dmx"), dir.join("tap"));
+        // Links a killed socat left behind.
+        let _ = std::fs::remove_file(&device);
+        let _ = std::fs::remove_file(&tap);
+        let socat = Command::new("socat")
+            .arg(format!("pty,raw,echo=0,link={}", device.display()))
+            .arg(format!("pty,raw,echo=0,link={}", tap.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("socat (apt-get install socat)");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !(device.exists() && tap.exists()) {
+            assert!(Instant::now() < deadline, "socat made no ptys");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = received.clone();
+        let mut reader = std::fs::File::open(&tap).expect("open the tap");
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().expect("lock").extend_from_slice(&chunk[..n]);
+            }
+        });
+        Interface { socat, received }
+    }
+
+    fn last(&self) -> Option<Vec<u8>> {
+        last_frame(&self.received.lock().expect("lock"))
+    }
+
+    /// Unplugs the interface: socat ends and removes its links.
+    fn stop(&mut self) {
+        support::signal(self.socat.id(), "TERM");
+        let _ = self.socat.wait();
+    }
+}
+
+impl Drop for Interface {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn cue_file(dir: &Path, hook: &str) -> PathBuf {
+    let path = dir.join("cues.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[[cues.attractor.actions]]
+type = "dmx"
+channels = [{{ channel = 1, value = 8 }}, {{ channel = 512, value = 255 }}]
+
+[[cues.in-game.actions]]
+type = "dmx"
+channels = [{{ channel = 1, value = 200 }}, {{ channel = 2, value = 100 }}]
+
+[[cues.in-game.actions]]
+type = "webhook"
+url = "{hook}"
+
+[[cues.boston.actions]]
+type = "dmx"
+channels = [{{ channel = 3, value = 77 }}]
+
+[on]
+playing = "in-game"
+
+[on.team]
+"Red Sox" = "boston"
+"#
+        ),
+    )
+    .expect("write the cue file");
+    path
+}
+
+async fn play(stack: &Stack, ondeck: &Ondeck, name: &str, mobile: &str) -> (i64, Duration) {
+    let player = stack.signup(ondeck, name, mobile).await;
+    let game = player["active_game"]["id"].as_i64().expect("a game");
+    stack
+        .post(
+            ondeck,
+            &stack.tokens.tablet,
+            &format!("/api/v1/games/{game}/confirm"),
+            json!({}),
+        )
+        .await
+        .expect(200);
+    let started = Instant::now();
+    stack
+        .post(
+            ondeck,
+            &stack.tokens.game,
+            &format!("/api/v1/games/{game}/play"),
+            json!({}),
+        )
+        .await
+        .expect(200);
+    (game, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmx_frames_follow_cues_and_survive_a_missing_device() {
+    let stack = Stack::new().await;
+    let dir = TempDir::new("cues-dmx");
+    let mut interface = Interface::start(dir.path());
+    let cues = cue_file(dir.path(), "http://127.0.0.1:9/unused");
+    let device = dir.path().join("dmx");
+    let ondeck = stack
+        .spawn(
+            Mode::Run,
+            &[
+                ("CUES_FILE", cues.to_str().expect("utf-8")),
+                ("DMX_DEVICE", device.to_str().expect("utf-8")),
+            ],
+        )
+        .await;
+
+    let list = stack
+        .get(&ondeck, &stack.tokens.display, "/api/v1/cues")
+        .await
+        .expect(200);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(3), "{list}");
+    stack
+        .post(
+            &ondeck,
+            &stack.tokens.display,
+            "/api/v1/cues",
+            json!({"cue": "attractor"}),
+        )
+        .await
+        .problem(403);
+    stack
+        .post(
+            &ondeck,
+            &stack.tokens.tablet,
+            "/api/v1/cues",
+            json!({"cue": "nope"}),
+        )
+        .await
+        .problem(404);
+    stack
+        .post(
+            &ondeck,
+            &stack.tokens.tablet,
+            "/api/v1/cues",
+            json!({"cue": "attractor"}),
+        )
+        .await
+        .expect(202);
+    let attractor = frame(&[(1, 8), (512, 255)]);
+    eventually("the attractor frame", Duration::from_secs(10), async || {
+        (interface.last().as_ref() == Some(&attractor)).then_some(())
+    })
+    .await;
+
+    // A transition that fails (play before confirm) fires nothing.
+    let cues_queued = "SELECT count(*) FROM outbox WHERE kind = 'cue'";
+    let before = stack.db.scalar_i64(cues_queued).await;
+    let player = stack.signup(&ondeck, "Eve", "+14155550104").await;
+    let early = player["active_game"]["id"].as_i64().expect("a game");
+    stack
+        .post(
+            &ondeck,
+            &stack.tokens.game,
+            &format!("/api/v1/games/{early}/play"),
+            json!({}),
+        )
+        .await
+        .problem(409);
+    assert_eq!(stack.db.scalar_i64(cues_queued).await, before);
+
+    // The only team: the player joins it on confirm, and its cue fires with
+    // the in-game one when the game starts.
+    stack
+        .post(
+            &ondeck,
+            &stack.tokens.admin,
+            "/api/v1/teams",
+            json!({"name": "Red Sox"}),
+        )
+        .await
+        .expect(201);
+    play(&stack, &ondeck, "Dee", "+14155550101").await;
+    let in_game = frame(&[(1, 200), (2, 100), (3, 77), (512, 255)]);
+    eventually("the in-game frame", Duration::from_secs(10), async || {
+        (interface.last().as_ref() == Some(&in_game)).then_some(())
+    })
+    .await;
+
+    // Unplugged: recorded in /metrics, the API unaffected.
+    interface.stop();
+    let metrics = eventually(
+        "DMX errors in /metrics",
+        Duration::from_secs(10),
+        async || {
+            let text = stack.get(&ondeck, "", "/metrics").await.text();
+            text.contains("ondeck_dmx_up 0").then_some(text)
+        },
+    )
+    .await;
+    assert!(metrics.contains("ondeck_dmx_errors_total"), "{metrics}");
+    stack
+        .get(&ondeck, &stack.tokens.display, "/api/v1/cues")
+        .await
+        .expect(200);
+
+    // Plugged back: the last scene again, no restart.
+    let interface = Interface::start(dir.path());
+    eventually(
+        "the in-game frame after the device returns",
+        Duration::from_secs(10),
+        async || (interface.last().as_ref() == Some(&in_game)).then_some(()),
+    )
+    .await;
+}
+
+#[derive(Default)]
+struct Target {
+    fail: usize,
+    delay: Duration,
+    posts: usize,
+    received: Vec<(Vec<u8>, String)>,
+}
+
+async fn webhook_target(target: Arc<Mutex<Target>>) -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let target = target.clone();
+            async move {
+                let delay = {
+                    let mut t = target.lock().expect("lock");
+                    t.posts += 1;
+                    if t.fail > 0 {
+                        t.fail -= 1;
+                        return StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    t.delay
+                };
+                tokio::time::sleep(delay).await;
+                let signature = headers
+                    .get("x-ondeck-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                target
+                    .lock()
+                    .expect("lock")
+                    .received
+                    .push((body.to_vec(), signature));
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/hook")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_signed_retried_and_never_slow_a_transition() {
+    let stack = Stack::new().await;
+    let dir = TempDir::new("cues-hook");
+    let target = Arc::new(Mutex::new(Target {
+        fail: 2,
+        ..Target::default()
+    }));
+    let hook = webhook_target(target.clone()).await;
+    let cues = cue_file(dir.path(), &hook);
+    let secret = "hook-secret";
+    let ondeck = stack
+        .spawn(
+            Mode::Run,
+            &[
+                ("CUES_FILE", cues.to_str().expect("utf-8")),
+                ("CUES_WEBHOOK_SECRET", secret),
+            ],
+        )
+        .await;
+
+    // Two 500s, then delivered.
+    let (game, _) = play(&stack, &ondeck, "Ada", "+14155550102").await;
+    let (body, signature) = eventually("the webhook", Duration::from_secs(20), async || {
+        target.lock().expect("lock").received.first().cloned()
+    })
+    .await;
+    assert_eq!(target.lock().expect("lock").posts, 3);
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(&body);
+    assert_eq!(
+        signature,
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    );
+    let body: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(body["cue"], "in-game");
+    assert_eq!(body["game"]["id"], game);
+    assert_eq!(body["game"]["state"], "playing");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(body["at"].as_str().expect("at")).is_ok(),
+        "{body}"
+    );
+
+    // A slow target does not slow the transition.
+    target.lock().expect("lock").delay = Duration::from_secs(2);
+    let (_, took) = play(&stack, &ondeck, "Bo", "+14155550103").await;
+    assert!(took < Duration::from_secs(1), "play took {took:?}");
+    eventually("the second webhook", Duration::from_secs(20), async || {
+        (target.lock().expect("lock").received.len() == 2).then_some(())
+    })
+    .await;
+}
+
+#[test]
+fn cues_check_names_the_line_of_the_first_problem() {
+    let dir = TempDir::new("cues-check");
+    let good = cue_file(dir.path(), "http://127.0.0.1:9/hook");
+    let run = |file: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_ondeck"))
+            .args(["cues", "check"])
+            .arg(file)
+            .output()
+            .expect("run ondeck")
+    };
+    let ok = run(&good);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("3 cues"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[cues.a.actions]]\ntype = \"dmx\"\nchannels = [\n  { channel = 1, value = 1 },\n  { channel = 600, value = 1 },\n]\n",
+    )
+    .expect("write");
+    let out = run(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("{}:5: ", bad.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("600"), "{stderr}");
+
+    let dangling = dir.path().join("dangling.toml");
+    std::fs::write(&dangling, "[on]\nplaying = \"in-game\"\n").expect("write");
+    let out = run(&dangling);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(":2: no cue is named \"in-game\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
