@@ -154,80 +154,81 @@ async fn finished(deps: &Deps, outbox_id: i64) {
     }
 }
 
+/// Ends a job's run: a finished (or hopeless) job is marked done and
+/// counted; one that may succeed later goes back to the queue.
+async fn conclude(
+    deps: &Deps,
+    outbox_id: i64,
+    kind: &'static str,
+    outcome: anyhow::Result<String>,
+) -> Result<(), BoxDynError> {
+    match outcome {
+        Ok(outcome) => {
+            finished(deps, outbox_id).await;
+            metrics::counter!("ondeck_jobs_total", "kind" => kind, "outcome" => outcome)
+                .increment(1);
+            Ok(())
+        }
+        Err(e) => {
+            let (error, over) = into_task_error(e);
+            if over {
+                finished(deps, outbox_id).await;
+            }
+            Err(error)
+        }
+    }
+}
+
+fn label(outcome: impl std::fmt::Debug) -> String {
+    let text = format!("{outcome:?}").to_lowercase();
+    // `Rendered { key: .., bytes: .. }` counts as `rendered`.
+    text.split([' ', '{', '('])
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 async fn text_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
     let Job::Sms { game_id, message } = envelope.job else {
         return Err(AbortError::new("not a text job").into());
     };
-    let outcome = match tasks::send_text(&deps, envelope.outbox_id, game_id, message).await {
-        Ok(outcome) => format!("{outcome:?}").to_lowercase(),
-        Err(e) => {
-            let (error, over) = into_task_error(e);
-            if over {
-                finished(&deps, envelope.outbox_id).await;
-            }
-            return Err(error);
-        }
-    };
-    finished(&deps, envelope.outbox_id).await;
-    metrics::counter!("ondeck_jobs_total", "kind" => "text", "outcome" => outcome).increment(1);
-    Ok(())
+    let outcome = tasks::send_text(&deps, envelope.outbox_id, game_id, message)
+        .await
+        .map(label);
+    conclude(&deps, envelope.outbox_id, "text", outcome).await
 }
 
 async fn souvenir_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
     let Job::Souvenir { game_id } = envelope.job else {
         return Err(AbortError::new("not a souvenir job").into());
     };
-    let outcome = match tasks::render_souvenir(&deps, envelope.outbox_id, game_id).await {
-        Ok(tasks::SouvenirOutcome::Rendered { .. }) => "rendered",
-        Ok(tasks::SouvenirOutcome::Skipped) => "skipped",
-        Err(e) => {
-            let (error, over) = into_task_error(e);
-            if over {
-                finished(&deps, envelope.outbox_id).await;
-            }
-            return Err(error);
-        }
-    };
-    finished(&deps, envelope.outbox_id).await;
-    metrics::counter!("ondeck_jobs_total", "kind" => "souvenir", "outcome" => outcome).increment(1);
-    Ok(())
+    let outcome = tasks::render_souvenir(&deps, envelope.outbox_id, game_id)
+        .await
+        .map(label);
+    conclude(&deps, envelope.outbox_id, "souvenir", outcome).await
 }
 
 async fn venue_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
-    let (kind, outcome) = match envelope.job {
-        Job::Cue { ref name, game_id } => (
-            "cue",
-            tasks::fire_cue(&deps, envelope.outbox_id, name, game_id)
-                .await
-                .map(|o| format!("{o:?}").to_lowercase()),
-        ),
+    let id = envelope.outbox_id;
+    match envelope.job {
+        Job::Cue { ref name, game_id } => {
+            let outcome = tasks::fire_cue(&deps, id, name, game_id).await.map(label);
+            conclude(&deps, id, "cue", outcome).await
+        }
         Job::Webhook {
             ref cue,
             action,
             ref url,
             game_id,
             at,
-        } => (
-            "webhook",
-            tasks::deliver_webhook(&deps, envelope.outbox_id, cue, action, url, game_id, at)
+        } => {
+            let outcome = tasks::deliver_webhook(&deps, id, cue, action, url, game_id, at)
                 .await
-                .map(|o| format!("{o:?}").to_lowercase()),
-        ),
-        _ => return Err(AbortError::new("not a cue or webhook job").into()),
-    };
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            let (error, over) = into_task_error(e);
-            if over {
-                finished(&deps, envelope.outbox_id).await;
-            }
-            return Err(error);
+                .map(label);
+            conclude(&deps, id, "webhook", outcome).await
         }
-    };
-    finished(&deps, envelope.outbox_id).await;
-    metrics::counter!("ondeck_jobs_total", "kind" => kind, "outcome" => outcome).increment(1);
-    Ok(())
+        _ => Err(AbortError::new("not a cue or webhook job").into()),
+    }
 }
 
 /// Runs the worker until `shutdown` completes; jobs in progress then finish
