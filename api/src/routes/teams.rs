@@ -73,15 +73,12 @@ async fn list_teams(
     errors.into_result().map_err(ApiError::Invalid)?;
     let mut conn = state.read_db.acquire().await?;
     let paged = teams::list(&mut conn, listing.page).await?;
-    let mut views = Vec::with_capacity(paged.items.len());
-    for team in paged.items {
-        let days = scores::team_days(&mut conn, team.id, state.config.tz_name()).await?;
-        views.push(TeamView::new(team, days));
-    }
-    let paged = ondeck_domain::store::Paged {
-        items: views,
-        next: paged.next,
-    };
+    let ids: Vec<_> = paged.items.iter().map(|t| t.id).collect();
+    let mut days = scores::team_days(&mut conn, &ids, state.config.tz_name()).await?;
+    let paged = paged.map(|team| {
+        let scores = days.remove(&team.id).unwrap_or_default();
+        TeamView::new(team, scores)
+    });
     listing.respond(
         paged,
         "teams",
@@ -105,6 +102,9 @@ async fn get_team(
 ) -> Result<axum::Json<TeamView>> {
     let mut conn = state.read_db.acquire().await?;
     let team = teams::get(&mut conn, id).await?;
-    let days = scores::team_days(&mut conn, id, state.config.tz_name()).await?;
+    let days = scores::team_days(&mut conn, &[id], state.config.tz_name())
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
     Ok(axum::Json(TeamView::new(team, days)))
 }

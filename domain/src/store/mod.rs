@@ -43,12 +43,6 @@ pub struct Page {
     pub after: Option<(i64, i64)>,
 }
 
-impl Page {
-    pub fn first(limit: i64) -> Self {
-        Self { limit, after: None }
-    }
-}
-
 /// One page of rows and the cursor of the next, if there is one.
 pub struct Paged<T> {
     pub items: Vec<T>,

@@ -105,14 +105,6 @@ pub async fn mark_relayed(conn: &mut PgConnection, ids: &[i64]) -> Result<()> {
 /// The channel an insert into the outbox notifies (see the jobs migration).
 pub const CHANNEL: &str = "ondeck_outbox";
 
-pub async fn backlog(conn: &mut PgConnection) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE relayed_at IS NULL")
-            .fetch_one(conn)
-            .await?,
-    )
-}
-
 /// The job is finished (or given up for good): the relay won't bring it back.
 pub async fn mark_done(conn: &mut PgConnection, id: i64) -> Result<()> {
     sqlx::query("UPDATE outbox SET done_at = now() WHERE id = $1 AND done_at IS NULL")

@@ -111,21 +111,34 @@ pub async fn leaderboard_teams(
     .await?)
 }
 
-/// A team's completed games summed per day in the venue's time zone, ascending.
+/// Teams' completed games summed per day in the venue's time zone,
+/// ascending, for every team in `team_ids` at once (one query for a page
+/// of teams). Teams without completed games are absent from the map.
 pub async fn team_days(
     conn: &mut PgConnection,
-    team_id: TeamId,
+    team_ids: &[TeamId],
     tz: &str,
-) -> Result<Vec<DayScore>> {
-    Ok(sqlx::query_as(
-        "SELECT (g.completed_at AT TIME ZONE $2)::date AS day, sum(g.score)::bigint AS score, \
+) -> Result<std::collections::HashMap<TeamId, Vec<DayScore>>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        team_id: TeamId,
+        #[sqlx(flatten)]
+        day: DayScore,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT p.team_id, (g.completed_at AT TIME ZONE $2)::date AS day, sum(g.score)::bigint AS score, \
                 sum(g.distance)::bigint AS distance, sum(g.homeruns)::bigint AS homeruns \
          FROM games g JOIN players p ON p.id = g.player_id \
-         WHERE p.team_id = $1 AND g.state = 'completed' \
-         GROUP BY 1 ORDER BY 1",
+         WHERE p.team_id = ANY($1) AND g.state = 'completed' \
+         GROUP BY 1, 2 ORDER BY 1, 2",
     )
-    .bind(team_id)
+    .bind(team_ids)
     .bind(tz)
     .fetch_all(conn)
-    .await?)
+    .await?;
+    let mut by_team: std::collections::HashMap<TeamId, Vec<DayScore>> = Default::default();
+    for row in rows {
+        by_team.entry(row.team_id).or_default().push(row.day);
+    }
+    Ok(by_team)
 }
