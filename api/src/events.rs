@@ -5,6 +5,7 @@
 //! others or makes the process buffer without bound.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use ondeck_domain::store::events::{self, CHANNEL, Event};
@@ -17,15 +18,22 @@ use tokio::sync::broadcast;
 const BUFFER: usize = 1024;
 /// Events fetched per query.
 pub const BATCH: i64 = 500;
+/// The hub reads the log at most this often: finding the log's horizon
+/// holds event writers back for an instant (see `events::horizon`).
+const MIN_INTERVAL: Duration = Duration::from_millis(5);
 
 pub struct EventHub {
     sender: broadcast::Sender<Arc<Event>>,
+    /// The last event broadcast: replays read up to it, never beyond, so
+    /// they never pass an event still in flight.
+    horizon: AtomicI64,
 }
 
 impl Default for EventHub {
     fn default() -> Self {
         Self {
             sender: broadcast::channel(BUFFER).0,
+            horizon: AtomicI64::new(0),
         }
     }
 }
@@ -35,14 +43,22 @@ impl EventHub {
         self.sender.subscribe()
     }
 
+    /// Replays read the log up to here (see `events::horizon`).
+    pub fn horizon(&self) -> i64 {
+        self.horizon.load(Ordering::Acquire)
+    }
+
     /// Follows the event log until the pool closes: woken by each NOTIFY,
     /// and once a second regardless (a notification lost while reconnecting
     /// delays an event by a second at most, never drops it).
     pub async fn run(&self, pool: PgPool) {
         let mut last = loop {
             match pool.acquire().await {
-                Ok(mut conn) => match events::last_id(&mut conn).await {
-                    Ok(id) => break id,
+                Ok(mut conn) => match events::horizon(&mut conn, 0).await {
+                    Ok(id) => {
+                        self.horizon.store(id, Ordering::Release);
+                        break id;
+                    }
                     Err(e) => tracing::warn!(error = %e, "cannot read the event log yet"),
                 },
                 Err(_) if pool.is_closed() => return,
@@ -67,6 +83,7 @@ impl EventHub {
                 None => tokio::time::sleep(Duration::from_secs(1)).await,
             }
             last = self.forward(&pool, last).await;
+            tokio::time::sleep(MIN_INTERVAL).await;
         }
     }
 
@@ -75,8 +92,18 @@ impl EventHub {
         let Ok(mut conn) = pool.acquire().await else {
             return last;
         };
+        let horizon = match events::horizon(&mut conn, last).await {
+            Ok(horizon) => horizon,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the event log");
+                return last;
+            }
+        };
+        // Published before the events go out: a subscriber that misses
+        // their broadcast (it subscribed just after) replays up to here.
+        self.horizon.store(horizon, Ordering::Release);
         loop {
-            let batch = match events::after(&mut conn, last, BATCH).await {
+            let batch = match events::after(&mut conn, last, horizon, BATCH).await {
                 Ok(batch) => batch,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the event log");
@@ -90,7 +117,8 @@ impl EventHub {
                 let _ = self.sender.send(Arc::new(event));
             }
             if !full {
-                return last;
+                // Ids that hold no event (rolled-back writes) are passed too.
+                return horizon;
             }
         }
     }

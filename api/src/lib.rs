@@ -158,6 +158,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let redis = redis::Client::open(config.redis_url.expose_secret())
         .context("REDIS_URL is not a valid Redis URL")?;
     Ok(AppState {
+        wake: ondeck_domain::store::wake::Wake::start(db.clone()),
         db,
         read_db,
         redis,

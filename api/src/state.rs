@@ -24,6 +24,8 @@ pub struct AppState {
     pub storage: ondeck_jobs::storage::Storage,
     /// Recently authenticated tokens (see `token_cache`).
     pub tokens: Arc<TokenCache>,
+    /// Wakes the event and outbox listeners after a commit that wrote to them.
+    pub wake: ondeck_domain::store::wake::Wake,
 }
 
 impl FromRef<AppState> for Arc<Config> {

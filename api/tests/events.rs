@@ -1,7 +1,8 @@
 //! `GET /api/v1/events` across processes: an event made through one API
 //! process reaches a subscriber of another within a second, `Last-Event-ID`
-//! replays exactly what was missed, and a client that stops reading does not
-//! hold up the others.
+//! replays exactly what was missed, a client that stops reading does not
+//! hold up the others, and events written concurrently arrive in id order
+//! with none skipped (the log's horizon waits for writers in flight).
 
 mod support;
 
@@ -165,7 +166,12 @@ async fn reconnecting_with_last_event_id_replays_exactly_the_missed_events() {
 
     let mut first = Subscriber::connect(&stack, &ondeck, None).await;
     transition(&stack, &ondeck, game, "queue").await;
-    let seen = first.next(Duration::from_secs(2)).await;
+    // The signup's event may still be on its way when `first` subscribes.
+    let mut seen = first.next(Duration::from_secs(2)).await;
+    if seen.data["state"] == "new" {
+        seen = first.next(Duration::from_secs(2)).await;
+    }
+    assert_eq!(seen.data["state"], "queued");
     drop(first);
 
     for name in ["recall", "queue", "confirm"] {
@@ -248,4 +254,134 @@ async fn a_client_that_stops_reading_does_not_stall_the_others() {
     let next = reader.next(Duration::from_secs(2)).await;
     assert_eq!(next.data["id"].as_i64(), Some(game_id(&player)));
     drop(stalled);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_horizon_waits_for_an_event_still_in_flight() {
+    use ondeck_domain::store::{events, games};
+    let stack = Stack::new().await;
+    let ondeck = stack.spawn(Mode::Serve, &[]).await;
+    let (first, second) = (
+        game_id(&stack.signup(&ondeck, "Ada", "+14155550104").await),
+        game_id(&stack.signup(&ondeck, "Bob", "+14155550105").await),
+    );
+    // No API process from here on: its event hub would queue for the lock
+    // behind the writer this test holds open, and the next writer behind it.
+    drop(ondeck);
+    let connect = || sqlx::PgConnection::connect(&stack.db.url);
+    let (mut slow, mut fast, mut reader) = (
+        connect().await.expect("connect"),
+        connect().await.expect("connect"),
+        connect().await.expect("connect"),
+    );
+    let known = events::horizon(&mut reader, 0).await.expect("horizon");
+
+    // One writer takes the lower id and has not committed; another takes
+    // the next id and commits.
+    let mut slow_tx = slow.begin().await.expect("begin");
+    let game = games::get(&mut slow_tx, ondeck_domain::GameId(first))
+        .await
+        .expect("game");
+    events::game_changed(&mut slow_tx, &game, None, 20)
+        .await
+        .expect("event");
+    let game = games::get(&mut fast, ondeck_domain::GameId(second))
+        .await
+        .expect("game");
+    let mut fast_tx = fast.begin().await.expect("begin");
+    events::game_changed(&mut fast_tx, &game, None, 20)
+        .await
+        .expect("event");
+    fast_tx.commit().await.expect("commit");
+    let committed: i64 = sqlx::query_scalar("SELECT max(id) FROM events")
+        .fetch_one(&mut fast)
+        .await
+        .expect("max id");
+
+    // The reader must not pass the lower id while it is in flight.
+    let waiting = tokio::spawn(async move {
+        let horizon = events::horizon(&mut reader, known).await.expect("horizon");
+        let seen = events::after(&mut reader, known, horizon, 100)
+            .await
+            .expect("events");
+        reader.close().await.expect("close");
+        (horizon, seen)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the horizon moved past an event in flight"
+    );
+    slow_tx.commit().await.expect("commit");
+    let (horizon, seen) = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the horizon is found once the writer commits")
+        .expect("the reader ran");
+    assert!(horizon >= committed, "horizon {horizon} < {committed}");
+    let ids: Vec<i64> = seen.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [committed - 1, committed], "both events, in id order");
+    slow.close().await.expect("close");
+    fast.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_writers_reach_a_subscriber_in_id_order_with_none_skipped() {
+    let stack = Stack::new().await;
+    // Enough connections for every writer: this is about order, not about
+    // how a pool copes with a crowd (on a machine that may be busy).
+    let ondeck = stack
+        .spawn(Mode::Serve, &[("DATABASE_POOL_SIZE", "20")])
+        .await;
+    let mut subscriber = Subscriber::connect(&stack, &ondeck, None).await;
+    let (players, steps) = (12, ["queue", "recall", "queue", "confirm"]);
+    let runs = (0..players).map(|n| {
+        let (stack, ondeck) = (&stack, &ondeck);
+        async move {
+            let player = stack
+                .signup(ondeck, "Racer", &format!("+1415555{:04}", 200 + n))
+                .await;
+            for name in steps {
+                transition(stack, ondeck, game_id(&player), name).await;
+            }
+        }
+    });
+    futures::future::join_all(runs).await;
+
+    let expected = players * (1 + steps.len());
+    let mut got = Vec::new();
+    while got.len() < expected {
+        got.push(subscriber.next(Duration::from_secs(5)).await.id);
+    }
+    let mut conn = sqlx::PgConnection::connect(&stack.db.url)
+        .await
+        .expect("a connection");
+    let logged: Vec<i64> = sqlx::query_scalar("SELECT id FROM events ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .expect("event ids");
+    conn.close().await.expect("close");
+    assert_eq!(got, logged, "every logged event, once, in id order");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recall_by_the_periodic_sweep_reaches_subscribers() {
+    let stack = Stack::new().await;
+    let ondeck = stack.spawn(Mode::Serve, &[]).await;
+    let player = stack.signup(&ondeck, "Margaret", "+14155550106").await;
+    let game = game_id(&player);
+    transition(&stack, &ondeck, game, "queue").await;
+    let mut subscriber = Subscriber::connect(&stack, &ondeck, None).await;
+
+    // Queueing recalls nobody; the worker's sweep does.
+    let _worker = stack
+        .spawn(Mode::Work, &[("RECALL_SWEEP_SECONDS", "1")])
+        .await;
+    let recalled = loop {
+        let event = subscriber.next(Duration::from_secs(10)).await;
+        if event.data["state"] == "recalled" {
+            break event;
+        }
+    };
+    assert_eq!(recalled.data["id"].as_i64(), Some(game));
+    assert_eq!(recalled.data["previous_state"], "queued");
 }

@@ -41,14 +41,8 @@ pub async fn apply(
     if matches!(transition, Transition::Complete | Transition::Cancel) {
         all.extend(recall::auto_recall(conn, show_id, policy).await?);
     }
-    for changed in &all {
-        events::game_changed(
-            conn,
-            &changed.game,
-            Some(changed.previous_state),
-            policy.minutes,
-        )
-        .await?;
-    }
+    // Last: from its first event on, the transaction holds back the event
+    // readers, so it must not wait for anything else (see `events`).
+    events::game_changed_all(conn, &all, policy.minutes).await?;
     Ok(all)
 }

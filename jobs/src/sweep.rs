@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use ondeck_domain::store::events;
 use ondeck_domain::store::recall::{self, RecallPolicy};
+use ondeck_domain::store::wake::Wake;
 use sqlx::PgPool;
 
 /// Claims this period of a periodic job: of all the processes that ask
@@ -30,7 +32,11 @@ pub async fn claim_period(pool: &PgPool, name: &str, period: Duration) -> anyhow
 
 /// Runs auto-recall for every show with a queue, each in its own
 /// transaction. Returns how many games were recalled.
-pub async fn recall_sweep(pool: &PgPool, policy: RecallPolicy) -> anyhow::Result<usize> {
+pub async fn recall_sweep(
+    pool: &PgPool,
+    wake: &Wake,
+    policy: RecallPolicy,
+) -> anyhow::Result<usize> {
     let shows = {
         let mut conn = pool.acquire().await?;
         recall::shows_with_queue(&mut conn).await?
@@ -38,11 +44,13 @@ pub async fn recall_sweep(pool: &PgPool, policy: RecallPolicy) -> anyhow::Result
     let mut recalled = 0;
     for show_id in shows {
         let mut tx = pool.begin().await?;
-        recalled += recall::auto_recall(&mut tx, show_id, policy)
+        let games = recall::auto_recall(&mut tx, show_id, policy)
             .await
-            .context("auto-recall failed")?
-            .len();
+            .context("auto-recall failed")?;
+        events::game_changed_all(&mut tx, &games, policy.minutes).await?;
         tx.commit().await?;
+        recalled += games.len();
+        wake.after_commit();
     }
     Ok(recalled)
 }
@@ -50,6 +58,7 @@ pub async fn recall_sweep(pool: &PgPool, policy: RecallPolicy) -> anyhow::Result
 /// Every `period`, if this process wins the period, sweep.
 pub async fn run(
     pool: PgPool,
+    wake: Wake,
     policy: RecallPolicy,
     period: Duration,
     shutdown: impl std::future::Future<Output = ()>,
@@ -71,7 +80,7 @@ pub async fn run(
             continue;
         }
         match claim_period(&pool, "recall_sweep", period).await {
-            Ok(true) => match recall_sweep(&pool, policy).await {
+            Ok(true) => match recall_sweep(&pool, &wake, policy).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(recalled = n, "recall sweep"),
                 Err(e) => tracing::error!(error = ?e, "recall sweep failed"),

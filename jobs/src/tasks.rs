@@ -19,6 +19,8 @@ use crate::storage::Storage;
 /// What the tasks need; shared by every worker of a process.
 pub struct Deps {
     pub db: PgPool,
+    /// Wakes the event and outbox listeners after a commit.
+    pub wake: ondeck_domain::store::wake::Wake,
     pub sms: SmsProvider,
     pub storage: Storage,
     pub public_base_url: String,
@@ -268,6 +270,7 @@ pub async fn render_souvenir(
         outbox::enqueue_once(&mut tx, &text, &format!("souvenir-text:{outbox_id}")).await?;
     }
     tx.commit().await?;
+    deps.wake.after_commit();
     tracing::info!(key, bytes = size, "souvenir rendered");
     Ok(SouvenirOutcome::Rendered { key, bytes: size })
 }
@@ -321,6 +324,7 @@ pub async fn fire_cue(
                 .await?;
         }
         tx.commit().await?;
+        deps.wake.after_commit();
     }
     Ok(CueOutcome::Fired)
 }

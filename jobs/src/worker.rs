@@ -9,6 +9,7 @@ use apalis::prelude::{AbortError, BackendExt, BoxDynError, Data, WorkerBuilder, 
 use apalis_redis::RedisStorage;
 use ondeck_domain::store::outbox::{self, Job};
 use ondeck_domain::store::recall::RecallPolicy;
+use ondeck_domain::store::wake::Wake;
 use redis::aio::ConnectionManager;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
@@ -250,8 +251,10 @@ pub async fn run(
     let storage = Storage::connect(&settings.storage)
         .await
         .context("cannot open the souvenir storage")?;
+    let wake = Wake::start(db.clone());
     let deps = Arc::new(Deps {
         db: db.clone(),
+        wake: wake.clone(),
         sms: SmsProvider::new(settings.sms)?,
         storage,
         public_base_url: settings.public_base_url,
@@ -272,6 +275,7 @@ pub async fn run(
     });
     let sweep = tokio::spawn(sweep::run(
         db.clone(),
+        wake,
         settings.recall,
         settings.sweep_period,
         stopped(stop.clone()),

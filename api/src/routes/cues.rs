@@ -92,6 +92,7 @@ async fn fire_cue(
     };
     outbox::enqueue(&mut tx, &job).await?;
     tx.commit().await?;
+    state.wake.after_commit();
     metrics::counter!("ondeck_cues_fired_total").increment(1);
     Ok((StatusCode::ACCEPTED, axum::Json(Fired { cue: input.cue })))
 }

@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Result};
-use crate::events::BATCH;
+use crate::events::{BATCH, EventHub};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 
@@ -85,12 +85,13 @@ async fn stream_events(
     };
     // Subscribed before the replay is read, so nothing falls between them.
     let mut live = state.events.subscribe();
-    let db = state.read_db.clone();
+    // The hub's horizon is the primary's: replays read there too.
+    let (db, hub) = (state.db.clone(), state.events.clone());
     let stream = async_stream(move |yield_| async move {
         let _subscribed = Subscribed::new();
         // Without Last-Event-ID, the stream starts with the next live event.
         let mut sent = match last {
-            Some(after) => match yield_.replay(&db, after).await {
+            Some(after) => match yield_.replay(&db, &hub, after).await {
                 Some(sent) => sent,
                 None => return,
             },
@@ -110,7 +111,7 @@ async fn stream_events(
                 // This subscriber fell behind the broadcast (a burst, or a
                 // slow network): it catches up from the log, at its own pace,
                 // and goes on live.
-                Err(RecvError::Lagged(_)) => match yield_.replay(&db, sent).await {
+                Err(RecvError::Lagged(_)) => match yield_.replay(&db, &hub, sent).await {
                     Some(caught_up) => sent = caught_up,
                     None => return,
                 },
@@ -152,12 +153,14 @@ impl Yield {
         )
     }
 
-    /// Sends every logged event after `after`, in batches; returns the last
-    /// id sent, or `None` when the client is gone or the log unreadable.
-    async fn replay(&self, db: &sqlx::PgPool, mut after: i64) -> Option<i64> {
+    /// Sends every logged event after `after` up to the hub's horizon, in
+    /// batches; returns the last id sent, or `None` when the client is gone
+    /// or the log unreadable.
+    async fn replay(&self, db: &sqlx::PgPool, hub: &EventHub, mut after: i64) -> Option<i64> {
         let mut conn = db.acquire().await.ok()?;
+        let until = hub.horizon();
         loop {
-            let batch = events::after(&mut conn, after, BATCH).await.ok()?;
+            let batch = events::after(&mut conn, after, until, BATCH).await.ok()?;
             let full = batch.len() as i64 == BATCH;
             for event in &batch {
                 if !self.send(sse(event)).await {

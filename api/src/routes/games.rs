@@ -81,6 +81,7 @@ async fn create_game(
     let game = games::get(&mut tx, id).await?;
     events::game_changed(&mut tx, &game, None, state.config.recall.minutes).await?;
     tx.commit().await?;
+    state.wake.after_commit();
     Ok((
         StatusCode::CREATED,
         axum::Json(GameView::new(
@@ -247,6 +248,7 @@ async fn transition(
         }
     }
     tx.commit().await?;
+    state.wake.after_commit();
     for t in &changed {
         metrics::counter!("ondeck_transitions_total", "to" => t.game.state.as_str()).increment(1);
     }

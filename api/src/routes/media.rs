@@ -123,6 +123,7 @@ async fn rerender_souvenir(
     }
     outbox::enqueue(&mut tx, &Job::Souvenir { game_id: id }).await?;
     tx.commit().await?;
+    state.wake.after_commit();
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({"game_id": id, "status": "queued"})),

@@ -98,6 +98,7 @@ async fn create_player(
     events::game_changed(&mut tx, &game, None, state.config.recall.minutes).await?;
     let view = load(&mut tx, &state, player_id, caller).await?;
     tx.commit().await?;
+    state.wake.after_commit();
     tracing::info!(player_id = %player_id, game_id = %game_id, "player signed up");
     Ok((StatusCode::CREATED, axum::Json(view)).into_response())
 }

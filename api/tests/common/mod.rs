@@ -167,6 +167,7 @@ impl TestApp {
                     .await
                     .expect("server pool");
                 let state = AppState {
+                    wake: ondeck_domain::store::wake::Wake::start(db.clone()),
                     db: db.clone(),
                     read_db: db.clone(),
                     redis: redis::Client::open(redis_url()).expect("redis url"),

@@ -1,6 +1,14 @@
 //! The event log: one row per transition, signup or souvenir, written in the
-//! caller's transaction (a NOTIFY on `CHANNEL` follows each commit), read
-//! back by id to stream and to replay.
+//! caller's transaction, read back by id to stream and to replay. Writers
+//! wake the readers after they commit (see `wake`).
+//!
+//! Ids come from a sequence, so a transaction can commit event N+1 while
+//! event N is still in flight; a reader that went past N then would never
+//! send it. Writers therefore hold `EVENTS_LOCK` in share mode from before
+//! they take an id until they commit (writers never wait for each other),
+//! and a reader first asks for the lock exclusively: once it has it, no
+//! writer is in flight, so every id up to the largest it can see is final.
+//! That id is the [`horizon`]; readers read only up to it.
 
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -8,14 +16,13 @@ use sqlx::PgConnection;
 use crate::error::Result;
 use crate::models::Game;
 use crate::state::GameState;
+use crate::store::games::Transitioned;
 use crate::views::GameView;
 
 pub const CHANNEL: &str = "ondeck_events";
 
-/// Taken by every transaction as it writes its first event and held until
-/// it commits, so that events become visible in id order: a reader that has
-/// seen event N can never later meet a committed event below N. It
-/// serializes only the commits of event-writing transactions.
+/// Held in share mode by every transaction that writes events, until it
+/// commits; taken exclusively, for an instant, by [`horizon`].
 const EVENTS_LOCK: i64 = 0x6f6e_6465_636b_0002;
 
 /// How many events are kept for clients that reconnect.
@@ -44,26 +51,74 @@ pub async fn game_changed(
             serde_json::to_value(previous).unwrap_or(Value::Null),
         );
     }
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(EVENTS_LOCK)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("INSERT INTO events (kind, payload) VALUES ('game', $1)")
-        .bind(sqlx::types::Json(payload))
-        .execute(conn)
-        .await?;
+    // The lock comes before the id: the sub-select runs before the row's
+    // default takes the next value of the sequence.
+    sqlx::query(
+        "INSERT INTO events (kind, payload) \
+         SELECT 'game', $1 FROM (SELECT pg_advisory_xact_lock_shared($2)) AS writing",
+    )
+    .bind(sqlx::types::Json(payload))
+    .bind(EVENTS_LOCK)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-/// Events after `after`, oldest first, at most `limit`.
-pub async fn after(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Vec<Event>> {
-    Ok(
-        sqlx::query_as("SELECT id, kind, payload FROM events WHERE id > $1 ORDER BY id LIMIT $2")
-            .bind(after)
-            .bind(limit)
-            .fetch_all(conn)
-            .await?,
+/// The id up to which the log is final: every event at or below it is
+/// committed or never will be. Waits for the writers in flight to commit
+/// (and holds new ones back meanwhile), so call it at most every few
+/// milliseconds; when no id was taken since `known`, it returns `known`
+/// without waiting.
+pub async fn horizon(conn: &mut PgConnection, known: i64) -> Result<i64> {
+    let taken: i64 = sqlx::query_scalar(
+        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_id_seq",
     )
+    .fetch_one(&mut *conn)
+    .await?;
+    if taken <= known {
+        return Ok(known);
+    }
+    // One statement: its snapshot may predate the lock, but every event it
+    // sees was committed, and every lower id was taken by a writer that held
+    // the lock before this statement asked for it, so is settled once the
+    // lock is granted. The statement ends only when it is.
+    let newest: Option<i64> = sqlx::query_scalar(
+        "SELECT (SELECT max(id) FROM events) FROM (SELECT pg_advisory_xact_lock($1)) AS settled",
+    )
+    .bind(EVENTS_LOCK)
+    .fetch_one(conn)
+    .await?;
+    Ok(newest.unwrap_or(known).max(known))
+}
+
+/// Records each of `changed` (a transition and its consequences).
+pub async fn game_changed_all(
+    conn: &mut PgConnection,
+    changed: &[Transitioned],
+    recall_minutes: i64,
+) -> Result<()> {
+    for t in changed {
+        game_changed(conn, &t.game, Some(t.previous_state), recall_minutes).await?;
+    }
+    Ok(())
+}
+
+/// Events after `after` up to `until` (a [`horizon`]), oldest first, at
+/// most `limit`.
+pub async fn after(
+    conn: &mut PgConnection,
+    after: i64,
+    until: i64,
+    limit: i64,
+) -> Result<Vec<Event>> {
+    Ok(sqlx::query_as(
+        "SELECT id, kind, payload FROM events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
+    )
+    .bind(after)
+    .bind(until)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// The newest event's id (0 when there are none).

@@ -30,6 +30,7 @@ pub mod shows;
 pub mod souvenirs;
 pub mod teams;
 pub mod tokens;
+pub mod wake;
 
 pub use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 

@@ -48,7 +48,7 @@ pub async fn notify_recalled(conn: &mut PgConnection, recalled: &Transitioned) -
 
 /// Recalls the oldest-queued games of a show whose players have a mobile
 /// number, until the active recalls (recalled within the window) reach the
-/// window size. Runs inside the caller's transaction and holds a
+/// window size. The caller logs their events. Runs inside the caller's transaction and holds a
 /// transaction-scoped lock per show, so concurrent callers take turns and
 /// each sees the recalls of the one before: the window is never overfilled.
 #[tracing::instrument(skip_all, fields(show_id = %show_id))]
