@@ -67,7 +67,7 @@ impl Drop for Subscribed {
                description = "`event: game`, `id: <n>`, `data: <game without PII, with previous_state>`")))]
 async fn stream_events(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = std::result::Result<SseEvent, Infallible>>>> {
@@ -85,7 +85,7 @@ async fn stream_events(
     };
     // Subscribed before the replay is read, so nothing falls between them.
     let mut live = state.events.subscribe();
-    let db = state.read_db.clone();
+    let db = state.reads.pool(Some(caller)).clone();
     let stream = async_stream(move |yield_| async move {
         let _subscribed = Subscribed::new();
         // Without Last-Event-ID, the stream starts with the next live event.
