@@ -366,6 +366,7 @@ mod tests {
             }
         );
         assert_eq!(config.recall_sweep, Duration::from_secs(30));
+        assert_eq!(config.database_read_max_lag, Duration::from_secs(5));
         assert_eq!(
             (
                 config.stations,
@@ -400,6 +401,8 @@ mod tests {
             ("CORS_ORIGINS", "not an origin"),
             ("PUBLIC_BASE_URL", "ftp://x"),
             ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_READ_URL", "mysql://x"),
+            ("DATABASE_READ_MAX_LAG_SECONDS", "0"),
         ];
         for (var, value) in cases {
             let mut pairs = BASE.to_vec();
