@@ -19,6 +19,7 @@ use ondeck_domain::TokenId;
 use ondeck_domain::models::Role;
 use ondeck_domain::store::tokens;
 
+use crate::db::Source;
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
 
@@ -119,17 +120,19 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>> {
     if let Some(caller) = state.tokens.get(&token_hash) {
         return Ok(Some(caller));
     }
-    let mut conn = state.read_db.acquire().await?;
-    Ok(
-        match tokens::authenticate_hash(&mut conn, &token_hash).await? {
-            Some((token_id, role)) => {
-                let caller = Caller { token_id, role };
-                state.tokens.insert(token_hash, caller);
-                Some(caller)
-            }
-            None => None,
-        },
-    )
+    let (mut conn, source) = state.reads.acquire_from(None).await?;
+    let mut found = tokens::authenticate_hash(&mut conn, &token_hash).await?;
+    drop(conn);
+    // A token created a moment ago may not have reached the replica yet.
+    if found.is_none() && source == Source::Replica && !state.reads.primary_down() {
+        let mut conn = state.db.acquire().await?;
+        found = tokens::authenticate_hash(&mut conn, &token_hash).await?;
+    }
+    Ok(found.map(|(token_id, role)| {
+        let caller = Caller { token_id, role };
+        state.tokens.insert(token_hash, caller);
+        caller
+    }))
 }
 
 impl FromRequestParts<AppState> for Caller {

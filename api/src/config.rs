@@ -159,6 +159,8 @@ fn log_format_from(env: Source) -> Result<LogFormat, ConfigError> {
 pub struct Config {
     pub database_url: SecretString,
     pub database_read_url: Option<SecretString>,
+    /// A replica further behind than this is not read from.
+    pub database_read_max_lag: Duration,
     /// Connections per pool. Past a few per core, more connections only make
     /// PostgreSQL switch between them (measured in bench/lifecycle).
     pub database_pool_size: u32,
@@ -252,6 +254,13 @@ impl Config {
             database_read_url: var(env, "DATABASE_READ_URL")?
                 .map(|v| postgres_url("DATABASE_READ_URL", v))
                 .transpose()?,
+            database_read_max_lag: Duration::from_secs(bounded(
+                env,
+                "DATABASE_READ_MAX_LAG_SECONDS",
+                5,
+                1,
+                3600,
+            )?),
             database_pool_size: bounded(env, "DATABASE_POOL_SIZE", 8, 1, 500)? as u32,
             redis_url: SecretString::from(redis_url),
             listen_addr,
@@ -357,6 +366,7 @@ mod tests {
             }
         );
         assert_eq!(config.recall_sweep, Duration::from_secs(30));
+        assert_eq!(config.database_read_max_lag, Duration::from_secs(5));
         assert_eq!(
             (
                 config.stations,
@@ -391,6 +401,8 @@ mod tests {
             ("CORS_ORIGINS", "not an origin"),
             ("PUBLIC_BASE_URL", "ftp://x"),
             ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_READ_URL", "mysql://x"),
+            ("DATABASE_READ_MAX_LAG_SECONDS", "0"),
         ];
         for (var, value) in cases {
             let mut pairs = BASE.to_vec();

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -51,6 +52,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::idempotency,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            db::route_writes,
         ))
         .layer(DefaultBodyLimit::max(extract::JSON_LIMIT))
         .merge(routes::ops::router(openapi))
@@ -150,9 +155,14 @@ pub async fn connect(url: &secrecy::SecretString, max_connections: u32) -> anyho
 /// Connects to everything the API needs.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let db = connect(&config.database_url, config.database_pool_size).await?;
-    let read_db = match &config.database_read_url {
-        Some(url) => connect(url, config.database_pool_size).await?,
-        None => db.clone(),
+    let reads = match &config.database_read_url {
+        Some(url) => db::Reads::with_replica(
+            db.clone(),
+            url,
+            config.database_pool_size,
+            config.database_read_max_lag,
+        )?,
+        None => db::Reads::primary_only(db.clone()),
     };
     let config_storage = config.storage.clone();
     let redis = redis::Client::open(config.redis_url.expose_secret())
@@ -160,7 +170,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState {
         wake: ondeck_domain::store::wake::Wake::start(db.clone()),
         db,
-        read_db,
+        reads: Arc::new(reads),
         redis,
         config: Arc::new(config),
         metrics: metrics_handle(),
@@ -189,6 +199,8 @@ pub async fn serve(
     // Revocations are announced on the primary, where they are written.
     let (tokens, primary) = (state.tokens.clone(), state.db.clone());
     tokio::spawn(async move { tokens.follow_revocations(primary).await });
+    // Which server reads go to, checked every second.
+    tokio::spawn(state.reads.clone().monitor());
     // Events are NOTIFYed on the primary too.
     let (hub, primary) = (state.events.clone(), state.db.clone());
     tokio::spawn(async move { hub.run(primary).await });

@@ -13,8 +13,9 @@ use crate::token_cache::TokenCache;
 pub struct AppState {
     /// The primary: every write, and every read that follows a write.
     pub db: PgPool,
-    /// Lists and detail reads: the replica of `DATABASE_READ_URL`, or the primary.
-    pub read_db: PgPool,
+    /// Lists and detail reads: the replica of `DATABASE_READ_URL` or the
+    /// primary, chosen per request (see `db`).
+    pub reads: Arc<crate::db::Reads>,
     pub redis: redis::Client,
     pub config: Arc<Config>,
     pub metrics: Option<PrometheusHandle>,

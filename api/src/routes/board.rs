@@ -72,7 +72,7 @@ async fn get_queue(
     let mut errors = FieldErrors::new();
     let show_id = parse_show_id(&mut errors, q.show_id.as_deref());
     errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.read_db.acquire().await?;
+    let mut conn = state.reads.acquire(Some(caller)).await?;
     let mut queue = Queue {
         show_id: None,
         playing: vec![],
@@ -162,7 +162,7 @@ pub struct Leaderboard {
     responses((status = 200, body = Leaderboard)))]
 async fn get_leaderboard(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiQuery(q): ApiQuery<LeaderboardQuery>,
 ) -> Result<axum::Json<Leaderboard>> {
     let mut errors = FieldErrors::new();
@@ -182,7 +182,7 @@ async fn get_leaderboard(
         }
     };
     errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.read_db.acquire().await?;
+    let mut conn = state.reads.acquire(Some(caller)).await?;
     let mut board = Leaderboard {
         show_id: None,
         day,

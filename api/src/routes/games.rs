@@ -188,7 +188,7 @@ async fn list_games(
         order: parse_order(&mut errors, q.order.as_deref()),
     };
     errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.read_db.acquire().await?;
+    let mut conn = state.reads.acquire(Some(caller)).await?;
     let paged = games::list(&mut conn, &filter, state.config.tz_name(), listing.page).await?;
     let (pii, minutes) = (caller.sees_pii(), state.config.recall.minutes);
     listing.respond(
@@ -205,7 +205,7 @@ async fn get_game(
     caller: Caller,
     ApiPath(id): ApiPath<GameId>,
 ) -> Result<axum::Json<GameView>> {
-    let mut conn = state.read_db.acquire().await?;
+    let mut conn = state.reads.acquire(Some(caller)).await?;
     let game = games::get(&mut conn, id).await?;
     Ok(axum::Json(GameView::new(
         game,

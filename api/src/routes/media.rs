@@ -63,7 +63,7 @@ async fn put_photo(
         }
     })?;
     {
-        let mut conn = state.read_db.acquire().await?;
+        let mut conn = state.reads.acquire(Some(caller)).await?;
         players::get(&mut conn, id).await?;
     }
     // Decoding is CPU work: off the async threads.
@@ -92,11 +92,11 @@ async fn put_photo(
     responses((status = 302, description = "to the image"), (status = 404, description = "no such game, or not rendered yet")))]
 async fn get_souvenir(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(id): ApiPath<GameId>,
 ) -> Result<Response> {
     let key = {
-        let mut conn = state.read_db.acquire().await?;
+        let mut conn = state.reads.acquire(Some(caller)).await?;
         games::get(&mut conn, id).await?;
         souvenirs::of_game(&mut conn, id).await?.map(|(key, _)| key)
     };
@@ -149,7 +149,7 @@ async fn short_link(
     ApiPath(code): ApiPath<String>,
 ) -> Result<Response> {
     let key = {
-        let mut conn = state.read_db.acquire().await?;
+        let mut conn = state.reads.acquire(None).await?;
         souvenirs::by_code(&mut conn, &code).await?
     };
     let key = key.ok_or_else(|| ApiError::NotFound("no such link".into()))?;

@@ -84,7 +84,7 @@ async fn list_messages(
         game_id: parse(&mut errors, "game_id", q.game_id.as_deref(), "a game's id"),
     };
     errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.read_db.acquire().await?;
+    let mut conn = state.reads.acquire(Some(caller)).await?;
     let paged = messages::list(&mut conn, &filter, listing.page).await?;
     listing.respond(
         paged,

@@ -30,6 +30,8 @@ pub fn router(openapi: String) -> Router<AppState> {
 }
 
 /// 200 when the primary database and Redis both answer within a second.
+/// With a replica, the body also says how it is (`ok`, `lagging`, `down`),
+/// how far behind it is, and where reads go.
 async fn readyz(State(state): State<AppState>) -> Response {
     let limit = Duration::from_secs(1);
     let database = tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(&state.db)).await;
@@ -44,11 +46,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    (
-        status,
-        axum::Json(json!({"database": word(database_ok), "redis": word(redis_ok)})),
-    )
-        .into_response()
+    let mut body = json!({"database": word(database_ok), "redis": word(redis_ok)});
+    if let Some(report) = state.reads.report() {
+        body["replica"] = json!(report.state.as_str());
+        body["replica_lag_seconds"] = json!(report.lag.map(|lag| lag.as_secs_f64()));
+        body["reads"] = json!(report.reads.as_str());
+        body["writes"] = json!(if report.writes_refused {
+            "refused"
+        } else {
+            "primary"
+        });
+    }
+    (status, axum::Json(body)).into_response()
 }
 
 async fn ping_redis(client: &redis::Client) -> redis::RedisResult<()> {

@@ -228,7 +228,7 @@ async fn list_players(
         order: parse_order(&mut errors, q.order.as_deref()),
     };
     errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.read_db.acquire().await?;
+    let mut conn = state.reads.acquire(Some(caller)).await?;
     let paged = players::list(&mut conn, &filter, listing.page).await?;
     let active_ids: Vec<_> = paged
         .items
@@ -257,7 +257,7 @@ async fn get_player(
     caller: Caller,
     ApiPath(id): ApiPath<PlayerId>,
 ) -> Result<axum::Json<PlayerView>> {
-    let mut conn = state.read_db.acquire().await?;
+    let mut conn = state.reads.acquire(Some(caller)).await?;
     Ok(axum::Json(load(&mut conn, &state, id, caller).await?))
 }
 

@@ -53,7 +53,7 @@ pub struct ShowListQuery {
     responses((status = 200, description = "`{items: [Show], next_cursor}` or CSV")))]
 async fn list_shows(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<ShowListQuery>,
 ) -> Result<Response> {
@@ -66,7 +66,7 @@ async fn list_shows(
         &headers,
     );
     errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.read_db.acquire().await?;
+    let mut conn = state.reads.acquire(Some(caller)).await?;
     let paged = shows::list(&mut conn, listing.page).await?;
     listing.respond(
         paged,
@@ -88,10 +88,10 @@ async fn list_shows(
     responses((status = 200, body = Show), (status = 404)))]
 async fn get_show(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(id): ApiPath<ShowId>,
 ) -> Result<axum::Json<Show>> {
-    let mut conn = state.read_db.acquire().await?;
+    let mut conn = state.reads.acquire(Some(caller)).await?;
     Ok(axum::Json(shows::get(&mut conn, id).await?))
 }
 

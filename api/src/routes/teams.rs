@@ -58,7 +58,7 @@ pub struct TeamListQuery {
     responses((status = 200, description = "`{items: [Team], next_cursor}` or CSV")))]
 async fn list_teams(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<TeamListQuery>,
 ) -> Result<Response> {
@@ -71,7 +71,7 @@ async fn list_teams(
         &headers,
     );
     errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.read_db.acquire().await?;
+    let mut conn = state.reads.acquire(Some(caller)).await?;
     let paged = teams::list(&mut conn, listing.page).await?;
     let ids: Vec<_> = paged.items.iter().map(|t| t.id).collect();
     let mut days = scores::team_days(&mut conn, &ids, state.config.tz_name()).await?;
@@ -97,10 +97,10 @@ async fn list_teams(
     responses((status = 200, body = TeamView), (status = 404)))]
 async fn get_team(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(id): ApiPath<TeamId>,
 ) -> Result<axum::Json<TeamView>> {
-    let mut conn = state.read_db.acquire().await?;
+    let mut conn = state.reads.acquire(Some(caller)).await?;
     let team = teams::get(&mut conn, id).await?;
     let days = scores::team_days(&mut conn, &[id], state.config.tz_name())
         .await?

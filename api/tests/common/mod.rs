@@ -169,7 +169,7 @@ impl TestApp {
                 let state = AppState {
                     wake: ondeck_domain::store::wake::Wake::start(db.clone()),
                     db: db.clone(),
-                    read_db: db.clone(),
+                    reads: Arc::new(ondeck_api::db::Reads::primary_only(db.clone())),
                     redis: redis::Client::open(redis_url()).expect("redis url"),
                     config: server_config,
                     metrics: ondeck_api::metrics_handle(),

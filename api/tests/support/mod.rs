@@ -17,6 +17,8 @@
 //! [`Stack`] puts them together with tokens and a show made by the CLI.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{Read as _, Write as _};
@@ -181,6 +183,13 @@ impl Db {
             .expect("create a database on DATABASE_URL's server");
         let mut url = Url::parse(&server_url()).expect("DATABASE_URL is a URL");
         url.set_path(&name);
+        // Loopback: without TLS, unless DATABASE_URL asks for it. A debug
+        // build's TLS handshake takes up to a second on a busy machine, and a
+        // process starting a dozen connections at once would hit the pool's
+        // acquire timeout.
+        if !url.query_pairs().any(|(k, _)| k == "sslmode") {
+            url.query_pairs_mut().append_pair("sslmode", "disable");
+        }
         let url = url.to_string();
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(2)
@@ -194,24 +203,7 @@ impl Db {
     /// Runs `ondeck args` with only this database in its environment; it
     /// must succeed within 30 s. Returns its standard output.
     pub async fn cli(&self, args: &[&str]) -> String {
-        let mut command = tokio::process::Command::new(ONDECK);
-        command
-            .args(args)
-            .env_clear()
-            .env("DATABASE_URL", &self.url)
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        let output = tokio::time::timeout(Duration::from_secs(30), command.output())
-            .await
-            .unwrap_or_else(|_| panic!("ondeck {args:?} finishes within 30 s"))
-            .expect("ondeck runs");
-        assert!(
-            output.status.success(),
-            "ondeck {args:?} failed with {}: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        cli(&self.url, args).await
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> Option<i64> {
@@ -220,6 +212,29 @@ impl Db {
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
+}
+
+/// Runs `ondeck args` with only `DATABASE_URL=database_url` in its
+/// environment; it must succeed within 30 s. Returns its standard output.
+pub async fn cli(database_url: &str, args: &[&str]) -> String {
+    let mut command = tokio::process::Command::new(ONDECK);
+    command
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(30), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("ondeck {args:?} finishes within 30 s"))
+        .expect("ondeck runs");
+    assert!(
+        output.status.success(),
+        "ondeck {args:?} failed with {}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 impl Drop for Db {
