@@ -547,7 +547,7 @@ async function loadRuns() {
       h("td", {}, time(run.created_at)),
       h("td", {}, run.cue),
       h("td", {}, run.kind),
-      h("td", { class: "error-text" }, run.target || "—"),
+      h("td", {}, run.target || "—"),
       h("td", {}, h("span", { class: `status-${run.status}` }, run.status)),
       h("td", { class: "num" }, run.attempts),
       h("td", { class: "error-text" }, run.error || ""),
