@@ -393,6 +393,30 @@ async function adminTests(context) {
     await page.screenshot({ path: join(SHOTS, "admin-shows.png") });
   });
 
+  // deploy/browser-test's CUES_FILE has a cue "house-lights" whose webhook
+  // goes to a closed port: every attempt fails.
+  await test("a fired cue's failing webhook shows on the admin page, retrying then failed", async () => {
+    await page.goto(`${BASE}/admin#cues`);
+    const row = page.locator("#cues tbody tr", { hasText: "house-lights" });
+    await row.waitFor();
+    assert.match(await row.textContent(), /dmx, webhook/);
+    await row.locator("button", { hasText: "Fire" }).click();
+    await page.locator("#toast", { hasText: "house-lights" }).waitFor();
+    const failed = page.locator('#cue-runs tbody tr[data-status="failed"]', { hasText: "house-lights" });
+    const deadline = Date.now() + 25000;
+    while (!(await failed.count())) {
+      assert.ok(Date.now() < deadline, "no failed run on the page within 25 s");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await page.click("#runs-form button[type=submit]");
+    }
+    const text = await failed.first().textContent();
+    assert.match(text, /webhook/);
+    assert.match(text, /http:\/\/127\.0\.0\.1:9\/hook/);
+    assert.match(text, /error sending request/);
+    assert.doesNotMatch(text, /hook-token/);
+    await page.screenshot({ path: join(SHOTS, "admin-cues.png") });
+  });
+
   await test("the admin downloads players as CSV", async () => {
     await page.goto(`${BASE}/admin#downloads`);
     const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-csv="players"]')]);

@@ -499,6 +499,72 @@ $("messages-form").addEventListener("submit", (event) => {
 $("messages-more").addEventListener("click", (event) => act(event.currentTarget, () => loadMessages(true)));
 loaders.messages = () => act(null, () => loadMessages(false));
 
+// --- venue cues ----------------------------------------------------------------------------
+
+async function loadCues() {
+  const cues = await api("GET", "/api/v1/cues");
+  const rows = cues.items.map((cue) =>
+    h(
+      "tr",
+      { dataset: { cue: cue.name } },
+      h("td", {}, h("strong", {}, cue.name)),
+      h("td", {}, cue.actions.join(", ")),
+      h(
+        "td",
+        { class: "num" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button small",
+            onclick: (event) =>
+              act(event.currentTarget, async () => {
+                await api("POST", "/api/v1/cues", { cue: cue.name });
+                toast(`Cue “${cue.name}” fired.`);
+                setTimeout(() => visible("cues") && act(null, loadRuns), 1500);
+              }),
+          },
+          "Fire",
+        ),
+      ),
+    ),
+  );
+  $("cues").tBodies[0].replaceChildren(...rows);
+  if (!rows.length) $("cues").tBodies[0].append(h("tr", {}, h("td", { colspan: "3", class: "note" }, "No cues: set CUES_FILE.")));
+}
+
+async function loadRuns() {
+  const status = $("runs-status").value;
+  const statuses = status === "problems" ? ["failed", "retrying"] : [status];
+  const pages = await Promise.all(
+    statuses.map((s) => api("GET", `/api/v1/cues/runs?${new URLSearchParams(s ? { status: s, limit: "50" } : { limit: "50" })}`)),
+  );
+  const runs = pages.flatMap((page) => page.items).sort((a, b) => b.id - a.id);
+  const rows = runs.map((run) =>
+    h(
+      "tr",
+      { dataset: { run: run.id, status: run.status } },
+      h("td", {}, time(run.created_at)),
+      h("td", {}, run.cue),
+      h("td", {}, run.kind),
+      h("td", {}, run.target || "—"),
+      h("td", {}, h("span", { class: `status-${run.status}` }, run.status)),
+      h("td", { class: "num" }, run.attempts),
+      h("td", { class: "error-text" }, run.error || ""),
+      h("td", {}, run.game_id ? `#${run.game_id}` : "—"),
+    ),
+  );
+  const body = $("cue-runs").tBodies[0];
+  body.replaceChildren(...rows);
+  if (!rows.length) body.append(h("tr", {}, h("td", { colspan: "8", class: "note" }, "No runs.")));
+}
+
+$("runs-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  act(event.submitter, loadRuns);
+});
+loaders.cues = () => act(null, () => Promise.all([loadCues(), loadRuns()]));
+
 // --- shows and teams -------------------------------------------------------------------
 
 const MESSAGE_FIELDS = [

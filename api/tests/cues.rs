@@ -411,3 +411,248 @@ fn cues_check_names_the_line_of_the_first_problem() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The runs of cue actions as the admin sees them (`query` starts with `?`).
+async fn runs(stack: &Stack, ondeck: &Ondeck, query: &str) -> Vec<Value> {
+    let page = stack
+        .get(
+            ondeck,
+            &stack.tokens.admin,
+            &format!("/api/v1/cues/runs{query}"),
+        )
+        .await
+        .expect(200);
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_always_fails_is_recorded_failed_and_shown() {
+    let stack = Stack::new().await;
+    let dir = TempDir::new("cues-failing");
+    let target = Arc::new(Mutex::new(Target {
+        fail: usize::MAX,
+        ..Target::default()
+    }));
+    let hook = webhook_target(target.clone()).await;
+    // Credentials and a token in the URL must never be shown.
+    let secret_hook = format!(
+        "{}?token=t0ken-in-query",
+        hook.replacen("http://", "http://hookuser:hookpass@", 1)
+    );
+    let cues = cue_file(dir.path(), &secret_hook);
+    let ondeck = stack
+        .spawn(Mode::Run, &[("CUES_FILE", cues.to_str().expect("utf-8"))])
+        .await;
+
+    // The transition is not held up by the failing target.
+    let (game, took) = play(&stack, &ondeck, "Ada", "+14155550102").await;
+    assert!(took < Duration::from_secs(1), "play took {took:?}");
+    let retrying = eventually("a retrying webhook", Duration::from_secs(10), async || {
+        runs(&stack, &ondeck, "?status=retrying&kind=webhook")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert_eq!(retrying["cue"], "in-game");
+    assert!(
+        retrying["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("500")),
+        "{retrying}"
+    );
+
+    // Five attempts (0.5 + 1 + 2 + 4 s apart), then failed for good.
+    let failed = eventually(
+        "the failed webhook run",
+        Duration::from_secs(30),
+        async || {
+            runs(&stack, &ondeck, "?status=failed")
+                .await
+                .into_iter()
+                .next()
+        },
+    )
+    .await;
+    assert_eq!(failed["kind"], "webhook");
+    assert_eq!(failed["cue"], "in-game");
+    assert_eq!(failed["game_id"], game);
+    assert_eq!(failed["attempts"], 5);
+    assert_eq!(target.lock().expect("lock").posts, 5);
+    assert_eq!(
+        failed["error"],
+        "the target answered 500 Internal Server Error"
+    );
+    assert_eq!(failed["target"].as_str(), Some(hook.as_str()));
+    assert!(failed["finished_at"].is_string(), "{failed}");
+
+    // The DMX action of the same cue waits for a process with DMX_DEVICE.
+    let dmx = runs(&stack, &ondeck, "?kind=dmx").await;
+    assert!(!dmx.is_empty());
+    for run in &dmx {
+        assert_eq!(run["status"], "pending", "{run}");
+        assert_eq!(run["attempts"], 0, "{run}");
+    }
+    assert_eq!(runs(&stack, &ondeck, "?status=ok").await.len(), 0);
+
+    // Nothing secret in the list, in JSON or CSV.
+    let all = stack
+        .get(&ondeck, &stack.tokens.admin, "/api/v1/cues/runs")
+        .await
+        .text();
+    let csv = stack
+        .get(&ondeck, &stack.tokens.admin, "/api/v1/cues/runs?format=csv")
+        .await;
+    assert!(
+        csv.content_type.starts_with("text/csv"),
+        "{}",
+        csv.content_type
+    );
+    assert!(
+        csv.text().contains("the target answered 500"),
+        "{}",
+        csv.text()
+    );
+    for text in [all, csv.text()] {
+        for secret in ["t0ken-in-query", "hookpass", "hookuser"] {
+            assert!(!text.contains(secret), "{secret} shown: {text}");
+        }
+    }
+
+    // The list's filters check their input; only admins read it.
+    let bad = stack
+        .get(
+            &ondeck,
+            &stack.tokens.admin,
+            "/api/v1/cues/runs?status=broken&kind=x",
+        )
+        .await
+        .problem(422);
+    assert!(bad["errors"]["status"].is_array(), "{bad}");
+    assert!(bad["errors"]["kind"].is_array(), "{bad}");
+    for token in [
+        &stack.tokens.tablet,
+        &stack.tokens.game,
+        &stack.tokens.display,
+    ] {
+        stack
+            .get(&ondeck, token, "/api/v1/cues/runs")
+            .await
+            .problem(403);
+    }
+
+    // Counted in /metrics.
+    let metrics = stack.get(&ondeck, "", "/metrics").await.text();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("ondeck_webhook_errors_total") && l.ends_with(" 5")),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmx_jobs_wait_for_the_process_with_the_device_and_retry_a_missing_one() {
+    let stack = Stack::new().await;
+    let dir = TempDir::new("cues-split");
+    let target = Arc::new(Mutex::new(Target::default()));
+    let hook = webhook_target(target.clone()).await;
+    let cues = cue_file(dir.path(), &hook);
+    let cues = cues.to_str().expect("utf-8");
+    let device = dir.path().join("dmx");
+    // The API and a worker without DMX_DEVICE (say, in the cloud).
+    let api = stack.spawn(Mode::Serve, &[("CUES_FILE", cues)]).await;
+    let mut cloud = stack.spawn(Mode::Work, &[("CUES_FILE", cues)]).await;
+    cloud
+        .wait_for_log("worker running", Duration::from_secs(20))
+        .await;
+
+    stack
+        .post(
+            &api,
+            &stack.tokens.tablet,
+            "/api/v1/cues",
+            json!({"cue": "in-game"}),
+        )
+        .await
+        .expect(202);
+    // The cue ran there: its webhook was delivered...
+    eventually("the webhook run", Duration::from_secs(10), async || {
+        runs(&stack, &api, "?kind=webhook&status=ok")
+            .await
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert_eq!(target.lock().expect("lock").received.len(), 1);
+    // ...but its DMX scene is not for that process: it stays queued.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let dmx = runs(&stack, &api, "?kind=dmx").await;
+    assert_eq!(dmx.len(), 1, "{dmx:?}");
+    assert_eq!(dmx[0]["status"], "pending");
+    assert_eq!(dmx[0]["attempts"], 0);
+    assert!(dmx[0]["target"].is_null(), "{}", dmx[0]);
+
+    // The on-site worker starts with its interface unplugged: the scene is
+    // tried, the error recorded, and tried again.
+    let device_path = device.to_str().expect("utf-8");
+    let _venue = stack
+        .spawn(
+            Mode::Work,
+            &[("CUES_FILE", cues), ("DMX_DEVICE", device_path)],
+        )
+        .await;
+    let retrying = eventually("a retrying DMX run", Duration::from_secs(20), async || {
+        runs(&stack, &api, "?kind=dmx&status=retrying")
+            .await
+            .into_iter()
+            .find(|r| r["attempts"].as_i64() >= Some(2))
+    })
+    .await;
+    assert_eq!(retrying["target"], device_path);
+    let error = retrying["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with(&format!("cannot open {device_path}")),
+        "{retrying}"
+    );
+    // Transitions go on meanwhile (and fire the cue again).
+    stack
+        .post(
+            &api,
+            &stack.tokens.admin,
+            "/api/v1/teams",
+            json!({"name": "Red Sox"}),
+        )
+        .await
+        .expect(201);
+    let (_, took) = play(&stack, &api, "Dee", "+14155550101").await;
+    assert!(took < Duration::from_secs(1), "play took {took:?}");
+
+    // Plugged in: the scenes reach it, and every run is ok.
+    let interface = Interface::start(dir.path());
+    let in_game = frame(&[(1, 200), (2, 100), (3, 77)]);
+    eventually("the in-game frame", Duration::from_secs(20), async || {
+        (interface.last().as_ref() == Some(&in_game)).then_some(())
+    })
+    .await;
+    eventually("every DMX run ok", Duration::from_secs(20), async || {
+        let dmx = runs(&stack, &api, "?kind=dmx").await;
+        (dmx.len() == 3 && dmx.iter().all(|r| r["status"] == "ok")).then_some(())
+    })
+    .await;
+    let first = runs(&stack, &api, "?kind=dmx&cue=in-game").await;
+    let first = first.last().expect("the first in-game run");
+    // At least one attempt failed before the one that reached the device.
+    assert!(first["attempts"].as_i64() >= Some(2), "{first}");
+    assert!(
+        first["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("cannot open")),
+        "{first}"
+    );
+    assert_eq!(first["target"], device_path);
+
+    // The worker without the device never served the DMX queue.
+    assert!(cloud.is_running());
+    assert!(cloud.log().contains("\"dmx\":false"), "{}", cloud.log());
+}

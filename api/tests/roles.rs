@@ -70,6 +70,8 @@ const ENDPOINTS: &[(&str, &str, Fixture, &[Role])] = &[
         ADMIN_ONLY,
     ),
     ("GET", "/api/v1/messages", Nothing, ADMIN_ONLY),
+    ("GET", "/api/v1/cues", Nothing, READERS),
+    ("GET", "/api/v1/cues/runs", Nothing, ADMIN_ONLY),
 ];
 
 /// A valid body for an endpoint, given its fixture's id; `n` keeps names unique.

@@ -209,6 +209,38 @@ pub fn enttec_frame(universe: &[u8; CHANNELS]) -> Vec<u8> {
     frame
 }
 
+/// A webhook URL as it may be shown and stored: without credentials, query
+/// or fragment (where tokens usually travel).
+pub fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
+/// Why a request failed, with its causes but without its URL (which may
+/// carry a token).
+pub fn request_error(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// `sha256=<hex>` of HMAC-SHA256 over `body`.
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
     #[allow(clippy::expect_used)]
@@ -222,7 +254,23 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 /// each second.
 #[derive(Clone)]
 pub struct Dmx {
-    universe: watch::Sender<[u8; CHANNELS]>,
+    universe: watch::Sender<Universe>,
+    written: watch::Receiver<Written>,
+    device: PathBuf,
+}
+
+/// The channels and how many changes they have seen.
+struct Universe {
+    generation: u64,
+    channels: [u8; CHANNELS],
+}
+
+/// What reached the device: the newest generation written, and the error of
+/// the last attempt that failed since.
+#[derive(Debug, Clone, Default)]
+struct Written {
+    generation: u64,
+    error: Option<String>,
 }
 
 impl Dmx {
@@ -231,32 +279,72 @@ impl Dmx {
         device: PathBuf,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Dmx {
-        let (universe, rx) = watch::channel([0u8; CHANNELS]);
-        tokio::spawn(output(device, rx, stop));
-        Dmx { universe }
+        let (universe, rx) = watch::channel(Universe {
+            generation: 0,
+            channels: [0u8; CHANNELS],
+        });
+        let (report, written) = watch::channel(Written::default());
+        tokio::spawn(output(device.clone(), rx, report, stop));
+        Dmx {
+            universe,
+            written,
+            device,
+        }
     }
 
-    pub fn set(&self, channels: &[Channel]) {
+    /// The serial device this process writes to.
+    pub fn device(&self) -> &Path {
+        &self.device
+    }
+
+    /// Sets `(channel, value)` pairs (channels 1–512); returns the change's
+    /// generation, for [`Dmx::written`].
+    pub fn set(&self, channels: impl IntoIterator<Item = (u16, u8)>) -> u64 {
+        let mut generation = 0;
         self.universe.send_modify(|u| {
-            for c in channels {
-                if let Some(slot) = u.get_mut(usize::from(c.channel).wrapping_sub(1)) {
-                    *slot = c.value;
+            for (channel, value) in channels {
+                if let Some(slot) = u.channels.get_mut(usize::from(channel).wrapping_sub(1)) {
+                    *slot = value;
                 }
             }
+            u.generation += 1;
+            generation = u.generation;
         });
+        generation
+    }
+
+    /// Waits until a frame holding change `generation` (or a later one) has
+    /// been written to the device; after `within`, the device's last error.
+    pub async fn written(&self, generation: u64, within: Duration) -> Result<(), String> {
+        let mut rx = self.written.clone();
+        let reached = tokio::time::timeout(within, rx.wait_for(|w| w.generation >= generation))
+            .await
+            .map(|r| r.is_ok());
+        match reached {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the DMX output has stopped".to_owned()),
+            Err(_) => Err(rx.borrow().error.clone().unwrap_or_else(|| {
+                format!("no frame reached the device within {} s", within.as_secs())
+            })),
+        }
     }
 }
 
 async fn output(
     device: PathBuf,
-    mut rx: watch::Receiver<[u8; CHANNELS]>,
+    mut rx: watch::Receiver<Universe>,
+    report: watch::Sender<Written>,
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
     let mut file: Option<tokio::fs::File> = None;
     let mut failing = false;
     loop {
-        let frame = enttec_frame(&rx.borrow_and_update());
+        let (generation, frame) = {
+            let u = rx.borrow_and_update();
+            (u.generation, enttec_frame(&u.channels))
+        };
+        let mut error = None;
         if file.is_none() {
             match tokio::fs::OpenOptions::new()
                 .write(true)
@@ -264,9 +352,7 @@ async fn output(
                 .await
             {
                 Ok(f) => file = Some(f),
-                Err(e) => {
-                    fail(&mut failing, &device, &e.to_string());
-                }
+                Err(e) => error = Some(format!("cannot open {}: {e}", device.display())),
             }
         }
         if let Some(f) = file.as_mut() {
@@ -281,18 +367,26 @@ async fn output(
                         tracing::info!(device = %device.display(), "DMX output resumed");
                     }
                     failing = false;
+                    report.send_replace(Written {
+                        generation,
+                        error: None,
+                    });
                     metrics::gauge!("ondeck_dmx_up").set(1.0);
                     metrics::counter!("ondeck_dmx_frames_total").increment(1);
                 }
                 Ok(Err(e)) => {
                     file = None;
-                    fail(&mut failing, &device, &e.to_string());
+                    error = Some(format!("cannot write to {}: {e}", device.display()));
                 }
                 Err(_) => {
                     file = None;
-                    fail(&mut failing, &device, "the device took no data for 2 s");
+                    error = Some(format!("{} took no data for 2 s", device.display()));
                 }
             }
+        }
+        if let Some(error) = error {
+            fail(&mut failing, &device, &error);
+            report.send_modify(|w| w.error = Some(error));
         }
         tokio::select! {
             () = &mut stop => break,
@@ -400,6 +494,18 @@ completed = "attractor"
         );
         let broken = "a = 1\nb = = 2\n";
         assert_eq!(CueFile::parse(broken).expect_err("syntax").line, 2);
+    }
+
+    #[test]
+    fn shown_urls_keep_no_secrets() {
+        assert_eq!(
+            shown_url("https://user:pw@hooks.example.com:8443/a/b?token=s3cret#x"),
+            "https://hooks.example.com:8443/a/b"
+        );
+        assert_eq!(
+            shown_url("http://127.0.0.1:9/hook"),
+            "http://127.0.0.1:9/hook"
+        );
     }
 
     #[test]

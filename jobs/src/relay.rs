@@ -30,6 +30,8 @@ pub struct Queues {
     pub souvenirs: RedisStorage<Envelope>,
     /// Venue cues and their webhooks.
     pub webhooks: RedisStorage<Envelope>,
+    /// DMX scenes: served only by the process that has `DMX_DEVICE`.
+    pub dmx: RedisStorage<Envelope>,
     pub redis: ConnectionManager,
 }
 
@@ -53,6 +55,7 @@ impl Queues {
             Job::Sms { .. } => &mut self.texts,
             Job::Souvenir { .. } => &mut self.souvenirs,
             Job::Cue { .. } | Job::Webhook { .. } => &mut self.webhooks,
+            Job::Dmx { .. } => &mut self.dmx,
         }
     }
 
@@ -60,7 +63,13 @@ impl Queues {
     /// what they did is recorded in PostgreSQL (messages, souvenirs).
     async fn vacuum(&mut self) -> usize {
         let mut removed = 0;
-        for queue in [&mut self.texts, &mut self.souvenirs, &mut self.webhooks] {
+        let queues = [
+            &mut self.texts,
+            &mut self.souvenirs,
+            &mut self.webhooks,
+            &mut self.dmx,
+        ];
+        for queue in queues {
             match queue.vacuum_before(FINISHED_KEPT).await {
                 Ok(n) => removed += n,
                 Err(e) => tracing::warn!(error = %e, "cannot vacuum finished jobs"),
@@ -69,7 +78,9 @@ impl Queues {
         removed
     }
 
-    /// Jobs waiting in the fullest queue.
+    /// Jobs waiting in the fullest queue. The DMX queue does not count: with
+    /// no process that has `DMX_DEVICE` it only grows, and must not stop the
+    /// texts.
     async fn waiting(&mut self) -> redis::RedisResult<i64> {
         let mut most = 0;
         for key in [

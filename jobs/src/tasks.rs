@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use ondeck_domain::store::cue_runs::{self, ActionKind, NewRun};
 use ondeck_domain::store::messages::{self, Kind, Status};
 use ondeck_domain::store::outbox::{self, Job, MessageKind};
 use ondeck_domain::store::{events, games, souvenirs};
@@ -283,8 +284,10 @@ pub enum CueOutcome {
     Unknown,
 }
 
-/// Runs a cue: sets its DMX channels (in the process that has the device)
-/// and queues its webhooks, once per cue job however often this runs.
+/// Runs a cue: each of its actions becomes a job of its own, recorded as a
+/// pending run in `cue_runs` — DMX scenes on the DMX queue (served only by
+/// the process that has `DMX_DEVICE`), webhooks on the shared one. Once per
+/// cue job, however often this runs.
 #[tracing::instrument(skip_all, fields(outbox_id, cue = name))]
 pub async fn fire_cue(
     deps: &Deps,
@@ -296,45 +299,173 @@ pub async fn fire_cue(
         tracing::warn!("no cue of this name in CUES_FILE");
         return Ok(CueOutcome::Unknown);
     };
-    let mut webhooks = Vec::new();
+    let at = chrono::Utc::now();
+    let mut tx = deps.db.begin().await?;
     for (i, action) in cue.actions.iter().enumerate() {
-        match action {
-            crate::cues::Action::Dmx { channels } => match &deps.dmx {
-                Some(dmx) => {
-                    dmx.set(channels);
-                }
-                None => tracing::warn!("a DMX cue, but this worker has no DMX_DEVICE"),
-            },
-            crate::cues::Action::Webhook { url, .. } => webhooks.push(Job::Webhook {
-                cue: name.to_owned(),
-                action: i,
-                url: url.clone(),
-                game_id,
-                at: chrono::Utc::now(),
-            }),
+        let (job, kind, target, key) = match action {
+            crate::cues::Action::Dmx { channels } => (
+                Job::Dmx {
+                    cue: name.to_owned(),
+                    action: i,
+                    channels: channels.iter().map(|c| (c.channel, c.value)).collect(),
+                    game_id,
+                    at,
+                },
+                ActionKind::Dmx,
+                None,
+                format!("cue-dmx:{outbox_id}:{i}"),
+            ),
+            crate::cues::Action::Webhook { url, .. } => (
+                Job::Webhook {
+                    cue: name.to_owned(),
+                    action: i,
+                    url: url.clone(),
+                    game_id,
+                    at,
+                },
+                ActionKind::Webhook,
+                Some(crate::cues::shown_url(url)),
+                format!("cue-webhook:{outbox_id}:{i}"),
+            ),
+        };
+        outbox::enqueue_once(&mut tx, &job, &key).await?;
+        let run = NewRun {
+            cue: name,
+            action: i32::try_from(i).unwrap_or(i32::MAX),
+            kind,
+            target: target.as_deref(),
+            game_id,
+        };
+        if let Some(job_id) = outbox::id_of(&mut tx, &key).await? {
+            cue_runs::record(&mut tx, job_id, &run).await?;
         }
     }
-    if !webhooks.is_empty() {
-        let mut tx = deps.db.begin().await?;
-        for job in &webhooks {
-            let Job::Webhook { action, .. } = job else {
-                continue;
-            };
-            outbox::enqueue_once(&mut tx, job, &format!("cue-webhook:{outbox_id}:{action}"))
-                .await?;
-        }
-        tx.commit().await?;
-        deps.wake.after_commit();
-    }
+    tx.commit().await?;
+    deps.wake.after_commit();
     Ok(CueOutcome::Fired)
 }
 
-/// How a webhook job ended.
+/// How a cue action's job (a DMX scene, a webhook) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebhookOutcome {
-    Delivered,
+pub enum ActionOutcome {
+    Done,
+    /// Its run had ended before this one (a job delivered twice).
     AlreadyDone,
+    /// Every attempt failed; the run is `failed` with the last error.
     Failed,
+}
+
+/// Errors kept in `cue_runs` are cut to this many characters.
+const ERROR_CHARS: usize = 300;
+
+/// Makes attempts at a cue action until one succeeds or `max_attempts` have
+/// failed, pausing with backoff between them. Each attempt is counted and
+/// its outcome recorded in the action's `cue_runs` row (`retrying`, then
+/// `ok` or `failed`), so a job delivered again continues the count.
+async fn attempt_action<F, Fut>(
+    deps: &Deps,
+    outbox_id: i64,
+    target: Option<&str>,
+    mut attempt: F,
+) -> anyhow::Result<ActionOutcome>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    loop {
+        let number = {
+            let mut conn = deps.db.acquire().await?;
+            match cue_runs::begin_attempt(&mut conn, outbox_id, target).await? {
+                Some(n) => n,
+                None => return Ok(ActionOutcome::AlreadyDone),
+            }
+        };
+        // No connection is held while the device or the target is waited for.
+        let result = attempt()
+            .await
+            .map_err(|e| e.chars().take(ERROR_CHARS).collect::<String>());
+        let last = number >= deps.max_attempts;
+        let mut conn = deps.db.acquire().await?;
+        let error = result.as_ref().err().map(String::as_str);
+        cue_runs::end_attempt(&mut conn, outbox_id, error, last).await?;
+        match error {
+            None => return Ok(ActionOutcome::Done),
+            Some(error) if last => {
+                tracing::warn!(attempts = number, error, "giving up on a cue action");
+                return Ok(ActionOutcome::Failed);
+            }
+            Some(error) => {
+                tracing::info!(attempt = number, error, "cue action failed; trying again");
+            }
+        }
+        drop(conn);
+        tokio::time::sleep(backoff(deps, number)).await;
+    }
+}
+
+/// Records the run of an action job unless its cue's job did (a job queued
+/// before runs were recorded has none yet).
+async fn ensure_run(deps: &Deps, outbox_id: i64, run: &NewRun<'_>) -> anyhow::Result<()> {
+    let mut conn = deps.db.acquire().await?;
+    cue_runs::record(&mut conn, outbox_id, run).await?;
+    Ok(())
+}
+
+/// A DMX job taken this long after its cue fired is dropped (recorded as
+/// failed): an old scene is worse than none.
+pub const DMX_EXPIRES: Duration = Duration::from_secs(300);
+/// How long one attempt waits for a frame to reach the device.
+const DMX_ATTEMPT: Duration = Duration::from_secs(3);
+
+/// Sets a cue's DMX channels in this process's universe (the process that
+/// has `DMX_DEVICE`) and waits until a frame holding them reached the
+/// device; a missing device fails the attempt, recorded and retried.
+#[tracing::instrument(skip_all, fields(outbox_id, cue))]
+pub async fn apply_dmx(
+    deps: &Deps,
+    outbox_id: i64,
+    cue: &str,
+    action: usize,
+    channels: &[(u16, u8)],
+    game_id: Option<GameId>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<ActionOutcome> {
+    let Some(dmx) = &deps.dmx else {
+        return Err(Retry("a DMX job reached a process without DMX_DEVICE".to_owned()).into());
+    };
+    let device = dmx.device().display().to_string();
+    let run = NewRun {
+        cue,
+        action: i32::try_from(action).unwrap_or(i32::MAX),
+        kind: ActionKind::Dmx,
+        target: Some(&device),
+        game_id,
+    };
+    ensure_run(deps, outbox_id, &run).await?;
+    let age = (chrono::Utc::now() - at).to_std().unwrap_or_default();
+    if age > DMX_EXPIRES {
+        let expired = format!(
+            "expired: no process with DMX_DEVICE took it within {} s",
+            DMX_EXPIRES.as_secs()
+        );
+        let mut conn = deps.db.acquire().await?;
+        if cue_runs::begin_attempt(&mut conn, outbox_id, Some(&device))
+            .await?
+            .is_none()
+        {
+            return Ok(ActionOutcome::AlreadyDone);
+        }
+        cue_runs::end_attempt(&mut conn, outbox_id, Some(&expired), true).await?;
+        tracing::warn!(age_s = age.as_secs(), "dropping an expired DMX scene");
+        return Ok(ActionOutcome::Failed);
+    }
+    let mut generation = None;
+    attempt_action(deps, outbox_id, Some(&device), move || {
+        // Set once per run; later attempts wait for the device to take it.
+        let g = *generation.get_or_insert_with(|| dmx.set(channels.iter().copied()));
+        dmx.written(g, DMX_ATTEMPT)
+    })
+    .await
 }
 
 /// The JSON a cue's webhook carries.
@@ -357,8 +488,9 @@ pub fn webhook_body(
     .unwrap_or_default()
 }
 
-/// POSTs a cue's webhook, signed, retrying with backoff like a text.
-#[tracing::instrument(skip_all, fields(outbox_id, cue, url))]
+/// POSTs a cue's webhook, signed, retrying with backoff like a text; every
+/// attempt is recorded in the action's `cue_runs` row.
+#[tracing::instrument(skip_all, fields(outbox_id, cue))]
 pub async fn deliver_webhook(
     deps: &Deps,
     outbox_id: i64,
@@ -367,12 +499,21 @@ pub async fn deliver_webhook(
     url: &str,
     game_id: Option<GameId>,
     at: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<WebhookOutcome> {
+) -> anyhow::Result<ActionOutcome> {
     use secrecy::ExposeSecret;
+    let shown = crate::cues::shown_url(url);
+    let run = NewRun {
+        cue,
+        action: i32::try_from(action).unwrap_or(i32::MAX),
+        kind: ActionKind::Webhook,
+        target: Some(&shown),
+        game_id,
+    };
+    ensure_run(deps, outbox_id, &run).await?;
     let game = {
         let mut conn = deps.db.acquire().await?;
         if outbox::is_done(&mut conn, outbox_id).await? {
-            return Ok(WebhookOutcome::AlreadyDone);
+            return Ok(ActionOutcome::AlreadyDone);
         }
         match game_id {
             Some(id) => Some(games::get(&mut conn, id).await?),
@@ -401,29 +542,25 @@ pub async fn deliver_webhook(
         })
         .unwrap_or_default();
     let signature = crate::cues::signature(secret.as_bytes(), &body);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    let (signature, body) = (&signature, &body);
+    attempt_action(deps, outbox_id, None, move || async move {
         let sent = deps
             .http
             .post(url)
             .header("content-type", "application/json")
-            .header("x-ondeck-signature", &signature)
+            .header("x-ondeck-signature", signature)
             .header("x-ondeck-delivery", outbox_id.to_string())
             .timeout(Duration::from_secs(10))
             .body(body.clone())
             .send()
             .await;
         let error = match sent {
-            Ok(res) if res.status().is_success() => return Ok(WebhookOutcome::Delivered),
+            Ok(res) if res.status().is_success() => return Ok(()),
             Ok(res) => format!("the target answered {}", res.status()),
-            Err(e) => e.to_string(),
+            Err(e) => crate::cues::request_error(e),
         };
-        if attempt >= deps.max_attempts {
-            tracing::warn!(attempts = attempt, error, "giving up on a webhook");
-            return Ok(WebhookOutcome::Failed);
-        }
-        tracing::info!(attempt, error, "webhook not delivered; trying again");
-        tokio::time::sleep(backoff(deps, attempt)).await;
-    }
+        metrics::counter!("ondeck_webhook_errors_total").increment(1);
+        Err(error)
+    })
+    .await
 }

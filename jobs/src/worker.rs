@@ -62,6 +62,7 @@ pub fn queues(conn: ConnectionManager) -> Queues {
         texts: RedisStorage::new(conn.clone()).with_config(queue_config("ondeck:texts")),
         souvenirs: RedisStorage::new(conn.clone()).with_config(queue_config("ondeck:souvenirs")),
         webhooks: RedisStorage::new(conn.clone()).with_config(queue_config("ondeck:webhooks")),
+        dmx: RedisStorage::new(conn.clone()).with_config(queue_config("ondeck:dmx")),
         redis: conn,
     }
 }
@@ -232,6 +233,24 @@ async fn venue_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), Box
     }
 }
 
+async fn dmx_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
+    let id = envelope.outbox_id;
+    let Job::Dmx {
+        ref cue,
+        action,
+        ref channels,
+        game_id,
+        at,
+    } = envelope.job
+    else {
+        return Err(AbortError::new("not a DMX job").into());
+    };
+    let outcome = tasks::apply_dmx(&deps, id, cue, action, channels, game_id, at)
+        .await
+        .map(label);
+    conclude(&deps, id, "dmx", outcome).await
+}
+
 /// Runs the worker until `shutdown` completes; jobs in progress then finish
 /// and the rest stay queued.
 pub async fn run(
@@ -291,6 +310,8 @@ pub async fn run(
     let concurrency = settings.concurrency;
     let (texts, souvenirs) = (queues.texts.clone(), queues.souvenirs.clone());
     let (webhooks, venue_deps) = (queues.webhooks.clone(), deps.clone());
+    let (dmx, dmx_deps) = (queues.dmx.clone(), deps.clone());
+    let serves_dmx = deps.dmx.is_some();
     let (text_deps, souvenir_deps) = (deps.clone(), deps);
     let texts_worker = supervise("texts", stop.clone(), move |restarts, signal| {
         WorkerBuilder::new(worker_name("texts", restarts))
@@ -333,8 +354,30 @@ pub async fn run(
             .build(venue_task)
             .run_until(signal)
     });
-    tracing::info!("worker running: relay, texts, souvenirs, cues and webhooks, recall sweep");
-    tokio::join!(texts_worker, souvenirs_worker, venue_worker);
+    // Only the process that drives the interface takes DMX jobs; they wait
+    // in their queue until it runs. One at a time: scenes apply in order.
+    let dmx_worker = serves_dmx.then(|| {
+        supervise("dmx", stop.clone(), move |restarts, signal| {
+            WorkerBuilder::new(worker_name("dmx", restarts))
+                .backend(dmx.clone().poll_with_interval(Duration::from_millis(100)))
+                .data(dmx_deps.clone())
+                .concurrency(1)
+                .timeout(TEXT_TIMEOUT)
+                .catch_panic()
+                .build(dmx_task)
+                .run_until(signal)
+        })
+    });
+    let dmx_worker = async move {
+        if let Some(worker) = dmx_worker {
+            worker.await;
+        }
+    };
+    tracing::info!(
+        dmx = serves_dmx,
+        "worker running: relay, texts, souvenirs, cues and webhooks, recall sweep"
+    );
+    tokio::join!(texts_worker, souvenirs_worker, venue_worker, dmx_worker);
     relay.await?;
     sweep.await?;
     tracing::info!("worker stopped");

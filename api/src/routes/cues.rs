@@ -1,21 +1,28 @@
 //! `/api/v1/cues`: the venue cues of `CUES_FILE`, and firing one.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use ondeck_domain::models::Role;
+use ondeck_domain::store::cue_runs::{self, RunFilter};
 use ondeck_domain::store::outbox::{self, Job};
+use ondeck_domain::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Result};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::list::Listing;
+use crate::routes::messages::parse;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_cues, fire_cue))
+    OpenApiRouter::new()
+        .routes(routes!(list_cues, fire_cue))
+        .routes(routes!(list_runs))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,4 +102,72 @@ async fn fire_cue(
     state.wake.after_commit();
     metrics::counter!("ondeck_cues_fired_total").increment(1);
     Ok((StatusCode::ACCEPTED, axum::Json(Fired { cue: input.cue })))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RunListQuery {
+    /// `pending`, `ok`, `retrying` or `failed`.
+    status: Option<String>,
+    /// `dmx` or `webhook`.
+    kind: Option<String>,
+    /// A cue's name.
+    cue: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// What each action of each fired cue did, newest first: a DMX scene or a
+/// webhook, its target, status (`pending`, `ok`, `retrying`, `failed`),
+/// attempts and last error (admin only).
+#[utoipa::path(get, path = "/api/v1/cues/runs", tag = "cues", params(RunListQuery),
+    responses((status = 200, description = "`{items: [CueRun], next_cursor}` or CSV")))]
+async fn list_runs(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<RunListQuery>,
+) -> Result<Response> {
+    caller.allow(&[Role::Admin])?;
+    let mut errors = FieldErrors::new();
+    let listing = Listing::parse(
+        &mut errors,
+        q.limit.as_deref(),
+        q.cursor.as_deref(),
+        q.format.as_deref(),
+        &headers,
+    );
+    let filter = RunFilter {
+        status: parse(
+            &mut errors,
+            "status",
+            q.status.as_deref(),
+            "pending, ok, retrying or failed",
+        ),
+        kind: parse(&mut errors, "kind", q.kind.as_deref(), "dmx or webhook"),
+        cue: q.cue.filter(|c| !c.trim().is_empty()),
+    };
+    errors.into_result().map_err(ApiError::Invalid)?;
+    let mut conn = state.reads.acquire(Some(caller)).await?;
+    let paged = cue_runs::list(&mut conn, &filter, listing.page).await?;
+    listing.respond(
+        paged,
+        "cue-runs",
+        &[
+            "id",
+            "cue",
+            "action",
+            "kind",
+            "target",
+            "game_id",
+            "status",
+            "attempts",
+            "error",
+            "created_at",
+            "updated_at",
+            "finished_at",
+        ],
+    )
 }

@@ -35,7 +35,7 @@ pub struct MessageListQuery {
     format: Option<String>,
 }
 
-fn parse<T: std::str::FromStr>(
+pub(crate) fn parse<T: std::str::FromStr>(
     errors: &mut FieldErrors,
     field: &str,
     raw: Option<&str>,

@@ -18,6 +18,7 @@ macro_rules! game_joins {
     };
 }
 
+pub mod cue_runs;
 pub mod events;
 pub mod games;
 pub mod idempotency;

@@ -27,8 +27,8 @@ pub enum Job {
     },
     /// Render the game's souvenir image, then text its link.
     Souvenir { game_id: GameId },
-    /// Fire a venue cue of `CUES_FILE`: its DMX scene runs in the worker
-    /// that has `DMX_DEVICE`, its webhooks become `Webhook` jobs.
+    /// Fire a venue cue of `CUES_FILE`: its actions become `Dmx` and
+    /// `Webhook` jobs.
     Cue {
         name: String,
         #[serde(default)]
@@ -43,6 +43,16 @@ pub enum Job {
         game_id: Option<GameId>,
         at: chrono::DateTime<chrono::Utc>,
     },
+    /// Set DMX channels (`[channel, value]` pairs) of one cue's action: run
+    /// only by a worker process that has `DMX_DEVICE` (a queue of its own).
+    Dmx {
+        cue: String,
+        action: usize,
+        channels: Vec<(u16, u8)>,
+        #[serde(default)]
+        game_id: Option<GameId>,
+        at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl Job {
@@ -52,6 +62,7 @@ impl Job {
             Job::Souvenir { .. } => "souvenir",
             Job::Cue { .. } => "cue",
             Job::Webhook { .. } => "webhook",
+            Job::Dmx { .. } => "dmx",
         }
     }
 }
@@ -66,6 +77,16 @@ pub async fn enqueue_once(conn: &mut PgConnection, job: &Job, dedupe_key: &str) 
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The job written with `dedupe_key`, if any.
+pub async fn id_of(conn: &mut PgConnection, dedupe_key: &str) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM outbox WHERE dedupe_key = $1")
+            .bind(dedupe_key)
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
 pub async fn enqueue(conn: &mut PgConnection, job: &Job) -> Result<()> {
