@@ -168,25 +168,33 @@ async fn api_view(stack: &Stack, ondeck: &Ondeck) -> (Value, Value) {
     (leaderboard, games)
 }
 
-/// The environment deploy/backup and deploy/restore get: the database and
-/// the same S3 settings as ondeck's storage.
-fn backup_env(stack: &Stack) -> Vec<(&'static str, String)> {
+/// The S3 settings of ondeck's storage, as deploy/backup and deploy/restore
+/// read them, with the credentials in an AWS profile file written to `dir`
+/// (the form compose/make-secrets gives them as a Docker secret).
+fn s3_env(stack: &Stack, dir: &Path) -> Vec<(&'static str, String)> {
+    let profile = dir.join("aws_credentials");
+    let text = format!(
+        "[default]\naws_access_key_id = {S3_ACCESS_KEY}\naws_secret_access_key = {}\n",
+        stack.s3.secret
+    );
+    std::fs::write(&profile, text).expect("write the AWS profile file");
     vec![
-        ("DATABASE_URL", stack.db.url.clone()),
         ("S3_BUCKET", S3_BUCKET.to_owned()),
         ("S3_REGION", "us-east-1".to_owned()),
         ("S3_ENDPOINT", stack.s3.endpoint()),
-        ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY.to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", stack.s3.secret.clone()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            profile.to_str().expect("a UTF-8 path").to_owned(),
+        ),
     ]
 }
 
 /// `deploy/restore --target <the test database> SOURCE`, which must succeed.
-fn restore(stack: &Stack, source: &str) {
+fn restore(stack: &Stack, dir: &Path, source: &str) {
     let output = script(
         "deploy/restore",
         &["--target", &stack.db.url, source],
-        &backup_env(stack),
+        &s3_env(stack, dir),
     );
     succeeded(&format!("deploy/restore {source}"), &output);
 }
@@ -236,13 +244,24 @@ async fn backup_drop_and_restore_from_file_and_s3_bring_back_the_same_data() {
     let dir = TempDir::new("backup");
     let dump = dir.path().join("drill.dump");
     let dump_arg = dump.to_str().expect("a UTF-8 path");
+    // As the backup service of compose.onsite.yaml runs it: the URL in a
+    // secret file, STORAGE=s3 asking for the upload, keys in the environment.
+    let url_file = dir.path().join("database_url");
+    std::fs::write(&url_file, format!("{}\n", stack.db.url)).expect("write the URL file");
+    let backup_env = [
+        (
+            "DATABASE_URL_FILE",
+            url_file.to_str().expect("a UTF-8 path").to_owned(),
+        ),
+        ("STORAGE", "s3".to_owned()),
+        ("S3_BUCKET", S3_BUCKET.to_owned()),
+        ("S3_ENDPOINT", stack.s3.endpoint()),
+        ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", stack.s3.secret.clone()),
+    ];
     let printed = succeeded(
         "deploy/backup",
-        &script(
-            "deploy/backup",
-            &["--out", dump_arg, "--s3"],
-            &backup_env(&stack),
-        ),
+        &script("deploy/backup", &["--out", dump_arg], &backup_env),
     );
     let key = "backups/drill.dump";
     assert_eq!(
@@ -263,7 +282,7 @@ async fn backup_drop_and_restore_from_file_and_s3_bring_back_the_same_data() {
     );
 
     // 1. From the file: restore creates the database again.
-    restore(&stack, dump_arg);
+    restore(&stack, dir.path(), dump_arg);
     assert_eq!(
         snapshot(&stack.db.url).await,
         before,
@@ -279,7 +298,7 @@ async fn backup_drop_and_restore_from_file_and_s3_bring_back_the_same_data() {
         changed, before,
         "a signup after the backup changes the data"
     );
-    restore(&stack, &format!("s3://{S3_BUCKET}/{key}"));
+    restore(&stack, dir.path(), &format!("s3://{S3_BUCKET}/{key}"));
     assert_eq!(
         snapshot(&stack.db.url).await,
         before,
