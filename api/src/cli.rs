@@ -91,6 +91,11 @@ pub fn main() -> ExitCode {
         Err(e) => return config_failure(&e),
     };
     telemetry::init(log_format);
+    // Reporting lives as long as `main`: dropping the guard flushes it.
+    let _reporting = match config::sentry_dsn() {
+        Ok(dsn) => dsn.map(crate::reporting::init),
+        Err(e) => return config_failure(&e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

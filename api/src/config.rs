@@ -136,6 +136,25 @@ pub fn database_url() -> Result<SecretString, ConfigError> {
     postgres_url("DATABASE_URL", required(&process_env, "DATABASE_URL")?)
 }
 
+/// `SENTRY_DSN`, checked: read on its own, before the runtime starts (the
+/// Sentry client must exist before the threads that report).
+pub fn sentry_dsn() -> Result<Option<sentry::types::Dsn>, ConfigError> {
+    sentry_dsn_from(&process_env)
+}
+
+fn sentry_dsn_from(env: Source) -> Result<Option<sentry::types::Dsn>, ConfigError> {
+    var(env, "SENTRY_DSN")?
+        .map(|v| {
+            v.parse::<sentry::types::Dsn>().map_err(|_| {
+                problem(
+                    "SENTRY_DSN",
+                    "expected a Sentry DSN like https://KEY@HOST/PROJECT",
+                )
+            })
+        })
+        .transpose()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -284,7 +303,7 @@ impl Config {
             storage: StorageSettings::from_env(&resolved)
                 .map_err(|e| problem(&e.var, e.problem))?,
             worker_concurrency: bounded(env, "WORKER_CONCURRENCY", 16, 1, 1000)? as usize,
-            sentry_dsn: var(env, "SENTRY_DSN")?.map(SecretString::from),
+            sentry_dsn: sentry_dsn_from(env)?.map(|dsn| SecretString::from(dsn.to_string())),
             log_format: log_format_from(env)?,
             cors_origins,
             cues: var(env, "CUES_FILE")?

@@ -165,6 +165,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         }
+        if let ApiError::Internal(cause) = self {
+            // For the error report, made where the request's hub is bound.
+            let cause = crate::reporting::Cause(std::sync::Arc::new(cause));
+            response.extensions_mut().insert(cause);
+        }
         response
     }
 }
