@@ -41,10 +41,13 @@ pub fn init(dsn: sentry::types::Dsn) -> sentry::ClientInitGuard {
 pub struct Cause(pub Arc<anyhow::Error>);
 
 /// Tags the request's scope with its route template and method (and a
-/// proxy's `X-Request-Id`), and reports a 5xx answer once: a 500 as an
-/// error with its cause chain, a 503 as a warning. A panic never reaches
-/// here as an answer: the panic integration has reported it, with these
-/// same tags, before `CatchPanicLayer` turns it into a 500.
+/// proxy's `X-Request-Id`), and reports a 5xx answer once: an error of
+/// ours as an error with its cause chain (a 503, such as a busy database,
+/// as a warning), any other 5xx as a message, except a 503 that is no
+/// error of ours (`/readyz` saying "not ready", which a probe asks every
+/// few seconds). A panic never reaches here as an answer: the panic
+/// integration has reported it, with these same tags, before
+/// `CatchPanicLayer` turns it into a 500.
 pub async fn report_server_errors(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
@@ -67,8 +70,10 @@ pub async fn report_server_errors(req: Request, next: Next) -> Response {
     });
     let response = next.run(req).await;
     let status = response.status();
-    if status.is_server_error() {
-        let level = if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+    let cause = response.extensions().get::<Cause>();
+    let unavailable = status == axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    if status.is_server_error() && (cause.is_some() || !unavailable) {
+        let level = if unavailable {
             sentry::Level::Warning
         } else {
             sentry::Level::Error
@@ -78,7 +83,7 @@ pub async fn report_server_errors(req: Request, next: Next) -> Response {
                 scope.set_level(Some(level));
                 scope.set_tag("status", status.as_u16());
             },
-            || match response.extensions().get::<Cause>() {
+            || match cause {
                 Some(Cause(error)) => sentry::capture_error(&***error),
                 None => {
                     sentry::capture_message(&format!("{method} {route} answered {status}"), level)

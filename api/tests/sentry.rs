@@ -1,6 +1,7 @@
 //! Error reporting (`SENTRY_DSN`) of the API against a local HTTP server
 //! standing in for Sentry's ingestion endpoint: a panic and a 500 in a
-//! handler give one event each with the route, a 4xx none, and no phone
+//! handler give one event each with the route (a busy database's 503 a
+//! warning), a 4xx or a bare 503 none, and no phone
 //! number, token or cookie is ever in what is sent. The worker's reports
 //! are in `sentry_jobs.rs` (this test process reports its own panics, so it
 //! holds this one test).
@@ -42,10 +43,23 @@ fn failing_routes() -> axum::Router<AppState> {
                 )))
             }),
         )
+        .route(
+            "/api/v1/test/busy",
+            post(|| async {
+                Err::<(), _>(ApiError::Unavailable(
+                    "the database is unavailable; try again shortly".into(),
+                ))
+            }),
+        )
+        // A 503 that is an answer, not an error (as `/readyz` gives).
+        .route(
+            "/api/v1/test/not-ready",
+            post(|| async { axum::http::StatusCode::SERVICE_UNAVAILABLE }),
+        )
 }
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
-async fn a_panic_and_a_500_give_one_event_each_with_the_route_and_no_pii(pool: PgPool) {
+async fn a_panic_a_500_and_a_503_give_one_event_each_with_the_route_and_no_pii(pool: PgPool) {
     let sentry = FakeSentry::start().await;
     let guard = ondeck_api::reporting::init(sentry.dsn.parse().expect("a DSN"));
     let app = TestApp::spawn_with_routes(pool, &[], failing_routes()).await;
@@ -121,6 +135,17 @@ async fn a_panic_and_a_500_give_one_event_each_with_the_route_and_no_pii(pool: P
         failure["exception"]["values"][0]["value"],
         "the provider lost the text to [phone]"
     );
+
+    // A 503 of ours (a busy database) is a warning; a bare 503 is no event.
+    for path in ["/api/v1/test/busy", "/api/v1/test/not-ready"] {
+        let reply = app.send(Method::POST, path, Some(&token), None, &[]).await;
+        assert_eq!(reply.status, 503, "{path}: {}", reply.text);
+    }
+    let events = sentry.exactly(3).await;
+    let busy = &events[2];
+    assert_eq!(busy["tags"]["route"], "/api/v1/test/busy", "{busy:#}");
+    assert_eq!(busy["tags"]["status"], "503");
+    assert_eq!(busy["level"], "warning");
 
     drop(guard);
     sentry.assert_nothing_secret(&[
