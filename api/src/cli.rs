@@ -167,7 +167,15 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             let pool = state.db.clone();
             match command {
                 Command::Serve => crate::serve(state, telemetry::shutdown_signal()).await,
-                Command::Work => ondeck_jobs::run(pool, worker, telemetry::shutdown_signal()).await,
+                Command::Work => {
+                    if let (Some(addr), Some(handle)) = (state.config.metrics_addr, &state.metrics)
+                    {
+                        let endpoint =
+                            crate::prometheus::worker_endpoint(addr, handle.clone(), pool.clone());
+                        tokio::spawn(endpoint.await?);
+                    }
+                    ondeck_jobs::run(pool, worker, telemetry::shutdown_signal()).await
+                }
                 _ => {
                     // One signal stops both: the API drains its requests, then
                     // the worker finishes its jobs.

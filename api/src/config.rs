@@ -183,6 +183,9 @@ pub struct Config {
     pub database_pool_size: u32,
     pub redis_url: SecretString,
     pub listen_addr: SocketAddr,
+    /// `METRICS_ADDR`: where `ondeck work` serves `/metrics` (the API
+    /// processes serve it on `LISTEN_ADDR`).
+    pub metrics_addr: Option<SocketAddr>,
     pub public_base_url: String,
     pub venue_tz: Tz,
     pub default_region: Region,
@@ -274,6 +277,16 @@ impl Config {
             database_pool_size: bounded(env, "DATABASE_POOL_SIZE", 8, 1, 500)? as u32,
             redis_url: SecretString::from(redis_url),
             listen_addr,
+            metrics_addr: var(env, "METRICS_ADDR")?
+                .map(|raw| {
+                    raw.parse().map_err(|_| {
+                        problem(
+                            "METRICS_ADDR",
+                            format!("expected an address such as 0.0.0.0:9100, got {raw:?}"),
+                        )
+                    })
+                })
+                .transpose()?,
             public_base_url,
             venue_tz: parsed(
                 env,
@@ -410,6 +423,8 @@ mod tests {
             ("CORS_ORIGINS", "not an origin"),
             ("PUBLIC_BASE_URL", "ftp://x"),
             ("DATABASE_URL", "mysql://x"),
+            ("SENTRY_DSN", "not a dsn"),
+            ("METRICS_ADDR", "9100"),
         ];
         for (var, value) in cases {
             let mut pairs = BASE.to_vec();

@@ -3,8 +3,12 @@
 //! database and the pools, so they are right whichever process (API or
 //! worker) did the work.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use anyhow::Context;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use ondeck_domain::GameState;
 use ondeck_domain::store::stats;
@@ -101,4 +105,40 @@ fn pool_gauges(pool: &'static str, db: &PgPool) {
         .set(db.num_idle() as f64);
     metrics::gauge!("ondeck_db_pool_max_connections", "pool" => pool)
         .set(f64::from(db.options().get_max_connections()));
+}
+
+/// The text exposition of everything recorded so far.
+pub fn exposition(handle: &PrometheusHandle) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response()
+}
+
+/// `/metrics` of `ondeck work` on `METRICS_ADDR`: what this process's
+/// worker counts (jobs, the relay, DMX) and its pool; the database gauges
+/// are the API's. Bound at once, so a taken address stops start-up; the
+/// returned future serves it.
+pub async fn worker_endpoint(
+    addr: SocketAddr,
+    handle: PrometheusHandle,
+    db: PgPool,
+) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("METRICS_ADDR: cannot listen on {addr}"))?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            pool_gauges("primary", &db);
+            std::future::ready(exposition(&handle))
+        }),
+    );
+    tracing::info!(%addr, "worker metrics listening");
+    Ok(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the worker's metrics endpoint stopped");
+        }
+    })
 }

@@ -326,3 +326,68 @@ async fn the_dashboard_uses_only_metrics_that_ondeck_exports() {
     );
     stack.assert_provider_calls_were_valid();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_separate_worker_serves_its_own_metrics_on_metrics_addr() {
+    let stack = Stack::new().await;
+    let api = stack.spawn(Mode::Serve, &[]).await;
+    let metrics_addr = format!("127.0.0.1:{}", support::free_port());
+    let _worker = stack
+        .spawn(Mode::Work, &[("METRICS_ADDR", &metrics_addr)])
+        .await;
+    let mobile = "+14155550102";
+    stack.signup(&api, "Ada", mobile).await;
+    stack.texts_to(mobile, 1, Duration::from_secs(30)).await;
+
+    let samples = eventually(
+        "the worker's /metrics",
+        Duration::from_secs(15),
+        async || {
+            let text = stack
+                .http
+                .get(format!("http://{metrics_addr}/metrics"))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            let samples = parse(&text);
+            let sent = value(
+                &samples,
+                "ondeck_jobs_total",
+                &[("kind", "text"), ("outcome", "sent")],
+            );
+            (sent == 1.0).then_some(samples)
+        },
+    )
+    .await;
+    assert!(
+        value(&samples, "ondeck_outbox_relayed_total", &[]) >= 1.0,
+        "{samples:?}"
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "ondeck_db_pool_max_connections",
+            &[("pool", "primary")]
+        ),
+        6.0,
+        "DATABASE_POOL_SIZE of the stack: {samples:?}"
+    );
+    // The API process counted no job: the worker did the work.
+    let api_metrics = stack
+        .http
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await
+        .expect("the API's /metrics")
+        .text()
+        .await
+        .expect("its text");
+    assert!(!api_metrics.contains("ondeck_jobs_total"), "{api_metrics}");
+    assert!(
+        api_metrics.contains(r#"ondeck_messages{status="sent"} 1"#),
+        "the API reads the texts from the database: {api_metrics}"
+    );
+}

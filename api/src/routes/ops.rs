@@ -64,11 +64,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         Some(handle) => {
             // The gauges read from the database and the pools, set just now.
             crate::prometheus::refresh(&state).await;
-            (
-                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                handle.render(),
-            )
-                .into_response()
+            crate::prometheus::exposition(handle)
         }
         None => (
             StatusCode::NOT_FOUND,
