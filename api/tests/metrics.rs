@@ -257,6 +257,15 @@ fn dashboard_metrics() -> BTreeSet<String> {
     names
 }
 
+/// The body of a 200 answer to a GET of `url`.
+async fn fetch(stack: &Stack, url: &str) -> Option<String> {
+    let response = stack.http.get(url).send().await.ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    response.text().await.ok()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_uses_only_metrics_that_ondeck_exports() {
     let stack = Stack::new().await;
@@ -290,15 +299,7 @@ async fn the_dashboard_uses_only_metrics_that_ondeck_exports() {
         "the jobs in /metrics",
         Duration::from_secs(10),
         async || {
-            let text = stack
-                .http
-                .get(format!("{}/metrics", ondeck.base))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let text = fetch(&stack, &format!("{}/metrics", ondeck.base)).await?;
             let samples = parse(&text);
             let sent = value(
                 &samples,
@@ -343,15 +344,7 @@ async fn a_separate_worker_serves_its_own_metrics_on_metrics_addr() {
         "the worker's /metrics",
         Duration::from_secs(15),
         async || {
-            let text = stack
-                .http
-                .get(format!("http://{metrics_addr}/metrics"))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let text = fetch(&stack, &format!("http://{metrics_addr}/metrics")).await?;
             let samples = parse(&text);
             let sent = value(
                 &samples,
@@ -376,15 +369,9 @@ async fn a_separate_worker_serves_its_own_metrics_on_metrics_addr() {
         "DATABASE_POOL_SIZE of the stack: {samples:?}"
     );
     // The API process counted no job: the worker did the work.
-    let api_metrics = stack
-        .http
-        .get(format!("{}/metrics", api.base))
-        .send()
+    let api_metrics = fetch(&stack, &format!("{}/metrics", api.base))
         .await
-        .expect("the API's /metrics")
-        .text()
-        .await
-        .expect("its text");
+        .expect("the API's /metrics");
     assert!(!api_metrics.contains("ondeck_jobs_total"), "{api_metrics}");
     assert!(
         api_metrics.contains(r#"ondeck_messages{status="sent"} 1"#),
