@@ -68,11 +68,17 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(routes::pages::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(axum::middleware::from_fn(middleware::http_metrics))
-        // Sentry: a hub per request (outermost), the request's data, then
-        // the route tags and the report of a 5xx answer.
-        .layer(axum::middleware::from_fn(reporting::report_server_errors))
-        .layer(sentry::integrations::tower::SentryHttpLayer::new())
-        .layer(sentry::integrations::tower::NewSentryLayer::new_from_top())
+        // Sentry, only with SENTRY_DSN: a hub per request (outermost), the
+        // request's data, then the route tags and the report of a 5xx.
+        .layer(reporting::when_on(axum::middleware::from_fn(
+            reporting::report_server_errors,
+        )))
+        .layer(reporting::when_on(
+            sentry::integrations::tower::SentryHttpLayer::new(),
+        ))
+        .layer(reporting::when_on(
+            sentry::integrations::tower::NewSentryLayer::new_from_top(),
+        ))
         .with_state(state.clone());
     // The method override has to act before routing picks a handler, so it
     // wraps the routed service instead of being one of its layers.

@@ -35,6 +35,12 @@ pub fn init(dsn: sentry::types::Dsn) -> sentry::ClientInitGuard {
     sentry::init((dsn, options))
 }
 
+/// `layer` when reporting is on (a client is bound to the main hub), else
+/// nothing: without `SENTRY_DSN` a request pays nothing for Sentry.
+pub fn when_on<L>(layer: L) -> tower::util::Either<L, tower::layer::util::Identity> {
+    tower::util::option_layer(sentry::Hub::main().client().map(|_| layer))
+}
+
 /// The response extension by which `ApiError` hands the cause of a 5xx to
 /// [`report_server_errors`], which runs where the request's hub is bound.
 #[derive(Clone)]
