@@ -91,6 +91,11 @@ pub fn main() -> ExitCode {
         Err(e) => return config_failure(&e),
     };
     telemetry::init(log_format);
+    // Reporting lives as long as `main`: dropping the guard flushes it.
+    let _reporting = match config::sentry_dsn() {
+        Ok(dsn) => dsn.map(crate::reporting::init),
+        Err(e) => return config_failure(&e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -162,7 +167,15 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             let pool = state.db.clone();
             match command {
                 Command::Serve => crate::serve(state, telemetry::shutdown_signal()).await,
-                Command::Work => ondeck_jobs::run(pool, worker, telemetry::shutdown_signal()).await,
+                Command::Work => {
+                    if let (Some(addr), Some(handle)) = (state.config.metrics_addr, &state.metrics)
+                    {
+                        let endpoint =
+                            crate::prometheus::worker_endpoint(addr, handle.clone(), pool.clone());
+                        tokio::spawn(endpoint.await?);
+                    }
+                    ondeck_jobs::run(pool, worker, telemetry::shutdown_signal()).await
+                }
                 _ => {
                     // One signal stops both: the API drains its requests, then
                     // the worker finishes its jobs.

@@ -136,6 +136,25 @@ pub fn database_url() -> Result<SecretString, ConfigError> {
     postgres_url("DATABASE_URL", required(&process_env, "DATABASE_URL")?)
 }
 
+/// `SENTRY_DSN`, checked: read on its own, before the runtime starts (the
+/// Sentry client must exist before the threads that report).
+pub fn sentry_dsn() -> Result<Option<sentry::types::Dsn>, ConfigError> {
+    sentry_dsn_from(&process_env)
+}
+
+fn sentry_dsn_from(env: Source) -> Result<Option<sentry::types::Dsn>, ConfigError> {
+    var(env, "SENTRY_DSN")?
+        .map(|v| {
+            v.parse::<sentry::types::Dsn>().map_err(|_| {
+                problem(
+                    "SENTRY_DSN",
+                    "expected a Sentry DSN like https://KEY@HOST/PROJECT",
+                )
+            })
+        })
+        .transpose()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -166,6 +185,9 @@ pub struct Config {
     pub database_pool_size: u32,
     pub redis_url: SecretString,
     pub listen_addr: SocketAddr,
+    /// `METRICS_ADDR`: where `ondeck work` serves `/metrics` (the API
+    /// processes serve it on `LISTEN_ADDR`).
+    pub metrics_addr: Option<SocketAddr>,
     pub public_base_url: String,
     pub venue_tz: Tz,
     pub default_region: Region,
@@ -264,6 +286,16 @@ impl Config {
             database_pool_size: bounded(env, "DATABASE_POOL_SIZE", 8, 1, 500)? as u32,
             redis_url: SecretString::from(redis_url),
             listen_addr,
+            metrics_addr: var(env, "METRICS_ADDR")?
+                .map(|raw| {
+                    raw.parse().map_err(|_| {
+                        problem(
+                            "METRICS_ADDR",
+                            format!("expected an address such as 0.0.0.0:9100, got {raw:?}"),
+                        )
+                    })
+                })
+                .transpose()?,
             public_base_url,
             venue_tz: parsed(
                 env,
@@ -293,7 +325,7 @@ impl Config {
             storage: StorageSettings::from_env(&resolved)
                 .map_err(|e| problem(&e.var, e.problem))?,
             worker_concurrency: bounded(env, "WORKER_CONCURRENCY", 16, 1, 1000)? as usize,
-            sentry_dsn: var(env, "SENTRY_DSN")?.map(SecretString::from),
+            sentry_dsn: sentry_dsn_from(env)?.map(|dsn| SecretString::from(dsn.to_string())),
             log_format: log_format_from(env)?,
             cors_origins,
             cues: var(env, "CUES_FILE")?
@@ -403,6 +435,8 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("DATABASE_READ_URL", "mysql://x"),
             ("DATABASE_READ_MAX_LAG_SECONDS", "0"),
+            ("SENTRY_DSN", "not a dsn"),
+            ("METRICS_ADDR", "9100"),
         ];
         for (var, value) in cases {
             let mut pairs = BASE.to_vec();

@@ -244,6 +244,11 @@ impl Reads {
         }
     }
 
+    /// The replica's pool, if there is a replica (for its gauges).
+    pub fn replica_pool(&self) -> Option<&PgPool> {
+        self.replica.as_ref().map(|replica| &replica.pool)
+    }
+
     /// The pool a read by `caller` should use now (for streams that keep it).
     pub fn pool(&self, caller: Option<Caller>) -> &PgPool {
         match (self.route(caller), &self.replica) {

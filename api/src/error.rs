@@ -165,6 +165,16 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         }
+        // For the error report, made where the request's hub is bound.
+        let cause = match self {
+            ApiError::Internal(cause) => Some(cause),
+            ApiError::Unavailable(detail) => Some(anyhow::anyhow!(detail)),
+            _ => None,
+        };
+        if let Some(cause) = cause {
+            let cause = crate::reporting::Cause(std::sync::Arc::new(cause));
+            response.extensions_mut().insert(cause);
+        }
         response
     }
 }

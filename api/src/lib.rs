@@ -10,6 +10,8 @@ pub mod events;
 pub mod extract;
 pub mod list;
 pub mod middleware;
+pub mod prometheus;
+pub mod reporting;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
@@ -25,7 +27,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::serve::ListenerExt;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -42,12 +44,20 @@ use crate::state::AppState;
 /// The whole HTTP surface: `/api/v1`, the operations endpoints and the
 /// problem-format fallbacks. `main` and the tests build it the same way.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// [`app`] with `extra` routes merged in under every layer, as if they were
+/// ondeck's own: how a test reaches a handler that production does not have
+/// (one that panics, to check what error reporting sends).
+pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let (api, openapi) = routes::api();
     let openapi = openapi
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     let inner = Router::new()
         .merge(api)
+        .merge(extra)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -63,6 +73,17 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::pages::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(axum::middleware::from_fn(middleware::http_metrics))
+        // Sentry, only with SENTRY_DSN: a hub per request (outermost), the
+        // request's data, then the route tags and the report of a 5xx.
+        .layer(reporting::when_on(axum::middleware::from_fn(
+            reporting::report_server_errors,
+        )))
+        .layer(reporting::when_on(
+            sentry::integrations::tower::SentryHttpLayer::new(),
+        ))
+        .layer(reporting::when_on(
+            sentry::integrations::tower::NewSentryLayer::new_from_top(),
+        ))
         .with_state(state.clone());
     // The method override has to act before routing picks a handler, so it
     // wraps the routed service instead of being one of its layers.
@@ -127,7 +148,7 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::respo
 pub fn metrics_handle() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
-        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+        .get_or_init(|| match prometheus::install() {
             Ok(handle) => Some(handle),
             Err(e) => {
                 tracing::warn!(error = %e, "metrics recorder not installed");

@@ -2,21 +2,32 @@
 
 use axum::extract::MatchedPath;
 use axum::http::Request;
-use tracing_subscriber::EnvFilter;
+use sentry::integrations::tracing::BreadcrumbLayer;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
 
 /// Logs to stderr as text or JSON lines; `RUST_LOG` overrides the level.
+/// Log lines from info up are also kept as the breadcrumbs of a later error
+/// report (never reports of their own: errors are reported once, where they
+/// happen; see `reporting`).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = match format {
+        LogFormat::Json => lines.json().flatten_event(true).boxed(),
+        LogFormat::Text => lines.boxed(),
     };
+    let breadcrumbs = BreadcrumbLayer::new().with_filter(LevelFilter::INFO);
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .with(breadcrumbs)
+        .try_init();
     // A second init (tests) keeps the first subscriber.
     drop(result);
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use apalis::prelude::{AbortError, BackendExt, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt};
+use apalis::prelude::{
+    AbortError, Attempt, BackendExt, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt,
+};
 use apalis_redis::RedisStorage;
 use ondeck_domain::store::outbox::{self, Job};
 use ondeck_domain::store::recall::RecallPolicy;
@@ -133,15 +135,39 @@ fn worker_name(queue: &str, restarts: usize) -> String {
 
 static INSTANCE: std::sync::LazyLock<u32> = std::sync::LazyLock::new(rand::random);
 
-/// Whether a failed job should be tried again (the queue retries it) or is
-/// over for good (aborted: it goes to the dead set).
-fn into_task_error(e: anyhow::Error) -> (BoxDynError, bool) {
+/// Whether a failed job may succeed later (the queue retries it) rather
+/// than being over for good (aborted: it goes to the dead set).
+fn is_transient(e: &anyhow::Error) -> bool {
     // Another worker holds the text, or the database is away: try again.
-    if e.is::<Retry>() || e.downcast_ref::<sqlx::Error>().is_some() {
-        return (e.into(), false);
-    }
-    tracing::error!(error = %format!("{e:#}"), "job failed for good");
-    (AbortError::new(e).into(), true)
+    e.is::<Retry>() || e.downcast_ref::<sqlx::Error>().is_some()
+}
+
+/// Reports a job that ended without doing its work (a text refused or out
+/// of attempts, a webhook that was never taken, an aborted job) to Sentry
+/// when `SENTRY_DSN` is set: its kind, outbox id and attempt, and the
+/// error of an aborted one (scrubbed before sending), never its payload,
+/// phone number or text.
+fn report_failure(
+    kind: &'static str,
+    outbox_id: i64,
+    attempt: usize,
+    error: Option<&anyhow::Error>,
+) {
+    sentry::with_scope(
+        |scope| {
+            scope.set_transaction(Some(&format!("job {kind}")));
+            scope.set_tag("job.kind", kind);
+            scope.set_tag("job.outbox_id", outbox_id);
+            scope.set_tag("job.attempt", attempt);
+        },
+        || match error {
+            Some(e) => sentry::capture_error(&**e),
+            None => sentry::capture_message(
+                &format!("a {kind} job failed for good"),
+                sentry::Level::Error,
+            ),
+        },
+    );
 }
 
 /// Records that a job is over, so the relay's janitor leaves it alone.
@@ -157,26 +183,38 @@ async fn finished(deps: &Deps, outbox_id: i64) {
 }
 
 /// Ends a job's run: a finished (or hopeless) job is marked done and
-/// counted; one that may succeed later goes back to the queue.
+/// counted; one that may succeed later goes back to the queue. A job that
+/// failed for good is reported.
 async fn conclude(
     deps: &Deps,
     outbox_id: i64,
     kind: &'static str,
+    attempt: &Attempt,
     outcome: anyhow::Result<String>,
 ) -> Result<(), BoxDynError> {
+    let attempt = attempt.current();
     match outcome {
         Ok(outcome) => {
             finished(deps, outbox_id).await;
+            if outcome == "failed" {
+                report_failure(kind, outbox_id, attempt, None);
+            }
             metrics::counter!("ondeck_jobs_total", "kind" => kind, "outcome" => outcome)
                 .increment(1);
             Ok(())
         }
+        Err(e) if is_transient(&e) => {
+            metrics::counter!("ondeck_jobs_total", "kind" => kind, "outcome" => "retried")
+                .increment(1);
+            Err(e.into())
+        }
         Err(e) => {
-            let (error, over) = into_task_error(e);
-            if over {
-                finished(deps, outbox_id).await;
-            }
-            Err(error)
+            tracing::error!(error = %format!("{e:#}"), "job failed for good");
+            report_failure(kind, outbox_id, attempt, Some(&e));
+            finished(deps, outbox_id).await;
+            metrics::counter!("ondeck_jobs_total", "kind" => kind, "outcome" => "aborted")
+                .increment(1);
+            Err(AbortError::new(e).into())
         }
     }
 }
@@ -190,32 +228,44 @@ fn label(outcome: impl std::fmt::Debug) -> String {
         .to_owned()
 }
 
-async fn text_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
+async fn text_task(
+    envelope: Envelope,
+    deps: Data<Arc<Deps>>,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
     let Job::Sms { game_id, message } = envelope.job else {
         return Err(AbortError::new("not a text job").into());
     };
     let outcome = tasks::send_text(&deps, envelope.outbox_id, game_id, message)
         .await
         .map(label);
-    conclude(&deps, envelope.outbox_id, "text", outcome).await
+    conclude(&deps, envelope.outbox_id, "text", &attempt, outcome).await
 }
 
-async fn souvenir_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
+async fn souvenir_task(
+    envelope: Envelope,
+    deps: Data<Arc<Deps>>,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
     let Job::Souvenir { game_id } = envelope.job else {
         return Err(AbortError::new("not a souvenir job").into());
     };
     let outcome = tasks::render_souvenir(&deps, envelope.outbox_id, game_id)
         .await
         .map(label);
-    conclude(&deps, envelope.outbox_id, "souvenir", outcome).await
+    conclude(&deps, envelope.outbox_id, "souvenir", &attempt, outcome).await
 }
 
-async fn venue_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
+async fn venue_task(
+    envelope: Envelope,
+    deps: Data<Arc<Deps>>,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
     let id = envelope.outbox_id;
     match envelope.job {
         Job::Cue { ref name, game_id } => {
             let outcome = tasks::fire_cue(&deps, id, name, game_id).await.map(label);
-            conclude(&deps, id, "cue", outcome).await
+            conclude(&deps, id, "cue", &attempt, outcome).await
         }
         Job::Webhook {
             ref cue,
@@ -227,13 +277,17 @@ async fn venue_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), Box
             let outcome = tasks::deliver_webhook(&deps, id, cue, action, url, game_id, at)
                 .await
                 .map(label);
-            conclude(&deps, id, "webhook", outcome).await
+            conclude(&deps, id, "webhook", &attempt, outcome).await
         }
         _ => Err(AbortError::new("not a cue or webhook job").into()),
     }
 }
 
-async fn dmx_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxDynError> {
+async fn dmx_task(
+    envelope: Envelope,
+    deps: Data<Arc<Deps>>,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
     let id = envelope.outbox_id;
     let Job::Dmx {
         ref cue,
@@ -248,7 +302,7 @@ async fn dmx_task(envelope: Envelope, deps: Data<Arc<Deps>>) -> Result<(), BoxDy
     let outcome = tasks::apply_dmx(&deps, id, cue, action, channels, game_id, at)
         .await
         .map(label);
-    conclude(&deps, id, "dmx", outcome).await
+    conclude(&deps, id, "dmx", &attempt, outcome).await
 }
 
 /// Runs the worker until `shutdown` completes; jobs in progress then finish

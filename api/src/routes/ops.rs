@@ -70,11 +70,11 @@ async fn ping_redis(client: &redis::Client) -> redis::RedisResult<()> {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     match &state.metrics {
-        Some(handle) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            handle.render(),
-        )
-            .into_response(),
+        Some(handle) => {
+            // The gauges read from the database and the pools, set just now.
+            crate::prometheus::refresh(&state).await;
+            crate::prometheus::exposition(handle)
+        }
         None => (
             StatusCode::NOT_FOUND,
             "metrics are not enabled in this process",

@@ -145,6 +145,16 @@ impl TestApp {
 
     /// Starts the API with these settings on a free loopback port.
     pub async fn spawn_with(pool: PgPool, overrides: &[(&str, &str)]) -> TestApp {
+        Self::spawn_with_routes(pool, overrides, axum::Router::new()).await
+    }
+
+    /// [`TestApp::spawn_with`], with `extra` routes served under every layer
+    /// of the app (see `ondeck_api::app_with`).
+    pub async fn spawn_with_routes(
+        pool: PgPool,
+        overrides: &[(&str, &str)],
+        extra: axum::Router<AppState>,
+    ) -> TestApp {
         let config = Arc::new(test_config(overrides));
         let options = (*pool.connect_options()).clone();
         let storage = ondeck_jobs::storage::Storage::connect(&config.storage)
@@ -185,7 +195,7 @@ impl TestApp {
                 addr_tx
                     .send(listener.local_addr().expect("local addr"))
                     .expect("report the address");
-                axum::serve(listener, ondeck_api::app(state))
+                axum::serve(listener, ondeck_api::app_with(state, extra))
                     .with_graceful_shutdown(async move {
                         let _ = stop_rx.await;
                     })

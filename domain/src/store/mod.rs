@@ -29,6 +29,7 @@ pub mod recall;
 pub mod scores;
 pub mod shows;
 pub mod souvenirs;
+pub mod stats;
 pub mod teams;
 pub mod tokens;
 pub mod wake;
