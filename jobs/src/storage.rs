@@ -586,6 +586,76 @@ impl Storage {
         }
     }
 
+    /// Deletes every object whose key starts with `prefix` (a directory
+    /// part that is a valid key, then the start of a name, e.g.
+    /// `photos/12-`) and returns how many were deleted. Deleting nothing is
+    /// not an error, so a repeat is harmless. Used by `ondeck purge`.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
+        let Some((dir_part, name_start)) = prefix.rsplit_once('/') else {
+            return Err(StorageError::InvalidKey {
+                key: prefix.chars().take(200).collect(),
+                reason: "a prefix needs a directory part".to_owned(),
+            });
+        };
+        check_key(dir_part)?;
+        if !name_start.is_empty() {
+            check_key(name_start)?;
+        }
+        match &*self.inner {
+            Backend::Local { dir } => {
+                let folder = dir.join(dir_part);
+                let start = name_start.to_owned();
+                let listed = folder.clone();
+                blocking(move || {
+                    let entries = match std::fs::read_dir(&listed) {
+                        Ok(entries) => entries,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                        Err(e) => return Err(e),
+                    };
+                    let mut deleted = 0;
+                    for entry in entries {
+                        let entry = entry?;
+                        if entry.file_name().to_string_lossy().starts_with(&start) {
+                            std::fs::remove_file(entry.path())?;
+                            deleted += 1;
+                        }
+                    }
+                    Ok(deleted)
+                })
+                .await
+                .map_err(io_error("deleting files in", &folder))
+            }
+            Backend::S3 { client, bucket, .. } => {
+                let target = || format!("{bucket}/{prefix}");
+                let mut pages = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .into_paginator()
+                    .send();
+                let mut keys = Vec::new();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| s3_error("ListObjectsV2", target(), &e))?;
+                    keys.extend(
+                        page.contents()
+                            .iter()
+                            .filter_map(|o| o.key().map(str::to_owned)),
+                    );
+                }
+                for key in &keys {
+                    client
+                        .delete_object()
+                        .bucket(bucket)
+                        .key(key)
+                        .send()
+                        .await
+                        .map_err(|e| s3_error("DeleteObject", format!("{bucket}/{key}"), &e))?;
+                }
+                Ok(keys.len())
+            }
+        }
+    }
+
     /// Readiness: the bucket answers to our credentials (S3 HeadBucket), or
     /// the directory exists and is writable (local).
     pub async fn check(&self) -> Result<(), StorageError> {
