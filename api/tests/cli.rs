@@ -440,6 +440,14 @@ async fn purge_removes_the_pii_of_players_whose_games_ended_and_keeps_their_scor
     purge_game(&db, show, cy, "completed", "2026-01-11T06:00:00Z").await;
     let dee = purge_player(&db, show, "Dee", "+14155552674").await;
     purge_game(&db, show, dee, "queued", "").await;
+    // Eve's game was completed before midnight and cancelled after it: it
+    // ended when it was cancelled.
+    let eve = purge_player(&db, show, "Eve", "+14155552675").await;
+    let eve_game = purge_game(&db, show, eve, "cancelled", "2026-01-11T12:00:00Z").await;
+    let sql = format!(
+        "UPDATE games SET completed_at = '2026-01-10T20:00:00Z' WHERE id = {eve_game} RETURNING id"
+    );
+    insert(&db, &sql).await;
 
     let data = std::env::temp_dir().join(format!("ondeck-purge-{}-{ada}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
@@ -496,8 +504,8 @@ async fn purge_removes_the_pii_of_players_whose_games_ended_and_keeps_their_scor
     let out = stdout(&output);
     assert!(out.contains(": 2 would be purged"), "Ada and Bea: {out}");
     assert!(out.contains("nothing was changed"), "{out}");
-    assert_eq!(db.count(pii).await, 4, "a dry run changes nothing");
-    assert_eq!(db.count(texts).await, 5, "a dry run changes nothing");
+    assert_eq!(db.count(pii).await, 5, "a dry run changes nothing");
+    assert_eq!(db.count(texts).await, 6, "a dry run changes nothing");
     assert!(file(&format!("photos/{ada}-0000000a.jpg")).exists());
 
     let output = purge("purge --before 2026-01-11").await;
@@ -523,13 +531,17 @@ async fn purge_removes_the_pii_of_players_whose_games_ended_and_keeps_their_scor
          AND purged_at IS NOT NULL"
     );
     assert_eq!(db.count(&purged).await, 2, "Ada and Bea purged");
-    assert_eq!(db.count(pii).await, 2, "Cy and Dee untouched");
+    assert_eq!(db.count(pii).await, 3, "Cy, Dee and Eve untouched");
     let cleared = format!(
         "SELECT count(*) FROM messages m JOIN games g ON g.id = m.game_id \
          WHERE g.player_id IN ({ada}, {bea}) AND m.\"to\" = '' AND m.body = '' AND m.status = 'failed'"
     );
     assert_eq!(db.count(&cleared).await, 2, "their texts carry no number");
-    assert_eq!(db.count(texts).await, 3, "Cy's and Dee's texts untouched");
+    assert_eq!(
+        db.count(texts).await,
+        4,
+        "Cy's, Dee's and Eve's texts untouched"
+    );
     let links = format!(
         "SELECT count(*) FROM short_links WHERE game_id IN ({ada_game}, {bea_game}) \
          UNION ALL SELECT count(*) FROM games WHERE id IN ({ada_game}, {bea_game}) AND souvenir_url IS NOT NULL"
@@ -598,6 +610,6 @@ async fn purge_removes_the_pii_of_players_whose_games_ended_and_keeps_their_scor
         "{out}"
     );
     assert!(out.contains("stored objects deleted: 0"), "{out}");
-    assert_eq!(db.count(pii).await, 2, "Cy and Dee still untouched");
+    assert_eq!(db.count(pii).await, 3, "Cy, Dee and Eve still untouched");
     let _ = std::fs::remove_dir_all(&data);
 }

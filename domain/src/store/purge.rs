@@ -45,11 +45,12 @@ pub async fn start_of_day(conn: &mut PgConnection, date: &str, tz: &str) -> Resu
 /// Purges every player whose games all ended before `before`, inside the
 /// caller's transaction. Running it again changes nothing.
 pub async fn players_before(conn: &mut PgConnection, before: DateTime<Utc>) -> Result<Purged> {
-    // Whether a player qualifies; `$1` is the moment.
+    // Whether a player qualifies; `$1` is the moment. A game completed and
+    // then cancelled ended when it was cancelled.
     const ENDED: &str = "p.purged_at IS NULL AND p.created_at < $1 \
          AND NOT EXISTS (SELECT 1 FROM games g WHERE g.player_id = p.id \
              AND (g.state NOT IN ('completed', 'cancelled') \
-                  OR coalesce(g.completed_at, g.cancelled_at, g.updated_at) >= $1))";
+                  OR coalesce(greatest(g.completed_at, g.cancelled_at), g.updated_at) >= $1))";
     // Locking the players first keeps a new game from being created for
     // them (its foreign key check needs a lock that conflicts); the second
     // statement, with a fresh snapshot, checks again what committed while
