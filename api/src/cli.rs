@@ -194,6 +194,13 @@ fn venue_tz() -> Result<chrono_tz::Tz, ConfigError> {
 async fn run_purge(before: &str, dry_run: bool) -> anyhow::Result<()> {
     let pool = database().await?;
     let tz = venue_tz()?;
+    // A storage that cannot be opened stops the run before anything changes.
+    let settings = storage_settings()?;
+    let storage = if dry_run {
+        None
+    } else {
+        Some(ondeck_jobs::storage::Storage::connect(&settings).await?)
+    };
     let mut tx = pool.begin().await?;
     let moment = purge::start_of_day(&mut tx, before, tz.name())
         .await
@@ -214,18 +221,17 @@ async fn run_purge(before: &str, dry_run: bool) -> anyhow::Result<()> {
         "expired idempotency responses {verb}deleted: {}",
         purged.idempotency_keys
     );
-    if dry_run {
+    let Some(storage) = storage else {
         tx.rollback().await?;
         println!("stored objects to delete under {} prefixes", pending.len());
         println!("dry run: nothing was changed");
         return Ok(());
-    }
+    };
     tx.commit().await?;
     if pending.is_empty() {
         println!("stored objects deleted: 0");
         return Ok(());
     }
-    let storage = ondeck_jobs::storage::Storage::connect(&storage_settings()?).await?;
     let mut conn = pool.acquire().await?;
     let (mut deleted, mut failed) = (0, 0);
     for prefix in &pending {

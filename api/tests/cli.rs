@@ -499,6 +499,13 @@ async fn purge_removes_the_pii_of_players_whose_games_ended_and_keeps_their_scor
         assert!(err.contains("--before"), "names the option: {err:?}");
     }
 
+    // A storage setting that is wrong: exit 2 before anything changes.
+    let bad_storage = [("DATABASE_URL", db.url.as_str()), ("STORAGE", "floppy")];
+    let output = ondeck(&["purge", "--before", "2026-01-11"], &bad_storage).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(stderr(&output).contains("STORAGE"), "{output:?}");
+    assert_eq!(db.count(pii).await, 5, "nothing changed");
+
     let output = purge("purge --before 2026-01-11 --dry-run").await;
     assert!(output.status.success(), "dry run: {output:?}");
     let out = stdout(&output);
