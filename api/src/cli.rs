@@ -234,19 +234,24 @@ async fn run_purge(before: &str, dry_run: bool) -> anyhow::Result<()> {
     }
     let mut conn = pool.acquire().await?;
     let (mut deleted, mut failed) = (0, 0);
-    for prefix in &pending {
-        match storage.delete_prefix(prefix).await {
-            Ok(n) => {
-                deleted += n;
-                purge::object_deleted(&mut conn, prefix)
-                    .await
-                    .map_err(explain)?;
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("ondeck: purge: could not delete {prefix}*: {e}");
+    for batch in pending.chunks(500) {
+        let outcomes = storage.delete_prefixes(batch).await;
+        let mut done = Vec::with_capacity(batch.len());
+        for (prefix, outcome) in batch.iter().zip(outcomes) {
+            match outcome {
+                Ok(n) => {
+                    deleted += n;
+                    done.push(prefix.clone());
+                }
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("ondeck: purge: could not delete {prefix}*: {e}");
+                }
             }
         }
+        purge::objects_deleted(&mut conn, &done)
+            .await
+            .map_err(explain)?;
     }
     println!("stored objects deleted: {deleted}");
     anyhow::ensure!(

@@ -12,7 +12,7 @@
 //! The stored objects (every photo uploaded for the player, every souvenir
 //! of their games) are recorded as prefixes in `purge_objects` in the same
 //! transaction; the caller deletes them after the commit and calls
-//! [`object_deleted`] for each, so a failed delete is retried by the next run.
+//! [`objects_deleted`] for those deleted, so a failed delete is retried by the next run.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -159,10 +159,10 @@ pub async fn pending_objects(conn: &mut PgConnection) -> Result<Vec<String>> {
     )
 }
 
-/// Every object under `prefix` is gone.
-pub async fn object_deleted(conn: &mut PgConnection, prefix: &str) -> Result<()> {
-    sqlx::query("DELETE FROM purge_objects WHERE prefix = $1")
-        .bind(prefix)
+/// Every object under each of `prefixes` is gone.
+pub async fn objects_deleted(conn: &mut PgConnection, prefixes: &[String]) -> Result<()> {
+    sqlx::query("DELETE FROM purge_objects WHERE prefix = ANY($1)")
+        .bind(prefixes)
         .execute(conn)
         .await?;
     Ok(())
