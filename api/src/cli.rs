@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ondeck_domain::models::{Role, ShowInput};
-use ondeck_domain::store::{shows, tokens};
+use ondeck_domain::store::{purge, shows, tokens};
 use ondeck_domain::{DomainError, MIGRATOR};
 
 use crate::config::{self, Config, ConfigError};
@@ -41,6 +41,16 @@ pub enum Command {
     /// Venue cues.
     #[command(subcommand)]
     Cues(CuesCommand),
+    /// Remove the mobile numbers, emails, photos and souvenirs of players
+    /// whose games all ended before DATE, keeping their anonymous scores.
+    Purge {
+        /// YYYY-MM-DD in VENUE_TZ, today at the latest.
+        #[arg(long)]
+        before: String,
+        /// Print what would be purged and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +101,12 @@ pub fn main() -> ExitCode {
         Err(e) => return config_failure(&e),
     };
     telemetry::init(log_format);
+    if let Command::Purge { before, .. } = &cli.command
+        && let Err(line) = purge_date(before)
+    {
+        eprintln!("ondeck: purge: {line}");
+        return ExitCode::from(2);
+    }
     // Reporting lives as long as `main`: dropping the guard flushes it.
     let _reporting = match config::sentry_dsn() {
         Ok(dsn) => dsn.map(crate::reporting::init),
@@ -140,6 +156,133 @@ fn check_cues(file: Option<std::path::PathBuf>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Checks `--before`: a real date, written YYYY-MM-DD, not after today in
+/// `VENUE_TZ`. The error is the one line to print.
+fn purge_date(before: &str) -> Result<chrono::NaiveDate, String> {
+    let well_formed = before.len() == 10
+        && before.char_indices().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    let date = chrono::NaiveDate::parse_from_str(before, "%Y-%m-%d")
+        .ok()
+        .filter(|_| well_formed)
+        .ok_or_else(|| format!("--before: expected a date YYYY-MM-DD, got {before:?}"))?;
+    let tz = venue_tz().map_err(|e| format!("configuration: {e}"))?;
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    if date > today {
+        return Err(format!(
+            "--before: {before} is in the future (today is {today} in {})",
+            tz.name()
+        ));
+    }
+    Ok(date)
+}
+
+fn venue_tz() -> Result<chrono_tz::Tz, ConfigError> {
+    let raw = config::var(&|name| std::env::var(name).ok(), "VENUE_TZ")?;
+    raw.map_or(Ok(chrono_tz::Tz::UTC), |raw| {
+        raw.parse().map_err(|_| ConfigError {
+            var: "VENUE_TZ".to_owned(),
+            problem: format!("expected an IANA time zone such as America/New_York, got {raw:?}"),
+        })
+    })
+}
+
+/// `ondeck purge`: the database in one transaction, then the stored
+/// objects; a failed delete is reported and left for the next run.
+async fn run_purge(before: &str, dry_run: bool) -> anyhow::Result<()> {
+    let pool = database().await?;
+    let tz = venue_tz()?;
+    // A storage that cannot be opened stops the run before anything changes.
+    let settings = storage_settings()?;
+    let storage = if dry_run {
+        None
+    } else {
+        Some(ondeck_jobs::storage::Storage::connect(&settings).await?)
+    };
+    let mut tx = pool.begin().await?;
+    let moment = purge::start_of_day(&mut tx, before, tz.name())
+        .await
+        .map_err(explain)?;
+    let purged = purge::players_before(&mut tx, moment)
+        .await
+        .map_err(explain)?;
+    let pending = purge::pending_objects(&mut tx).await.map_err(explain)?;
+    let verb = if dry_run { "would be " } else { "" };
+    println!(
+        "players whose games all ended before {before} 00:00 {tz}: {} {verb}purged",
+        purged.players
+    );
+    println!("texts {verb}cleared: {}", purged.messages);
+    println!("souvenirs {verb}removed: {}", purged.souvenirs);
+    println!("events {verb}cleared: {}", purged.events);
+    println!(
+        "expired idempotency responses {verb}deleted: {}",
+        purged.idempotency_keys
+    );
+    let Some(storage) = storage else {
+        tx.rollback().await?;
+        println!("stored objects to delete under {} prefixes", pending.len());
+        println!("dry run: nothing was changed");
+        return Ok(());
+    };
+    tx.commit().await?;
+    if pending.is_empty() {
+        println!("stored objects deleted: 0");
+        return Ok(());
+    }
+    let mut conn = pool.acquire().await?;
+    let (mut deleted, mut failed) = (0, 0);
+    for batch in pending.chunks(500) {
+        let outcomes = storage.delete_prefixes(batch).await;
+        let mut done = Vec::with_capacity(batch.len());
+        for (prefix, outcome) in batch.iter().zip(outcomes) {
+            match outcome {
+                Ok(n) => {
+                    deleted += n;
+                    done.push(prefix.clone());
+                }
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("ondeck: purge: could not delete {prefix}*: {e}");
+                }
+            }
+        }
+        purge::objects_deleted(&mut conn, &done)
+            .await
+            .map_err(explain)?;
+    }
+    println!("stored objects deleted: {deleted}");
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} of {} object prefixes could not be deleted; the next run tries again",
+        pending.len()
+    );
+    Ok(())
+}
+
+fn storage_settings() -> Result<ondeck_jobs::storage::StorageSettings, ConfigError> {
+    let file_problem = std::cell::RefCell::new(None);
+    let lookup = |name: &str| {
+        config::var(&|n| std::env::var(n).ok(), name).unwrap_or_else(|e| {
+            file_problem.borrow_mut().get_or_insert(e);
+            None
+        })
+    };
+    let settings = ondeck_jobs::storage::StorageSettings::from_env(&lookup);
+    if let Some(e) = file_problem.into_inner() {
+        return Err(e);
+    }
+    settings.map_err(|e| ConfigError {
+        var: e.var,
+        problem: e.problem,
+    })
 }
 
 fn config_failure(e: &ConfigError) -> ExitCode {
@@ -194,6 +337,7 @@ async fn execute(command: Command) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Purge { before, dry_run } => run_purge(&before, dry_run).await,
         Command::Migrate => {
             let pool = database().await?;
             MIGRATOR.run(&pool).await.context("migration failed")?;

@@ -343,3 +343,280 @@ async fn serve_answers_until_sigterm_then_exits_0() {
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(0), "a clean exit: {err}");
 }
+
+/// Inserts a row with `sql` (which ends in `RETURNING id`) and returns its id.
+async fn insert(db: &Db, sql: &str) -> i64 {
+    db.count(sql).await
+}
+
+/// A player of `show`, created on 2026-01-09, with a number, an email, a
+/// profile id and the photo `photos/{id}-0000000a.jpg`.
+async fn purge_player(db: &Db, show: i64, first_name: &str, mobile: &str) -> i64 {
+    let id = insert(
+        db,
+        &format!(
+            "INSERT INTO players (show_id, first_name, last_name, mobile_number, email, \
+                 handedness, profile_id, created_at) \
+             VALUES ({show}, '{first_name}', 'Lovelace', '{mobile}', '{first_name}@example.com', \
+                 'R', 'profile-{first_name}', '2026-01-09T12:00:00Z') RETURNING id"
+        ),
+    )
+    .await;
+    let sql = format!(
+        "UPDATE players SET photo_key = 'photos/{id}-0000000a.jpg' WHERE id = {id} RETURNING id"
+    );
+    insert(db, &sql).await;
+    id
+}
+
+/// A game of `player` in `state`, ended (completed or cancelled) at `ended`,
+/// with a souvenir, a short link, a text and an event.
+async fn purge_game(db: &Db, show: i64, player: i64, state: &str, ended: &str) -> i64 {
+    let (completed, cancelled) = match state {
+        "completed" => (format!("'{ended}'"), "NULL".to_owned()),
+        "cancelled" => ("NULL".to_owned(), format!("'{ended}'")),
+        _ => ("NULL".to_owned(), "NULL".to_owned()),
+    };
+    let score = if state == "completed" { "900" } else { "NULL" };
+    let game = insert(
+        db,
+        &format!(
+            "INSERT INTO games (player_id, show_id, state, score, distance, homeruns, \
+                 queued_at, completed_at, cancelled_at, created_at) \
+             VALUES ({player}, {show}, '{state}', {score}, {score}, {score}, \
+                 '2026-01-09T12:01:00Z', {completed}, {cancelled}, '2026-01-09T12:00:00Z') RETURNING id"
+        ),
+    )
+    .await;
+    let sql = format!(
+        "UPDATE games SET souvenir_url = 'http://x/media/souvenirs/{game}.jpg' WHERE id = {game} RETURNING id"
+    );
+    insert(db, &sql).await;
+    let sql = format!(
+        "INSERT INTO short_links (code, game_id, object_key) \
+         VALUES ('code{game}xx', {game}, 'souvenirs/{game}.jpg') RETURNING game_id"
+    );
+    insert(db, &sql).await;
+    let outbox = insert(
+        db,
+        "INSERT INTO outbox (kind, payload) VALUES ('sms', '{}') RETURNING id",
+    )
+    .await;
+    let sql = format!(
+        "INSERT INTO messages (outbox_id, game_id, kind, \"to\", body, status) \
+         SELECT {outbox}, {game}, 'welcome', mobile_number, 'Hi ' || first_name || ', welcome', 'queued' \
+         FROM players WHERE id = {player} RETURNING id"
+    );
+    insert(db, &sql).await;
+    let sql = format!(
+        "INSERT INTO events (kind, payload) VALUES ('game', jsonb_build_object('id', {game}, \
+             'souvenir_url', 'http://x/media/souvenirs/{game}.jpg', \
+             'player', jsonb_build_object('id', {player}, 'first_name', 'Ada', 'last_name', 'Lovelace'))) \
+         RETURNING id"
+    );
+    insert(db, &sql).await;
+    game
+}
+
+#[tokio::test]
+async fn purge_removes_the_pii_of_players_whose_games_ended_and_keeps_their_scores() {
+    let db = Db::create().await;
+    db.ok("migrate").await;
+    let show: i64 = db
+        .ok("show create --name Derby --date 2026-01-10")
+        .await
+        .trim()
+        .parse()
+        .expect("a show id");
+    // Ada's game ended on January 10th; Bea's was cancelled at 22:00 on the
+    // 10th in New York (03:00 UTC on the 11th); Cy played once before and
+    // once after midnight; Dee is still queued.
+    let ada = purge_player(&db, show, "Ada", "+14155552671").await;
+    let ada_game = purge_game(&db, show, ada, "completed", "2026-01-10T20:00:00Z").await;
+    let bea = purge_player(&db, show, "Bea", "+14155552672").await;
+    let bea_game = purge_game(&db, show, bea, "cancelled", "2026-01-11T03:00:00Z").await;
+    let cy = purge_player(&db, show, "Cy", "+14155552673").await;
+    let cy_old = purge_game(&db, show, cy, "completed", "2026-01-10T20:00:00Z").await;
+    purge_game(&db, show, cy, "completed", "2026-01-11T06:00:00Z").await;
+    let dee = purge_player(&db, show, "Dee", "+14155552674").await;
+    purge_game(&db, show, dee, "queued", "").await;
+    // Eve's game was completed before midnight and cancelled after it: it
+    // ended when it was cancelled.
+    let eve = purge_player(&db, show, "Eve", "+14155552675").await;
+    let eve_game = purge_game(&db, show, eve, "cancelled", "2026-01-11T12:00:00Z").await;
+    let sql = format!(
+        "UPDATE games SET completed_at = '2026-01-10T20:00:00Z' WHERE id = {eve_game} RETURNING id"
+    );
+    insert(&db, &sql).await;
+
+    let data = std::env::temp_dir().join(format!("ondeck-purge-{}-{ada}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let file = |key: &str| data.join(key);
+    for key in [
+        format!("photos/{ada}-0000000a.jpg"),
+        format!("photos/{ada}-0000000b.jpg"), // an earlier upload
+        format!("photos/{dee}-0000000a.jpg"),
+        format!("photos/{cy}-0000000a.jpg"),
+        format!("souvenirs/{ada_game}.jpg"),
+        format!("souvenirs/{cy_old}.jpg"),
+        format!("souvenirs/{ada_game}0.jpg"), // another game's, by its name
+    ] {
+        std::fs::create_dir_all(file(&key).parent().expect("a folder")).expect("mkdir");
+        std::fs::write(file(&key), b"jpeg").expect("write");
+    }
+    // Bea's souvenir cannot be deleted the first time: a folder in its place.
+    std::fs::create_dir_all(file(&format!("souvenirs/{bea_game}.jpg/x"))).expect("mkdir");
+
+    let data_dir = data.to_str().expect("a UTF-8 path");
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("VENUE_TZ", "America/New_York"),
+        ("DATA_DIR", data_dir),
+    ];
+    let purge = |args: &'static str| {
+        let args: Vec<&str> = args.split_whitespace().collect();
+        async move { ondeck(&args, &env).await }
+    };
+    let pii = "SELECT count(*) FROM players WHERE mobile_number IS NOT NULL OR email IS NOT NULL \
+               OR photo_key IS NOT NULL OR profile_id IS NOT NULL";
+    let texts = "SELECT count(*) FROM messages WHERE \"to\" <> '' OR body <> ''";
+
+    // Malformed dates and the future: exit 2, one line, nothing changed.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%d");
+    let future = format!("purge --before {tomorrow}");
+    for args in [
+        "purge --before 2026-13-01",
+        "purge --before 2026-1-11",
+        "purge --before yesterday",
+        "purge --before 2026-02-30",
+        future.as_str(),
+    ] {
+        let args: Vec<&str> = args.split_whitespace().collect();
+        let output = ondeck(&args, &env).await;
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        let err = stderr(&output);
+        assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+        assert!(err.contains("--before"), "names the option: {err:?}");
+    }
+
+    // A storage setting that is wrong: exit 2 before anything changes.
+    let bad_storage = [("DATABASE_URL", db.url.as_str()), ("STORAGE", "floppy")];
+    let output = ondeck(&["purge", "--before", "2026-01-11"], &bad_storage).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(stderr(&output).contains("STORAGE"), "{output:?}");
+    assert_eq!(db.count(pii).await, 5, "nothing changed");
+
+    let output = purge("purge --before 2026-01-11 --dry-run").await;
+    assert!(output.status.success(), "dry run: {output:?}");
+    let out = stdout(&output);
+    assert!(out.contains(": 2 would be purged"), "Ada and Bea: {out}");
+    assert!(out.contains("nothing was changed"), "{out}");
+    assert_eq!(db.count(pii).await, 5, "a dry run changes nothing");
+    assert_eq!(db.count(texts).await, 6, "a dry run changes nothing");
+    assert!(file(&format!("photos/{ada}-0000000a.jpg")).exists());
+
+    let output = purge("purge --before 2026-01-11").await;
+    let out = stdout(&output);
+    let err = stderr(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "one prefix failed: {output:?}"
+    );
+    assert!(out.contains(": 2 purged"), "Ada and Bea: {out}");
+    assert!(out.contains("texts cleared: 2"), "{out}");
+    assert!(
+        err.contains(&format!("souvenirs/{bea_game}.")),
+        "reported: {err}"
+    );
+    assert!(!err.contains("+1415"), "no number in the output: {err}");
+
+    // Ada and Bea: no PII left in players, texts, links or the event log.
+    let purged = format!(
+        "SELECT count(*) FROM players WHERE id IN ({ada}, {bea}) AND mobile_number IS NULL \
+         AND email IS NULL AND photo_key IS NULL AND profile_id IS NULL AND last_name = 'L' \
+         AND purged_at IS NOT NULL"
+    );
+    assert_eq!(db.count(&purged).await, 2, "Ada and Bea purged");
+    assert_eq!(db.count(pii).await, 3, "Cy, Dee and Eve untouched");
+    let cleared = format!(
+        "SELECT count(*) FROM messages m JOIN games g ON g.id = m.game_id \
+         WHERE g.player_id IN ({ada}, {bea}) AND m.\"to\" = '' AND m.body = '' AND m.status = 'failed'"
+    );
+    assert_eq!(db.count(&cleared).await, 2, "their texts carry no number");
+    assert_eq!(
+        db.count(texts).await,
+        4,
+        "Cy's, Dee's and Eve's texts untouched"
+    );
+    let links = format!(
+        "SELECT count(*) FROM short_links WHERE game_id IN ({ada_game}, {bea_game}) \
+         UNION ALL SELECT count(*) FROM games WHERE id IN ({ada_game}, {bea_game}) AND souvenir_url IS NOT NULL"
+    );
+    let links = sqlx::query_scalar::<_, i64>(AssertSqlSafe(links))
+        .fetch_all(&db.pool)
+        .await
+        .expect("links");
+    assert_eq!(links, vec![0, 0], "no souvenir link left");
+    let events = format!(
+        "SELECT count(*) FROM events WHERE payload ->> 'id' IN ('{ada_game}', '{bea_game}') \
+         AND payload #>> '{{player,last_name}}' = 'L' AND payload -> 'souvenir_url' = 'null'"
+    );
+    assert_eq!(db.count(&events).await, 2, "the event log forgot them too");
+
+    // Their files are gone, the others' are not.
+    assert!(!file(&format!("photos/{ada}-0000000a.jpg")).exists());
+    assert!(
+        !file(&format!("photos/{ada}-0000000b.jpg")).exists(),
+        "every upload"
+    );
+    assert!(!file(&format!("souvenirs/{ada_game}.jpg")).exists());
+    for kept in [
+        format!("photos/{dee}-0000000a.jpg"),
+        format!("photos/{cy}-0000000a.jpg"),
+        format!("souvenirs/{cy_old}.jpg"),
+        format!("souvenirs/{ada_game}0.jpg"),
+    ] {
+        assert!(file(&kept).exists(), "{kept} kept");
+    }
+
+    // Scores stay: Ada's game is still on the leaderboard as "Ada L.".
+    let mut conn = db.pool.acquire().await.expect("connection");
+    let board = ondeck_domain::store::scores::leaderboard_players(
+        &mut conn,
+        ondeck_domain::ids::ShowId(show),
+        None,
+        "UTC",
+        10,
+    )
+    .await
+    .expect("leaderboard");
+    drop(conn);
+    let ada_row = board.iter().find(|r| r.game_id.0 == ada_game);
+    let ada_row = ada_row.expect("Ada's game is still ranked");
+    assert_eq!((ada_row.first_name.as_str(), ada_row.score), ("Ada", 900));
+    assert_eq!(board.len(), 3, "Ada's and Cy's two games: {board:?}");
+
+    // The failed delete is retried by the next run, which purges nobody.
+    std::fs::remove_dir_all(file(&format!("souvenirs/{bea_game}.jpg"))).expect("rmdir");
+    std::fs::write(file(&format!("souvenirs/{bea_game}.png")), b"png").expect("write");
+    let output = purge("purge --before 2026-01-11").await;
+    let out = stdout(&output);
+    assert!(output.status.success(), "the retry succeeds: {output:?}");
+    assert!(out.contains(": 0 purged"), "{out}");
+    assert!(out.contains("stored objects deleted: 1"), "{out}");
+    assert!(!file(&format!("souvenirs/{bea_game}.png")).exists());
+    assert_eq!(db.count("SELECT count(*) FROM purge_objects").await, 0);
+
+    // And again: a no-op.
+    let output = purge("purge --before 2026-01-11").await;
+    let out = stdout(&output);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        out.contains(": 0 purged") && out.contains("texts cleared: 0"),
+        "{out}"
+    );
+    assert!(out.contains("stored objects deleted: 0"), "{out}");
+    assert_eq!(db.count(pii).await, 3, "Cy, Dee and Eve still untouched");
+    let _ = std::fs::remove_dir_all(&data);
+}

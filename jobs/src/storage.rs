@@ -310,6 +310,103 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Splits a prefix such as `photos/12-` into its folder, a valid key, and
+/// the start of a name.
+fn split_prefix(prefix: &str) -> Result<(&str, &str), StorageError> {
+    let Some((folder, start)) = prefix.rsplit_once('/') else {
+        return Err(StorageError::InvalidKey {
+            key: prefix.chars().take(200).collect(),
+            reason: "a prefix needs a directory part".to_owned(),
+        });
+    };
+    check_key(folder)?;
+    if !start.is_empty() {
+        check_key(start)?;
+    }
+    Ok((folder, start))
+}
+
+/// Deletes the files of `folder` whose name starts with one of `starts`
+/// (start -> the caller's index); returns each index's count, or the file
+/// that could not be deleted. A missing folder holds nothing.
+#[allow(clippy::type_complexity)]
+fn delete_matching(
+    folder: &Path,
+    starts: &std::collections::HashMap<String, usize>,
+) -> std::io::Result<Vec<(usize, Result<usize, (PathBuf, std::io::Error)>)>> {
+    let mut results: std::collections::HashMap<usize, Result<usize, (PathBuf, std::io::Error)>> =
+        starts.values().map(|&i| (i, Ok(0))).collect();
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(results.into_iter().collect());
+        }
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        // Every start the name begins with (names are short).
+        let matching = name
+            .char_indices()
+            .map(|(at, c)| &name[..at + c.len_utf8()])
+            .filter_map(|head| starts.get(head));
+        let matching: Vec<usize> = matching.copied().collect();
+        if matching.is_empty() {
+            continue;
+        }
+        let removed = std::fs::remove_file(entry.path());
+        for i in matching {
+            let slot = results.entry(i).or_insert(Ok(0));
+            match &removed {
+                Ok(()) => {
+                    if let Ok(n) = slot {
+                        *n += 1;
+                    }
+                }
+                Err(e) => {
+                    *slot = Err((entry.path(), std::io::Error::new(e.kind(), e.to_string())));
+                }
+            }
+        }
+    }
+    Ok(results.into_iter().collect())
+}
+
+async fn s3_delete_prefix(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<usize, StorageError> {
+    let target = || format!("{bucket}/{prefix}");
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    let mut keys = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| s3_error("ListObjectsV2", target(), &e))?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+    }
+    for key in &keys {
+        client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| s3_error("DeleteObject", format!("{bucket}/{key}"), &e))?;
+    }
+    Ok(keys.len())
+}
+
 // --- the store -----------------------------------------------------------------
 
 /// A connected object store. Cheap to clone (an `Arc` inside).
@@ -584,6 +681,81 @@ impl Storage {
                 public_base_url, ..
             } => public_base_url.as_ref().map(|base| format!("{base}/{key}")),
         }
+    }
+
+    /// Deletes every object whose key starts with `prefix` (a directory
+    /// part that is a valid key, then the start of a name, e.g.
+    /// `photos/12-`) and returns how many were deleted. Deleting nothing is
+    /// not an error, so a repeat is harmless. Used by `ondeck purge`.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
+        let mut outcomes = self.delete_prefixes(&[prefix.to_owned()]).await;
+        outcomes.pop().unwrap_or(Ok(0))
+    }
+
+    /// [`Storage::delete_prefix`] for many prefixes at once, each with its
+    /// own outcome, in order. Locally each folder is read once, however
+    /// many prefixes name it.
+    pub async fn delete_prefixes(&self, prefixes: &[String]) -> Vec<Result<usize, StorageError>> {
+        let mut outcomes: Vec<Result<usize, StorageError>> =
+            prefixes.iter().map(|_| Ok(0)).collect();
+        match &*self.inner {
+            Backend::Local { dir } => {
+                // folder -> start of a name -> the prefix's index
+                let mut folders: std::collections::BTreeMap<
+                    &str,
+                    std::collections::HashMap<String, usize>,
+                > = Default::default();
+                for (i, prefix) in prefixes.iter().enumerate() {
+                    match split_prefix(prefix) {
+                        Ok((folder, start)) => {
+                            folders
+                                .entry(folder)
+                                .or_default()
+                                .insert(start.to_owned(), i);
+                        }
+                        Err(e) => outcomes[i] = Err(e),
+                    }
+                }
+                for (folder, starts) in folders {
+                    let path = dir.join(folder);
+                    let listed = path.clone();
+                    let deleted = blocking(move || delete_matching(&listed, &starts)).await;
+                    match deleted {
+                        Ok(results) => {
+                            for (i, result) in results {
+                                outcomes[i] = result.map_err(|(file, error)| StorageError::Io {
+                                    op: "deleting",
+                                    path: file,
+                                    error,
+                                });
+                            }
+                        }
+                        Err(e) => {
+                            // The folder itself could not be read: every
+                            // prefix in it failed the same way.
+                            for (i, prefix) in prefixes.iter().enumerate() {
+                                if split_prefix(prefix).is_ok_and(|(f, _)| f == folder) {
+                                    outcomes[i] = Err(StorageError::Io {
+                                        op: "listing",
+                                        path: path.clone(),
+                                        error: std::io::Error::new(e.kind(), e.to_string()),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Backend::S3 { client, bucket, .. } => {
+                for (i, prefix) in prefixes.iter().enumerate() {
+                    outcomes[i] = match split_prefix(prefix) {
+                        Ok(_) => s3_delete_prefix(client, bucket, prefix).await,
+                        Err(e) => Err(e),
+                    };
+                }
+            }
+        }
+        outcomes
     }
 
     /// Readiness: the bucket answers to our credentials (S3 HeadBucket), or

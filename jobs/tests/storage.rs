@@ -827,3 +827,59 @@ async fn local_writes_are_atomic() {
             .await,
     );
 }
+
+/// `delete_prefix` (what `ondeck purge` uses) on either backend: deletes
+/// exactly the objects whose key starts with the prefix, counts them, and
+/// deleting again (or under a prefix with nothing) deletes nothing.
+async fn delete_prefix_deletes_exactly_the_prefix(storage: &Storage) {
+    let kept = [
+        "photos/120-0000000a.jpg",
+        "photos/2-0000000a.jpg",
+        "souvenirs/120.jpg",
+    ];
+    let gone = [
+        "photos/12-0000000a.jpg",
+        "photos/12-0000000b.png",
+        "souvenirs/12.jpg",
+    ];
+    for key in kept.iter().chain(&gone) {
+        storage
+            .put(key, jpeg_bytes(3), "image/jpeg")
+            .await
+            .expect("put");
+    }
+    let photos = storage.delete_prefix("photos/12-").await.expect("delete");
+    assert_eq!(photos, 2, "both uploads of player 12");
+    let souvenirs = storage
+        .delete_prefix("souvenirs/12.")
+        .await
+        .expect("delete");
+    assert_eq!(souvenirs, 1, "game 12's souvenir");
+    for key in gone {
+        let got = storage.get(key).await.expect("get");
+        assert!(got.is_none(), "{key} deleted");
+    }
+    for key in kept {
+        let got = storage.get(key).await.expect("get");
+        assert!(got.is_some(), "{key} kept");
+    }
+    let again = storage.delete_prefix("photos/12-").await.expect("again");
+    assert_eq!(again, 0, "a repeat deletes nothing");
+    let none = storage.delete_prefix("nothing/here-").await.expect("empty");
+    assert_eq!(none, 0, "a prefix with nothing under it");
+    for bad in ["no-folder", "../photos/1-", "photos/../x-"] {
+        assert_invalid_key(bad, storage.delete_prefix(bad).await);
+    }
+}
+
+#[tokio::test]
+async fn s3_delete_prefix_deletes_exactly_the_prefix() {
+    let server = S3Server::start();
+    delete_prefix_deletes_exactly_the_prefix(&server.storage().await).await;
+}
+
+#[tokio::test]
+async fn local_delete_prefix_deletes_exactly_the_prefix() {
+    let dir = TempDir::new("delete-prefix");
+    delete_prefix_deletes_exactly_the_prefix(&local_storage(&dir).await).await;
+}

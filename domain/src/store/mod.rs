@@ -25,6 +25,7 @@ pub mod idempotency;
 pub mod messages;
 pub mod outbox;
 pub mod players;
+pub mod purge;
 pub mod recall;
 pub mod scores;
 pub mod shows;

@@ -488,4 +488,78 @@ mod tests {
             let _ = check(&bytes);
         }
     }
+
+    /// Widths and heights around the limits, small ones, and anything.
+    fn any_side() -> impl Strategy<Value = u32> {
+        prop_oneof![
+            0u32..=64,
+            (MAX_SIDE - 3)..=(MAX_SIDE + 3),
+            4990u32..=5010,
+            any::<u32>(),
+        ]
+    }
+
+    fn within_limits(width: u32, height: u32) -> bool {
+        width > 0
+            && height > 0
+            && width <= MAX_SIDE
+            && height <= MAX_SIDE
+            && u64::from(width) * u64::from(height) <= MAX_PIXELS
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever size a PNG header claims, the answer is the right
+        /// refusal: a zero side is invalid, a size beyond the limits is
+        /// refused with the claimed size (before any pixel buffer exists),
+        /// and a size within them fails on the missing pixel data.
+        #[test]
+        fn any_png_header_size_is_refused_for_the_right_reason(width in any_side(), height in any_side()) {
+            let err = check(&png_claiming(width, height)).expect_err("no pixel data");
+            if width == 0 || height == 0 {
+                prop_assert!(matches!(err, PhotoError::InvalidDimensions { .. }), "{:?}", err);
+            } else if !within_limits(width, height) {
+                prop_assert!(
+                    matches!(err, PhotoError::TooManyPixels { width: w, height: h } if w == width && h == height),
+                    "{:?}", err
+                );
+            } else {
+                prop_assert!(
+                    matches!(err, PhotoError::Corrupt { .. } | PhotoError::TooMuchMemory),
+                    "{:?}", err
+                );
+            }
+        }
+
+        /// A real JPEG whose frame header is rewritten to any size: never a
+        /// panic, never a decode beyond the limits, and what decodes has
+        /// the size the header states.
+        #[test]
+        fn any_jpeg_frame_size_stays_within_the_limits(
+            width in prop_oneof![1u16..=96, 7990u16..=8010, any::<u16>()],
+            height in prop_oneof![1u16..=96, 7990u16..=8010, any::<u16>()],
+        ) {
+            let mut jpeg = encode(&sample_image(64, 48), ImageFormat::Jpeg);
+            let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).expect("SOF0");
+            jpeg[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+            jpeg[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+            let (width, height) = (u32::from(width), u32::from(height));
+            match check(&jpeg) {
+                Ok(photo) => {
+                    prop_assert!(within_limits(width, height), "decoded {}×{}", width, height);
+                    prop_assert_eq!((photo.width, photo.height), (width, height));
+                    prop_assert_eq!((photo.image.width(), photo.image.height()), (width, height));
+                }
+                Err(PhotoError::TooManyPixels { width: w, height: h }) => {
+                    prop_assert!(!within_limits(width, height));
+                    prop_assert_eq!((w, h), (width, height));
+                }
+                Err(e) => {
+                    prop_assert!(within_limits(width, height), "{}×{}: {:?}", width, height, e);
+                    prop_assert!(matches!(e, PhotoError::Corrupt { .. } | PhotoError::TooMuchMemory), "{:?}", e);
+                }
+            }
+        }
+    }
 }
