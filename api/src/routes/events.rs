@@ -68,7 +68,8 @@ impl Drop for Subscribed {
 /// Every transition, signup and souvenir, live, as Server-Sent Events.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
     responses((status = 200, content_type = "text/event-stream",
-               description = "`event: game`, `id: <n>`, `data: <game without PII, with previous_state>`")))]
+               description = "`event: game`, `id: <n>`, `data: <game without PII, with previous_state>`"),
+               (status = 503, description = "`SSE_MAX_SUBSCRIBERS` streams are open already; `Retry-After` says when to try again")))]
 async fn stream_events(
     State(state): State<AppState>,
     _caller: Caller,
