@@ -235,6 +235,7 @@ async fn a_slow_request_times_out_and_changes_nothing_while_streams_go_on() {
     let path = format!("/api/v1/games/{game}/queue");
     let answer = call(&ondeck, Method::POST, &path, Some(&stack.tokens.tablet)).await;
     let took = started.elapsed();
+    eprintln!("a request past REQUEST_TIMEOUT_SECONDS=1 answered 503 after {took:?}");
     let problem = assert_unavailable(&answer);
     assert!(
         problem["detail"]
@@ -337,6 +338,7 @@ async fn event_streams_are_capped_per_process() {
     // One client leaves: its place is free again (the server notices the
     // closed connection at the latest at its next keep-alive, 15 s).
     drop(first);
+    let left = Instant::now();
     let third = eventually(
         "a new subscriber accepted after one left",
         Duration::from_secs(25),
@@ -346,6 +348,10 @@ async fn event_streams_are_capped_per_process() {
         },
     )
     .await;
+    eprintln!(
+        "a stream's place was free again {:?} after its client left",
+        left.elapsed()
+    );
     // And the cap holds again with it.
     let refused = one_more().await;
     assert_unavailable(&refused);
@@ -387,6 +393,7 @@ async fn a_busy_pool_answers_503_quickly_and_recovers() {
     let started = Instant::now();
     let answer = read_other().await;
     let took = started.elapsed();
+    eprintln!("a read with the pool full answered 503 after {took:?} (acquire timeout 1 s)");
     assert_unavailable(&answer);
     assert!(
         took < Duration::from_secs(3),
