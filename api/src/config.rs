@@ -208,6 +208,23 @@ pub struct Config {
     /// `DMX_DEVICE`: the worker of this process drives the DMX interface.
     pub dmx_device: Option<std::path::PathBuf>,
     pub cues_webhook_secret: Option<SecretString>,
+    /// Requests per token (per client address without one); `None` when
+    /// `RATE_LIMIT_PER_SECOND=0`.
+    pub rate_limit: Option<RateLimit>,
+    /// How long a request may take before it answers 503 (streams excepted).
+    pub request_timeout: Duration,
+    /// Open `GET /api/v1/events` streams this process serves at most.
+    pub sse_max_subscribers: usize,
+    /// How long a request waits for a connection of the primary's pool.
+    pub database_acquire_timeout: Duration,
+}
+
+/// A token bucket: `per_second` requests a second on average, up to `burst`
+/// at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
 }
 
 impl Config {
@@ -337,6 +354,28 @@ impl Config {
                 .transpose()?,
             dmx_device: var(env, "DMX_DEVICE")?.map(std::path::PathBuf::from),
             cues_webhook_secret: var(env, "CUES_WEBHOOK_SECRET")?.map(SecretString::from),
+            rate_limit: match (
+                bounded(env, "RATE_LIMIT_PER_SECOND", 20, 0, 100_000)? as u32,
+                bounded(env, "RATE_LIMIT_BURST", 100, 1, 1_000_000)? as u32,
+            ) {
+                (0, _) => None,
+                (per_second, burst) => Some(RateLimit { per_second, burst }),
+            },
+            request_timeout: Duration::from_secs(bounded(
+                env,
+                "REQUEST_TIMEOUT_SECONDS",
+                30,
+                1,
+                3600,
+            )?),
+            sse_max_subscribers: bounded(env, "SSE_MAX_SUBSCRIBERS", 2000, 1, 1_000_000)? as usize,
+            database_acquire_timeout: Duration::from_millis(bounded(
+                env,
+                "DATABASE_ACQUIRE_TIMEOUT_MS",
+                3000,
+                100,
+                60_000,
+            )?),
         };
         if let Some(e) = file_problem.into_inner() {
             return Err(e);
@@ -414,6 +453,23 @@ mod tests {
         );
         assert_eq!(config.venue_tz, Tz::UTC);
         assert_eq!(config.public_base_url, "http://127.0.0.1:8000");
+        assert_eq!(
+            config.rate_limit,
+            Some(RateLimit {
+                per_second: 20,
+                burst: 100
+            })
+        );
+        assert_eq!(config.request_timeout, Duration::from_secs(30));
+        assert_eq!(config.sse_max_subscribers, 2000);
+        assert_eq!(config.database_acquire_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_rate_of_zero_turns_the_limit_off() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("RATE_LIMIT_PER_SECOND", "0"));
+        assert_eq!(from(&pairs).expect("valid").rate_limit, None);
     }
 
     #[test]
@@ -437,6 +493,11 @@ mod tests {
             ("DATABASE_READ_MAX_LAG_SECONDS", "0"),
             ("SENTRY_DSN", "not a dsn"),
             ("METRICS_ADDR", "9100"),
+            ("RATE_LIMIT_PER_SECOND", "fast"),
+            ("RATE_LIMIT_BURST", "0"),
+            ("REQUEST_TIMEOUT_SECONDS", "0"),
+            ("SSE_MAX_SUBSCRIBERS", "-5"),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "10"),
         ];
         for (var, value) in cases {
             let mut pairs = BASE.to_vec();

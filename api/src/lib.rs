@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, header};
 use axum::response::IntoResponse;
 use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -34,7 +34,6 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -55,6 +54,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let openapi = openapi
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let limits = Arc::new(middleware::Limits::new(&state.config));
     let inner = Router::new()
         .merge(api)
         .merge(extra)
@@ -72,6 +72,11 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(routes::media::public_router())
         .merge(routes::pages::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), limits.clone()),
+            middleware::rate_limit,
+        ))
+        .layer(axum::Extension(limits))
         .layer(axum::middleware::from_fn(middleware::http_metrics))
         // Sentry, only with SENTRY_DSN: a hub per request (outermost), the
         // request's data, then the route tags and the report of a 5xx.
@@ -105,9 +110,9 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         ]);
     Router::new()
         .fallback_service(overridden)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.request_timeout,
+            middleware::request_timeout,
         ))
         .layer(cors)
         .layer(CatchPanicLayer::custom(panic_response))
@@ -159,6 +164,16 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
 }
 
 pub async fn connect(url: &secrecy::SecretString, max_connections: u32) -> anyhow::Result<PgPool> {
+    connect_waiting(url, max_connections, Duration::from_secs(3)).await
+}
+
+/// A pool whose requests wait at most `acquire_timeout` for a connection
+/// (`DATABASE_ACQUIRE_TIMEOUT_MS`).
+pub async fn connect_waiting(
+    url: &secrecy::SecretString,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url
         .expose_secret()
         .parse()
@@ -167,7 +182,7 @@ pub async fn connect(url: &secrecy::SecretString, max_connections: u32) -> anyho
     // is down, a request fails fast with 503 instead of hanging.
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(3))
+        .acquire_timeout(acquire_timeout)
         .connect_with(options.application_name("ondeck"))
         .await
         .context("cannot connect to PostgreSQL")
@@ -175,7 +190,12 @@ pub async fn connect(url: &secrecy::SecretString, max_connections: u32) -> anyho
 
 /// Connects to everything the API needs.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    let db = connect(&config.database_url, config.database_pool_size).await?;
+    let db = connect_waiting(
+        &config.database_url,
+        config.database_pool_size,
+        config.database_acquire_timeout,
+    )
+    .await?;
     let reads = match &config.database_read_url {
         Some(url) => db::Reads::with_replica(
             db.clone(),
@@ -225,7 +245,9 @@ pub async fn serve(
     // Events are NOTIFYed on the primary too.
     let (hub, primary) = (state.events.clone(), state.db.clone());
     tokio::spawn(async move { hub.run(primary).await });
-    axum::serve(listener, app(state))
+    // Peer addresses key the rate limit of requests without a token.
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .context("HTTP server failed")

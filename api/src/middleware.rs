@@ -1,18 +1,26 @@
 //! Request plumbing that sits in front of the handlers: the method override
-//! for web views that can only POST, `Idempotency-Key`, and HTTP metrics.
+//! for web views that can only POST, `Idempotency-Key`, HTTP metrics, and
+//! the limits (rate per token, request timeout, event streams).
 
-use std::time::Instant;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, header};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ondeck_domain::TokenId;
 use ondeck_domain::store::idempotency::{self, Claim};
 use sha2::{Digest, Sha256};
 
 use crate::auth::authenticate;
-use crate::error::ApiError;
+use crate::config::Config;
+use crate::error::{ApiError, problem};
 use crate::extract::JSON_LIMIT;
 use crate::state::AppState;
 
@@ -172,4 +180,123 @@ pub async fn http_metrics(req: Request, next: Next) -> Response {
     metrics::histogram!("ondeck_http_request_duration_seconds", &labels)
         .record(start.elapsed().as_secs_f64());
     response
+}
+
+/// What a request is counted against: its token, or without a valid one the
+/// address it came from (all such requests of an in-process server without
+/// peer addresses share one bucket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum RateKey {
+    Token(TokenId),
+    Peer(IpAddr),
+    UnknownPeer,
+}
+
+/// The per-process limits of README *Limits*: the request rate per token
+/// and the number of event streams.
+pub struct Limits {
+    rate: Option<DefaultKeyedRateLimiter<RateKey>>,
+    /// When idle keys were last dropped from `rate`.
+    swept: Mutex<Instant>,
+    /// One permit per open `GET /api/v1/events` stream.
+    pub sse: Arc<tokio::sync::Semaphore>,
+}
+
+/// Idle rate-limit keys are forgotten this often (or at once when there are
+/// more than `MAX_IDLE_KEYS`), so the limiter's memory stays bounded.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+const MAX_IDLE_KEYS: usize = 100_000;
+
+impl Limits {
+    pub fn new(config: &Config) -> Limits {
+        let rate = config.rate_limit.map(|limit| {
+            let nonzero = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+            RateLimiter::keyed(
+                Quota::per_second(nonzero(limit.per_second)).allow_burst(nonzero(limit.burst)),
+            )
+        });
+        Limits {
+            rate,
+            swept: Mutex::new(Instant::now()),
+            sse: Arc::new(tokio::sync::Semaphore::new(config.sse_max_subscribers)),
+        }
+    }
+
+    /// `None` when `key` may go on, else how long it should wait.
+    fn wait(&self, key: RateKey) -> Option<Duration> {
+        let rate = self.rate.as_ref()?;
+        let due = self
+            .swept
+            .try_lock()
+            .ok()
+            .filter(|at| at.elapsed() >= SWEEP_EVERY || rate.len() > MAX_IDLE_KEYS);
+        if let Some(mut at) = due {
+            rate.retain_recent();
+            rate.shrink_to_fit();
+            *at = Instant::now();
+        }
+        rate.check_key(&key)
+            .err()
+            .map(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
+/// Operations endpoints a monitor polls are never limited.
+const UNLIMITED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// Per-token rate limit (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`): over
+/// it, a 429 problem with `Retry-After` in whole seconds. The caller it
+/// authenticates is left in the request for the handler.
+pub async fn rate_limit(
+    State((state, limits)): State<(AppState, Arc<Limits>)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if limits.rate.is_none() || UNLIMITED.contains(&req.uri().path()) {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let key = match authenticate(&state, &parts).await {
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+            RateKey::Token(caller.token_id)
+        }
+        // Refused (or not checkable now): the handler answers for that.
+        Err(_) => parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(RateKey::UnknownPeer, |peer| RateKey::Peer(peer.0.ip())),
+    };
+    let Some(wait) = limits.wait(key) else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let seconds = seconds.max(1);
+    let mut response = problem(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        &format!("too many requests from this client; try again in {seconds} s"),
+        Default::default(),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// `REQUEST_TIMEOUT_SECONDS`: a request whose response has not started by
+/// then answers a 503 problem. Only the wait for the response is timed, so
+/// an event stream, once started, runs as long as its client reads.
+pub async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit_s = limit.as_secs(), "request timed out");
+            ApiError::Unavailable(format!(
+                "the request took longer than {} s and was abandoned; try again shortly",
+                limit.as_secs()
+            ))
+            .into_response()
+        }
+    }
 }

@@ -6,14 +6,17 @@
 //! nothing for 30 s is dropped.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
 use ondeck_domain::store::events::{self, Event};
 use serde::Deserialize;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +26,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Result};
 use crate::events::{BATCH, EventHub};
 use crate::extract::ApiQuery;
+use crate::middleware::Limits;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -64,10 +68,12 @@ impl Drop for Subscribed {
 /// Every transition, signup and souvenir, live, as Server-Sent Events.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
     responses((status = 200, content_type = "text/event-stream",
-               description = "`event: game`, `id: <n>`, `data: <game without PII, with previous_state>`")))]
+               description = "`event: game`, `id: <n>`, `data: <game without PII, with previous_state>`"),
+               (status = 503, description = "`SSE_MAX_SUBSCRIBERS` streams are open already; `Retry-After` says when to try again")))]
 async fn stream_events(
     State(state): State<AppState>,
     _caller: Caller,
+    Extension(limits): Extension<Arc<Limits>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = std::result::Result<SseEvent, Infallible>>>> {
@@ -83,11 +89,18 @@ async fn stream_events(
                 .map_err(|_| ApiError::invalid("last_event_id", "must be an event id"))?,
         ),
     };
+    // `SSE_MAX_SUBSCRIBERS`: the permit lives as long as the response body.
+    let permit = limits.sse.clone().try_acquire_owned().map_err(|_| {
+        ApiError::Unavailable(format!(
+            "this server already streams events to {} subscribers; try again shortly",
+            state.config.sse_max_subscribers
+        ))
+    })?;
     // Subscribed before the replay is read, so nothing falls between them.
     let mut live = state.events.subscribe();
     // The hub's horizon is the primary's: replays read there too.
     let (db, hub) = (state.db.clone(), state.events.clone());
-    let stream = async_stream(move |yield_| async move {
+    let stream = async_stream(permit, move |yield_| async move {
         let _subscribed = Subscribed::new();
         // Without Last-Event-ID, the stream starts with the next live event.
         let mut sent = match last {
@@ -98,7 +111,13 @@ async fn stream_events(
             None => 0,
         };
         loop {
-            match live.recv().await {
+            // A client that went away ends its stream at once, even while
+            // no event comes.
+            let received = tokio::select! {
+                received = live.recv() => received,
+                () = yield_.closed() => return,
+            };
+            match received {
                 Ok(event) => {
                     if event.id <= sent {
                         continue;
@@ -123,18 +142,21 @@ async fn stream_events(
 }
 
 /// A small generator: `body` sends items through a bounded channel whose
-/// `send` reports whether the client is still there.
-fn async_stream<F, Fut>(body: F) -> impl Stream<Item = std::result::Result<SseEvent, Infallible>>
+/// `send` reports whether the client is still there. `permit` is released
+/// when the response body is dropped.
+fn async_stream<F, Fut>(
+    permit: OwnedSemaphorePermit,
+    body: F,
+) -> impl Stream<Item = std::result::Result<SseEvent, Infallible>>
 where
     F: FnOnce(Yield) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::spawn(body(Yield(tx)));
-    futures::stream::unfold(
-        rx,
-        |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
-    )
+    futures::stream::unfold((rx, permit), |(mut rx, permit)| async move {
+        rx.recv().await.map(|e| (Ok(e), (rx, permit)))
+    })
 }
 
 pub struct Yield(tokio::sync::mpsc::Sender<SseEvent>);
@@ -144,6 +166,11 @@ pub struct Yield(tokio::sync::mpsc::Sender<SseEvent>);
 const STALLED: Duration = Duration::from_secs(30);
 
 impl Yield {
+    /// Completes when the client's side of the stream is gone.
+    async fn closed(&self) {
+        self.0.closed().await;
+    }
+
     /// Hands an event to the client; `false` when the client has gone or
     /// has not read anything for `STALLED`.
     async fn send(&self, event: SseEvent) -> bool {

@@ -120,6 +120,8 @@ pub fn test_config(overrides: &[(&str, &str)]) -> Config {
         "postgres://unused/overridden-by-the-pool".into(),
     );
     env.insert("REDIS_URL".into(), redis_url());
+    // Tests send bursts from one token; api/tests/limits.rs tests the limit.
+    env.insert("RATE_LIMIT_PER_SECOND".into(), "0".into());
     for (k, v) in overrides {
         env.insert((*k).into(), (*v).into());
     }
