@@ -242,4 +242,17 @@ mod tests {
         assert_eq!(schema("state")["items"]["enum"][0], "new");
         assert_eq!(schema("day")["oneOf"][0]["format"], "date");
     }
+
+    #[test]
+    fn booleans_of_a_player_are_never_null() {
+        let doc = document();
+        let player = &doc["components"]["schemas"]["PlayerInput"];
+        for field in ["signed_waiver", "is_finalist"] {
+            assert_eq!(player["properties"][field]["type"], "boolean", "{field}");
+        }
+        assert!(
+            player.get("required").is_none(),
+            "every field is optional: {player}"
+        );
+    }
 }

@@ -188,7 +188,7 @@ pub struct PlayerInput {
     #[schema(value_type = Option<String>)]
     pub handedness: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub signed_waiver: Option<Option<bool>>,
     /// A team's name; unknown names are refused.
     #[serde(default, deserialize_with = "nullable")]
@@ -203,7 +203,7 @@ pub struct PlayerInput {
     pub profile_id: Option<Option<String>>,
     /// Admin only.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_finalist: Option<Option<bool>>,
 }
 
