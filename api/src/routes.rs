@@ -58,6 +58,7 @@ pub fn api() -> (Router<AppState>, OpenApi) {
     components
         .schemas
         .insert(Problem::name().into_owned(), Problem::schema());
+    new_show_schema(&mut doc);
     for item in doc.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
@@ -71,6 +72,43 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         }
     }
     (router, doc)
+}
+
+/// `POST /shows` and `PATCH /shows/{id}` share `ShowInput`, but creating a
+/// show needs a name and a date: the document says so with `NewShow`, the
+/// same fields with those two required and not null.
+fn new_show_schema(doc: &mut OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let Some(mut schema) = components
+        .schemas
+        .get("ShowInput")
+        .and_then(|s| serde_json::to_value(s).ok())
+    else {
+        return;
+    };
+    for field in ["name", "date"] {
+        schema["properties"][field]["type"] = "string".into();
+    }
+    schema["required"] = serde_json::json!(["name", "date"]);
+    let Ok(schema) = serde_json::from_value(schema) else {
+        return;
+    };
+    components.schemas.insert("NewShow".to_owned(), schema);
+    let body = doc
+        .paths
+        .paths
+        .get_mut("/api/v1/shows")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|op| op.request_body.as_mut());
+    if let Some(RefOr::T(body)) = body {
+        for content in body.content.values_mut() {
+            if let RefOr::T(content) = content {
+                content.schema = Some(Ref::from_schema_name("NewShow").into());
+            }
+        }
+    }
 }
 
 /// The errors any operation may answer, described once rather than on every
@@ -241,6 +279,20 @@ mod tests {
         assert_eq!(schema("format")["enum"], serde_json::json!(["json", "csv"]));
         assert_eq!(schema("state")["items"]["enum"][0], "new");
         assert_eq!(schema("day")["oneOf"][0]["format"], "date");
+    }
+
+    #[test]
+    fn a_new_show_needs_a_name_and_a_date() {
+        let doc = document();
+        let body = &doc["paths"]["/api/v1/shows"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"];
+        assert_eq!(body["$ref"], "#/components/schemas/NewShow");
+        let new_show = &doc["components"]["schemas"]["NewShow"];
+        assert_eq!(new_show["required"], serde_json::json!(["name", "date"]));
+        assert_eq!(new_show["properties"]["date"]["type"], "string");
+        let patch = &doc["paths"]["/api/v1/shows/{id}"]["patch"]["requestBody"]["content"]["application/json"]
+            ["schema"];
+        assert_eq!(patch["$ref"], "#/components/schemas/ShowInput");
     }
 
     #[test]
