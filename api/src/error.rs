@@ -10,6 +10,25 @@ use serde_json::{Map, Value, json};
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// The body of every error (`application/problem+json`), as the OpenAPI
+/// document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Problem {
+    /// `/problems/<kind>`.
+    #[schema(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    detail: String,
+    /// With 422 `validation`: the messages of each field that is not valid.
+    errors: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// With 409 `illegal-transition`: the game's state.
+    current_state: Option<String>,
+    /// With 409 `illegal-transition`: the transition refused.
+    transition: Option<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]

@@ -29,10 +29,33 @@ fn is_json(content_type: Option<&str>) -> bool {
         .unwrap_or(false)
 }
 
+/// JSON does not tell `4` from `4.0`, and neither does JSON Schema's
+/// `integer`: a whole number written with a fraction becomes an integer, so
+/// `{"score": 1200.0}` is read like `{"score": 1200}`.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f >= i64::MIN as f64
+                && f < i64::MAX as f64
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
+}
+
 /// Parses a JSON body, naming the field a type error is in.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    whole_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if !inner.is_data() {
@@ -156,6 +179,16 @@ mod tests {
             }
             other => panic!("expected a 422, got {other:?}"),
         }
+        assert_eq!(
+            parse_json::<Shape>(br#"{"count": 12.0}"#)
+                .expect("a whole number with a fraction is an integer")
+                .count,
+            Some(12)
+        );
+        assert!(matches!(
+            parse_json::<Shape>(br#"{"count": 12.5}"#),
+            Err(ApiError::Invalid(_))
+        ));
         match parse_json::<Shape>(br#"{"colour": 1}"#) {
             Err(ApiError::Invalid(errors)) => {
                 assert_eq!(errors.fields().collect::<Vec<_>>(), ["colour"])

@@ -86,7 +86,7 @@ ondeck_deploy_checks() { # [BINARY]
     fi
 
     _ondeck_say "bash -n of the deployment scripts"
-    for f in "$ONDECK_ROOT"/deploy/{backup,restore,up,down,test,browser-test} "$ONDECK_ROOT"/deploy/lib/*.sh \
+    for f in "$ONDECK_ROOT"/deploy/{backup,restore,up,down,test,browser-test,fuzz} "$ONDECK_ROOT"/deploy/lib/*.sh \
         "$ONDECK_ROOT"/compose/{healthz,make-secrets} "$ONDECK_ROOT"/compose/postgres/*.sh; do
         [[ -f "$f" ]] || continue
         bash -n "$f" || _ondeck_die "$f has a syntax error"

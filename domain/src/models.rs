@@ -188,7 +188,7 @@ pub struct PlayerInput {
     #[schema(value_type = Option<String>)]
     pub handedness: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub signed_waiver: Option<Option<bool>>,
     /// A team's name; unknown names are refused.
     #[serde(default, deserialize_with = "nullable")]
@@ -203,7 +203,7 @@ pub struct PlayerInput {
     pub profile_id: Option<Option<String>>,
     /// Admin only.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_finalist: Option<Option<bool>>,
 }
 
@@ -364,17 +364,23 @@ pub const DEFAULT_SOUVENIR: &str = "Thanks for playing! Your souvenir: {url}";
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShowInput {
-    #[schema(max_length = 200)]
+    /// Not blank, no control characters.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// `YYYY-MM-DD`.
     #[schema(value_type = Option<String>, format = Date)]
     pub date: Option<String>,
-    #[schema(max_length = 160)]
+    /// Not blank.
+    #[schema(max_length = 160, pattern = r"\S")]
     pub welcome_message: Option<String>,
-    #[schema(max_length = 160)]
+    /// Not blank.
+    #[schema(max_length = 160, pattern = r"\S")]
     pub recall_message: Option<String>,
     /// Must contain `{url}`, replaced by the souvenir's short link.
-    #[schema(max_length = 160)]
+    #[schema(max_length = 160, pattern = r"\{url\}")]
     pub souvenir_message: Option<String>,
 }
 
@@ -443,7 +449,8 @@ impl ShowInput {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamInput {
-    #[schema(min_length = 1, max_length = 64)]
+    /// Not blank, no control characters.
+    #[schema(value_type = String, required = true, max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub name: Option<String>,
 }
 

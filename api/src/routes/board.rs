@@ -51,6 +51,7 @@ pub struct Queue {
 #[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// Default: the current show.
+    #[param(value_type = Option<i64>)]
     show_id: Option<String>,
 }
 
@@ -63,7 +64,8 @@ async fn board_show(conn: &mut PgConnection, raw: Option<ShowId>) -> Result<Opti
 }
 
 /// The queue of a show: who is playing, confirmed, recalled, and waiting.
-#[utoipa::path(get, path = "/api/v1/queue", tag = "board", params(QueueQuery), responses((status = 200, body = Queue)))]
+#[utoipa::path(get, path = "/api/v1/queue", tag = "board", params(QueueQuery),
+    responses((status = 200, body = Queue), (status = 404, description = "no show has that `show_id`")))]
 async fn get_queue(
     State(state): State<AppState>,
     caller: Caller,
@@ -115,10 +117,13 @@ async fn get_queue(
 #[into_params(parameter_in = Query)]
 pub struct LeaderboardQuery {
     /// Default: the current show.
+    #[param(value_type = Option<i64>)]
     show_id: Option<String>,
     /// `YYYY-MM-DD` in `VENUE_TZ`; default: every day of the show.
+    #[param(schema_with = crate::routes::params::day)]
     day: Option<String>,
     /// Rows of each ranking, 1 to 500 (default 10).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
 }
 
@@ -159,7 +164,7 @@ pub struct Leaderboard {
 
 /// Completed games by score, then distance, then who finished first; teams by summed score.
 #[utoipa::path(get, path = "/api/v1/leaderboard", tag = "board", params(LeaderboardQuery),
-    responses((status = 200, body = Leaderboard)))]
+    responses((status = 200, body = Leaderboard), (status = 404, description = "no show has that `show_id`")))]
 async fn get_leaderboard(
     State(state): State<AppState>,
     caller: Caller,

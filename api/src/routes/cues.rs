@@ -108,14 +108,18 @@ async fn fire_cue(
 #[into_params(parameter_in = Query)]
 pub struct RunListQuery {
     /// `pending`, `ok`, `retrying` or `failed`.
+    #[param(schema_with = status_param)]
     status: Option<String>,
     /// `dmx` or `webhook`.
+    #[param(schema_with = kind_param)]
     kind: Option<String>,
     /// A cue's name.
     cue: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
     cursor: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(schema_with = crate::routes::params::format)]
     format: Option<String>,
 }
 
@@ -170,4 +174,12 @@ async fn list_runs(
             "finished_at",
         ],
     )
+}
+
+fn status_param() -> utoipa::openapi::schema::Object {
+    crate::routes::params::one_of(&["pending", "ok", "retrying", "failed"])
+}
+
+fn kind_param() -> utoipa::openapi::schema::Object {
+    crate::routes::params::one_of(&["dmx", "webhook"])
 }

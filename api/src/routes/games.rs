@@ -98,17 +98,23 @@ async fn create_game(
 pub struct GameListQuery {
     /// Repeatable: `?state=queued&state=recalled`.
     #[serde(default)]
+    #[param(schema_with = crate::routes::params::game_states)]
     state: Vec<String>,
     /// A team's name.
     team: Option<String>,
+    #[param(value_type = Option<i64>)]
     show_id: Option<String>,
     /// `YYYY-MM-DD` in `VENUE_TZ`: games created that day.
+    #[param(schema_with = crate::routes::params::day)]
     day: Option<String>,
     /// `score`, `-score`, `created_at` (default) or `-created_at`.
+    #[param(schema_with = crate::routes::params::order)]
     order: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
     cursor: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(schema_with = crate::routes::params::format)]
     format: Option<String>,
 }
 

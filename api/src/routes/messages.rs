@@ -25,13 +25,18 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct MessageListQuery {
     /// `queued`, `sent`, `failed` or `delivered`.
+    #[param(schema_with = status_param)]
     status: Option<String>,
     /// `welcome`, `recall` or `souvenir`.
+    #[param(schema_with = kind_param)]
     kind: Option<String>,
+    #[param(value_type = Option<i64>)]
     game_id: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
     cursor: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(schema_with = crate::routes::params::format)]
     format: Option<String>,
 }
 
@@ -103,4 +108,12 @@ async fn list_messages(
             "sent_at",
         ],
     )
+}
+
+fn status_param() -> utoipa::openapi::schema::Object {
+    crate::routes::params::one_of(&["queued", "sent", "failed", "delivered"])
+}
+
+fn kind_param() -> utoipa::openapi::schema::Object {
+    crate::routes::params::one_of(&["welcome", "recall", "souvenir"])
 }

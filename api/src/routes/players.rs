@@ -107,21 +107,28 @@ async fn create_player(
 #[into_params(parameter_in = Query)]
 pub struct PlayerListQuery {
     /// The state of the player's active game.
+    #[param(schema_with = crate::routes::params::game_state)]
     state: Option<String>,
     /// A team's name.
     team: Option<String>,
     /// `L` or `R`.
+    #[param(schema_with = crate::routes::params::handedness)]
     handedness: Option<String>,
+    #[param(value_type = Option<bool>)]
     signed_waiver: Option<String>,
+    #[param(value_type = Option<bool>)]
     is_finalist: Option<String>,
     /// Part of a name, or at least three digits of a mobile number (PII roles).
     q: Option<String>,
     /// `score`, `-score`, `created_at` (default) or `-created_at`.
+    #[param(schema_with = crate::routes::params::order)]
     order: Option<String>,
     /// 1 to 500 (default 50); CSV exports default to everything.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
     cursor: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(schema_with = crate::routes::params::format)]
     format: Option<String>,
 }
 

@@ -42,9 +42,11 @@ async fn create_show(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ShowListQuery {
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
     cursor: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(schema_with = crate::routes::params::format)]
     format: Option<String>,
 }
 
