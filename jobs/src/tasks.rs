@@ -260,16 +260,18 @@ pub async fn render_souvenir(
     let code = souvenirs::record(&mut tx, game_id, &key).await?;
     let url = public_url.unwrap_or_else(|| format!("{}/s/{code}", deps.public_base_url));
     souvenirs::set_url(&mut tx, game_id, &url).await?;
-    let game = games::get(&mut tx, game_id).await?;
-    let recall_minutes = (deps.recall_validity.as_secs() / 60) as i64;
-    events::game_changed(&mut tx, &game, Some(game.state), recall_minutes).await?;
     if has_mobile {
         let text = Job::Sms {
             game_id,
             message: MessageKind::Souvenir,
         };
+        // May wait for a second run of this job to commit its copy.
         outbox::enqueue_once(&mut tx, &text, &format!("souvenir-text:{outbox_id}")).await?;
     }
+    let game = games::get(&mut tx, game_id).await?;
+    let recall_minutes = (deps.recall_validity.as_secs() / 60) as i64;
+    // Last, as every event (see `events`): nothing waited for after it.
+    events::game_changed(&mut tx, &game, Some(game.state), recall_minutes).await?;
     tx.commit().await?;
     deps.wake.after_commit();
     tracing::info!(key, bytes = size, "souvenir rendered");

@@ -8,7 +8,10 @@
 //! they take an id until they commit (writers never wait for each other),
 //! and a reader first asks for the lock exclusively: once it has it, no
 //! writer is in flight, so every id up to the largest it can see is final.
-//! That id is the [`horizon`]; readers read only up to it.
+//! That id is the [`horizon`]; readers read only up to it. While a reader
+//! waits, new writers wait behind it: a transaction writes its events last,
+//! after anything that could make it wait (row locks, other advisory locks,
+//! unique inserts that may conflict), and commits right away.
 
 use serde_json::Value;
 use sqlx::PgConnection;
