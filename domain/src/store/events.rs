@@ -82,16 +82,18 @@ pub async fn horizon(conn: &mut PgConnection, known: i64) -> Result<i64> {
         return Ok(known);
     }
     // One statement: its snapshot may predate the lock, but every event it
-    // sees was committed, and every lower id was taken by a writer that held
-    // the lock before this statement asked for it, so is settled once the
-    // lock is granted. The statement ends only when it is.
+    // sees was committed, and every lower id (like every id up to `taken`)
+    // was taken by a writer that held the lock before this statement asked
+    // for it, so is settled once the lock is granted. The statement ends
+    // only when it is. Ids taken by writers that rolled back are passed too,
+    // so they cost one wait, not one per call.
     let newest: Option<i64> = sqlx::query_scalar(
         "SELECT (SELECT max(id) FROM events) FROM (SELECT pg_advisory_xact_lock($1)) AS settled",
     )
     .bind(EVENTS_LOCK)
     .fetch_one(conn)
     .await?;
-    Ok(newest.unwrap_or(known).max(known))
+    Ok(newest.unwrap_or(known).max(taken).max(known))
 }
 
 /// Records each of `changed` (a transition and its consequences).
