@@ -132,20 +132,7 @@ async fn send_raw(
         req = req.bearer_auth(token);
     }
     let res = req.header("content-type", body.0).body(body.1).send().await;
-    let res = res.expect("request reaches the server");
-    let status = res.status();
-    let content_type = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = res.text().await.expect("response body");
-    Reply {
-        status,
-        content_type,
-        text,
-    }
+    Reply::read(res.expect("request reaches the server")).await
 }
 
 /// Who calls: nobody in particular, a stranger, or a holder of a role's token.

@@ -52,6 +52,23 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a whole response.
+    pub async fn read(res: reqwest::Response) -> Reply {
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = res.text().await.expect("response body");
+        Reply {
+            status,
+            content_type,
+            text,
+        }
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
@@ -251,20 +268,7 @@ impl TestApp {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let res = req.send().await.expect("request reaches the server");
-        let status = res.status();
-        let content_type = res
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let text = res.text().await.expect("response body");
-        Reply {
-            status,
-            content_type,
-            text,
-        }
+        Reply::read(req.send().await.expect("request reaches the server")).await
     }
 
     pub async fn get(&self, role: Role, path: &str) -> Reply {
