@@ -320,19 +320,24 @@ async fn execute(command: Command) -> anyhow::Result<()> {
                     ondeck_jobs::run(pool, worker, telemetry::shutdown_signal()).await
                 }
                 _ => {
-                    // One signal stops both: the API drains its requests, then
-                    // the worker finishes its jobs.
+                    // One signal stops both at once, so that each has the
+                    // whole SHUTDOWN_TIMEOUT_SECONDS: the API finishes its
+                    // requests while the worker finishes its jobs.
                     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-                    let api = async move {
-                        let served = crate::serve(state, telemetry::shutdown_signal()).await;
-                        let _ = stop_tx.send(true);
-                        served
-                    };
-                    let jobs = ondeck_jobs::run(pool, worker, async move {
-                        let mut rx = stop_rx;
-                        let _ = rx.wait_for(|stop| *stop).await;
+                    tokio::spawn(async move {
+                        telemetry::shutdown_signal().await;
+                        stop_tx.send_replace(true);
                     });
-                    let (served, worked) = tokio::join!(api, jobs);
+                    let stopped = move || {
+                        let mut rx = stop_rx.clone();
+                        async move {
+                            let _ = rx.wait_for(|stop| *stop).await;
+                        }
+                    };
+                    let (served, worked) = tokio::join!(
+                        crate::serve(state, stopped()),
+                        ondeck_jobs::run(pool, worker, stopped())
+                    );
                     served.and(worked)
                 }
             }

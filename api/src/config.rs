@@ -217,6 +217,9 @@ pub struct Config {
     pub sse_max_subscribers: usize,
     /// How long a request waits for a connection of the primary's pool.
     pub database_acquire_timeout: Duration,
+    /// After SIGTERM, how long requests and jobs in progress may take to
+    /// finish before the process exits anyway.
+    pub shutdown_timeout: Duration,
 }
 
 /// A token bucket: `per_second` requests a second on average, up to `burst`
@@ -376,6 +379,13 @@ impl Config {
                 100,
                 60_000,
             )?),
+            shutdown_timeout: Duration::from_secs(bounded(
+                env,
+                "SHUTDOWN_TIMEOUT_SECONDS",
+                30,
+                1,
+                3600,
+            )?),
         };
         if let Some(e) = file_problem.into_inner() {
             return Err(e);
@@ -398,6 +408,7 @@ impl Config {
             cues: self.cues.clone(),
             dmx_device: self.dmx_device.clone(),
             webhook_secret: self.cues_webhook_secret.clone(),
+            shutdown_timeout: self.shutdown_timeout,
         }
     }
 
@@ -461,6 +472,7 @@ mod tests {
             })
         );
         assert_eq!(config.request_timeout, Duration::from_secs(30));
+        assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(config.sse_max_subscribers, 2000);
         assert_eq!(config.database_acquire_timeout, Duration::from_secs(3));
     }
@@ -496,6 +508,7 @@ mod tests {
             ("RATE_LIMIT_PER_SECOND", "fast"),
             ("RATE_LIMIT_BURST", "0"),
             ("REQUEST_TIMEOUT_SECONDS", "0"),
+            ("SHUTDOWN_TIMEOUT_SECONDS", "0"),
             ("SSE_MAX_SUBSCRIBERS", "-5"),
             ("DATABASE_ACQUIRE_TIMEOUT_MS", "10"),
         ];

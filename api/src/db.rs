@@ -15,6 +15,7 @@
 //! over connections of its own, so a busy pool never looks like an outage.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,9 @@ const SLACK: Duration = Duration::from_secs(2);
 /// What a write answers while the primary is unreachable.
 pub const PRIMARY_DOWN: &str = "the primary database is unavailable: nothing can be changed \
      until it is back; reads still work";
+
+/// What every request answers while the one database is unreachable.
+pub const DATABASE_DOWN: &str = "the database is unavailable; try again shortly";
 
 /// Which server a read went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +101,9 @@ pub struct ReplicaReport {
 pub struct Reads {
     primary: PgPool,
     replica: Option<Replica>,
+    /// Without a replica: the last check of the primary was refused (see
+    /// [`Reads::monitor`]). With one, its health says.
+    primary_refused: AtomicBool,
 }
 
 struct Replica {
@@ -174,6 +181,7 @@ impl Reads {
         Reads {
             primary,
             replica: None,
+            primary_refused: AtomicBool::new(false),
         }
     }
 
@@ -204,6 +212,7 @@ impl Reads {
                 writers: Mutex::default(),
                 all_to_primary_until: Mutex::default(),
             }),
+            primary_refused: AtomicBool::new(false),
         })
     }
 
@@ -292,13 +301,15 @@ impl Reads {
         }
     }
 
-    /// Whether the last check found the primary unreachable (only known
-    /// with a replica; without one, a request finds out by itself).
+    /// Whether the last check found the primary unreachable.
     pub fn primary_down(&self) -> bool {
-        self.replica.as_ref().is_some_and(|replica| {
-            let health = lock(&replica.health);
-            health.checked && !health.primary_up
-        })
+        match &self.replica {
+            Some(replica) => {
+                let health = lock(&replica.health);
+                health.checked && !health.primary_up
+            }
+            None => self.primary_refused.load(Ordering::Acquire),
+        }
     }
 
     /// Remembers that `caller` has just written, so that its next reads see it.
@@ -343,7 +354,9 @@ impl Reads {
 
     /// Checks both servers every second until the primary pool closes.
     pub async fn monitor(self: Arc<Self>) {
-        let Some(replica) = &self.replica else { return };
+        let Some(replica) = &self.replica else {
+            return self.watch_primary().await;
+        };
         let primary_options = self.primary.connect_options();
         let replica_options = replica.pool.connect_options();
         let (mut primary, mut standby) = (None, None);
@@ -375,6 +388,50 @@ impl Reads {
                     );
                 }
                 was = now;
+            }
+        }
+    }
+
+    /// Without a replica: checks the primary every second, so that while it
+    /// refuses connections (stopped, restarting, shutting down) requests
+    /// answer 503 at once instead of each waiting out
+    /// `DATABASE_ACQUIRE_TIMEOUT_MS`. Only a refusal counts: a server that is
+    /// merely slow to answer is not down, and requests wait for it as usual.
+    async fn watch_primary(&self) {
+        let options = self.primary.connect_options();
+        let mut conn: Option<PgConnection> = None;
+        let mut ticks = tokio::time::interval(CHECK_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !self.primary.is_closed() {
+            ticks.tick().await;
+            let answer = tokio::time::timeout(CHECK_TIMEOUT, async {
+                if conn.is_none() {
+                    conn = Some(PgConnection::connect_with(&options).await?);
+                }
+                match conn.as_mut() {
+                    Some(c) => c.ping().await,
+                    None => Err(sqlx::Error::PoolClosed),
+                }
+            })
+            .await;
+            let refused = match answer {
+                Ok(Ok(())) => false,
+                Ok(Err(_)) => {
+                    conn = None;
+                    true
+                }
+                // Slow, not down; a half-open connection is not reused.
+                Err(_) => {
+                    conn = None;
+                    false
+                }
+            };
+            if self.primary_refused.swap(refused, Ordering::AcqRel) != refused {
+                if refused {
+                    tracing::warn!("the database refuses connections: requests answer 503");
+                } else {
+                    tracing::info!("the database is back");
+                }
             }
         }
     }
@@ -454,12 +511,19 @@ async fn replay_position(conn: &mut PgConnection) -> sqlx::Result<i64> {
     .await
 }
 
-/// In front of the `/api/v1` handlers: a change (any method but GET, HEAD,
-/// OPTIONS) answers 503 at once while the primary is known to be down, and
-/// a successful one makes its client read from the primary until the
-/// replica has it. Without a replica it does nothing.
+/// In front of the `/api/v1` handlers. With a replica, a change (any method
+/// but GET, HEAD, OPTIONS) answers 503 at once while the primary is known to
+/// be down, and a successful one makes its client read from the primary
+/// until the replica has it. Without one, every request answers 503 at once
+/// while the database is known to refuse connections.
 pub async fn route_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method().is_safe() || !state.reads.has_replica() {
+    if !state.reads.has_replica() {
+        if state.reads.primary_down() {
+            return ApiError::Unavailable(DATABASE_DOWN.into()).into_response();
+        }
+        return next.run(req).await;
+    }
+    if req.method().is_safe() {
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();

@@ -112,17 +112,30 @@ impl From<DomainError> for ApiError {
     }
 }
 
+/// Whether `e` says the database is away rather than that the query is
+/// wrong: every connection busy, none to be had, or a server going away or
+/// unable to take the session (SQLSTATE class 08, connection exception;
+/// class 57, operator intervention: a shutdown, a restart, "cannot connect
+/// now"; 53300, too many connections). The request did not happen, or its
+/// outcome is unknown: the client should come back shortly.
+fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57") || c == "53300"),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            // Every connection busy or the database unreachable: tell the
-            // client to come back rather than hang.
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::warn!(error = %e, "database unavailable");
-                ApiError::Unavailable("the database is unavailable; try again shortly".into())
-            }
-            other => ApiError::Internal(anyhow::Error::new(other).context("database query failed")),
+        if is_outage(&e) {
+            // Tell the client to come back rather than hang or blame it.
+            tracing::warn!(error = %e, "database unavailable");
+            return ApiError::Unavailable(crate::db::DATABASE_DOWN.into());
         }
+        ApiError::Internal(anyhow::Error::new(e).context("database query failed"))
     }
 }
 

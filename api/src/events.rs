@@ -11,7 +11,7 @@ use std::time::Duration;
 use ondeck_domain::store::events::{self, CHANNEL, Event};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 /// Events a subscriber may be behind the broadcast before it has to catch
 /// up from the log.
@@ -27,6 +27,8 @@ pub struct EventHub {
     /// The last event broadcast: replays read up to it, never beyond, so
     /// they never pass an event still in flight.
     horizon: AtomicI64,
+    /// Set when the process stops: every stream ends.
+    stopping: watch::Sender<bool>,
 }
 
 impl Default for EventHub {
@@ -34,11 +36,26 @@ impl Default for EventHub {
         Self {
             sender: broadcast::channel(BUFFER).0,
             horizon: AtomicI64::new(0),
+            stopping: watch::Sender::new(false),
         }
     }
 }
 
 impl EventHub {
+    /// Ends every stream (the process is stopping): a stream would otherwise
+    /// hold the graceful shutdown open for as long as its client listens.
+    /// Clients reconnect with `Last-Event-ID` to another process or to this
+    /// one's successor, and miss nothing.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Completes once [`EventHub::stop`] has been called.
+    pub async fn stopped(&self) {
+        let mut stopping = self.stopping.subscribe();
+        let _ = stopping.wait_for(|stop| *stop).await;
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.sender.subscribe()
     }

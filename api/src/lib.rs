@@ -245,10 +245,31 @@ pub async fn serve(
     // Events are NOTIFYed on the primary too.
     let (hub, primary) = (state.events.clone(), state.db.clone());
     tokio::spawn(async move { hub.run(primary).await });
+    let (hub, grace) = (state.events.clone(), state.config.shutdown_timeout);
+    let (signalled, mut stopping) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!(
+            seconds = grace.as_secs(),
+            "stopping: no new connections; requests in progress may finish"
+        );
+        // Event streams never finish by themselves.
+        hub.stop();
+        signalled.send_replace(true);
+    };
     // Peer addresses key the rate limit of requests without a token.
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("HTTP server failed")
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    let out_of_time = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served.context("HTTP server failed")?,
+        () = out_of_time => tracing::warn!(
+            "shutdown timeout reached: requests still in progress are cut off"
+        ),
+    }
+    tracing::info!("API stopped");
+    Ok(())
 }

@@ -48,6 +48,12 @@ const VACUUM_EVERY: Duration = Duration::from_secs(60);
 const UNFINISHED_AFTER: Duration = Duration::from_secs(300);
 /// No Redis command may hold the relay longer than this.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
+/// A key the relays keep in Redis. When it is gone, Redis has lost what it
+/// held (restarted without persistence, flushed, failed over to an empty
+/// replica), and with it the jobs it was holding: see [`recover_lost_jobs`].
+pub const EPOCH_KEY: &str = "ondeck:relay:epoch";
+/// How often a relay looks for that key.
+const EPOCH_EVERY: Duration = Duration::from_secs(1);
 
 impl Queues {
     fn for_job(&mut self, job: &Job) -> &mut RedisStorage<Envelope> {
@@ -134,10 +140,19 @@ pub async fn run(db: PgPool, mut queues: Queues, shutdown: impl std::future::Fut
     let mut listener = listen(&db).await;
     let mut failing = false;
     let mut last_vacuum = tokio::time::Instant::now();
+    let mut last_epoch: Option<tokio::time::Instant> = None;
     loop {
         if last_vacuum.elapsed() >= VACUUM_EVERY {
             last_vacuum = tokio::time::Instant::now();
             housekeeping(&db, &mut queues).await;
+        }
+        if last_epoch.is_none_or(|at| at.elapsed() >= EPOCH_EVERY) {
+            last_epoch = Some(tokio::time::Instant::now());
+            let recovered =
+                tokio::time::timeout(REDIS_TIMEOUT, recover_lost_jobs(&db, &mut queues));
+            if let Ok(Err(e)) = recovered.await {
+                tracing::debug!(error = %format!("{e:#}"), "cannot check whether Redis lost jobs");
+            }
         }
         let batch = tokio::time::timeout(REDIS_TIMEOUT, relay_batch(&db, &mut queues)).await;
         match batch.unwrap_or_else(|_| {
@@ -171,6 +186,55 @@ pub async fn run(db: PgPool, mut queues: Queues, shutdown: impl std::future::Fut
         }
     }
     tracing::info!("relay stopped");
+}
+
+/// Brings back, at once, the jobs a Redis that lost its data held: when
+/// [`EPOCH_KEY`] is missing, the relay that sets it again marks every job
+/// relayed and not finished for relaying again. A job that was in fact still
+/// queued runs twice, which the tasks make harmless (each is idempotent per
+/// outbox row); without this it would wait for the janitor's
+/// [`UNFINISHED_AFTER`]. The first relay on a new Redis does the same, which
+/// is right: nothing relayed earlier can be in it.
+pub async fn recover_lost_jobs(db: &PgPool, queues: &mut Queues) -> anyhow::Result<u64> {
+    let present: bool = redis::cmd("EXISTS")
+        .arg(EPOCH_KEY)
+        .query_async(&mut queues.redis)
+        .await?;
+    if present {
+        return Ok(0);
+    }
+    // Of several relays, only the one whose SET NX succeeds requeues.
+    let set: Option<String> = redis::cmd("SET")
+        .arg(EPOCH_KEY)
+        .arg(chrono::Utc::now().to_rfc3339())
+        .arg("NX")
+        .query_async(&mut queues.redis)
+        .await?;
+    if set.is_none() {
+        return Ok(0);
+    }
+    let requeued = async {
+        let mut conn = db.acquire().await?;
+        outbox::requeue_unfinished(&mut conn, 0.0).await
+    };
+    let requeued = match requeued.await {
+        Ok(n) => n,
+        Err(e) => {
+            // The next check (this relay's or another's) tries again.
+            let _: redis::RedisResult<i64> = redis::cmd("DEL")
+                .arg(EPOCH_KEY)
+                .query_async(&mut queues.redis)
+                .await;
+            return Err(e.into());
+        }
+    };
+    if requeued > 0 {
+        tracing::warn!(
+            jobs = requeued,
+            "Redis has lost the jobs it held (restarted without persistence?); relaying them again"
+        );
+    }
+    Ok(requeued)
 }
 
 /// Once a minute: forget finished jobs in Redis, and (in one process per

@@ -41,6 +41,39 @@ pub struct Deps {
     /// `CUES_WEBHOOK_SECRET`: signs webhooks whose cue file names no secret.
     pub webhook_secret: Option<secrecy::SecretString>,
     pub http: reqwest::Client,
+    /// The jobs this process is running now.
+    pub running: Running,
+}
+
+/// The outbox ids of the jobs a process is running, so that a worker that
+/// has to stop before they end can hand them back (see `worker::run`).
+#[derive(Debug, Default)]
+pub struct Running(std::sync::Mutex<std::collections::HashSet<i64>>);
+
+impl Running {
+    /// Counts `outbox_id` as running until the guard is dropped.
+    pub fn hold(&self, outbox_id: i64) -> RunningJob<'_> {
+        self.ids().insert(outbox_id);
+        RunningJob(self, outbox_id)
+    }
+
+    /// The ids running now.
+    pub fn snapshot(&self) -> Vec<i64> {
+        self.ids().iter().copied().collect()
+    }
+
+    fn ids(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<i64>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A job counted as running; see [`Running::hold`].
+pub struct RunningJob<'a>(&'a Running, i64);
+
+impl Drop for RunningJob<'_> {
+    fn drop(&mut self) {
+        self.0.ids().remove(&self.1);
+    }
 }
 
 /// An attempt left with the provider for longer than this belongs to a

@@ -22,7 +22,7 @@ use crate::relay::{self, Envelope, Queues};
 use crate::sms::{SmsProvider, SmsSettings};
 use crate::storage::{Storage, StorageSettings};
 use crate::sweep;
-use crate::tasks::{self, Deps, Retry};
+use crate::tasks::{self, Deps, Retry, Running};
 
 /// Everything a worker process is configured with.
 pub struct Settings {
@@ -41,6 +41,9 @@ pub struct Settings {
     /// `DMX_DEVICE`: this worker drives the DMX interface.
     pub dmx_device: Option<std::path::PathBuf>,
     pub webhook_secret: Option<SecretString>,
+    /// After the stop signal, how long jobs in progress may take to finish;
+    /// those still running then are handed back to the queue.
+    pub shutdown_timeout: Duration,
 }
 
 /// Liveness of workers in Redis: a worker silent for `HEARTBEAT × MISSED`
@@ -233,6 +236,7 @@ async fn text_task(
     deps: Data<Arc<Deps>>,
     attempt: Attempt,
 ) -> Result<(), BoxDynError> {
+    let _running = deps.running.hold(envelope.outbox_id);
     let Job::Sms { game_id, message } = envelope.job else {
         return Err(AbortError::new("not a text job").into());
     };
@@ -247,6 +251,7 @@ async fn souvenir_task(
     deps: Data<Arc<Deps>>,
     attempt: Attempt,
 ) -> Result<(), BoxDynError> {
+    let _running = deps.running.hold(envelope.outbox_id);
     let Job::Souvenir { game_id } = envelope.job else {
         return Err(AbortError::new("not a souvenir job").into());
     };
@@ -262,6 +267,7 @@ async fn venue_task(
     attempt: Attempt,
 ) -> Result<(), BoxDynError> {
     let id = envelope.outbox_id;
+    let _running = deps.running.hold(id);
     match envelope.job {
         Job::Cue { ref name, game_id } => {
             let outcome = tasks::fire_cue(&deps, id, name, game_id).await.map(label);
@@ -289,6 +295,7 @@ async fn dmx_task(
     attempt: Attempt,
 ) -> Result<(), BoxDynError> {
     let id = envelope.outbox_id;
+    let _running = deps.running.hold(id);
     let Job::Dmx {
         ref cue,
         action,
@@ -321,6 +328,7 @@ pub async fn run(
         let _ = rx.wait_for(|s| *s).await;
     };
 
+    let grace = settings.shutdown_timeout;
     let storage = Storage::connect(&settings.storage)
         .await
         .context("cannot open the souvenir storage")?;
@@ -345,7 +353,9 @@ pub async fn run(
             .timeout(Duration::from_secs(10))
             .build()
             .context("cannot build the webhook HTTP client")?,
+        running: Running::default(),
     });
+    let held = deps.clone();
     let sweep = tokio::spawn(sweep::run(
         db.clone(),
         wake,
@@ -431,9 +441,56 @@ pub async fn run(
         dmx = serves_dmx,
         "worker running: relay, texts, souvenirs, cues and webhooks, recall sweep"
     );
-    tokio::join!(texts_worker, souvenirs_worker, venue_worker, dmx_worker);
-    relay.await?;
-    sweep.await?;
+    let finished = async {
+        tokio::join!(texts_worker, souvenirs_worker, venue_worker, dmx_worker);
+        relay.await?;
+        sweep.await?;
+        Ok::<_, anyhow::Error>(())
+    };
+    let mut signalled = stop.clone();
+    let counted = held.clone();
+    let out_of_time = async move {
+        let _ = signalled.wait_for(|s| *s).await;
+        tracing::info!(
+            seconds = grace.as_secs(),
+            jobs = counted.running.snapshot().len(),
+            "stopping: jobs in progress may finish"
+        );
+        tokio::time::sleep(grace).await;
+        // Read now: the jobs stop counting as running once `finished` is
+        // dropped, which happens before a branch of `select!` runs.
+        counted.running.snapshot()
+    };
+    tokio::select! {
+        finished = finished => finished?,
+        ids = out_of_time => hand_back(&held, &ids).await,
+    }
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// Out of time at shutdown: the jobs still running go back to the queue
+/// (their outbox rows are relayed again, by this process after a restart or
+/// by another worker now) and are dropped here. A job cut off halfway runs
+/// again from the start, which each task makes harmless.
+async fn hand_back(deps: &Deps, ids: &[i64]) {
+    let handed = async {
+        let mut conn = deps.db.acquire().await?;
+        outbox::requeue(&mut conn, ids).await
+    };
+    match tokio::time::timeout(Duration::from_secs(5), handed).await {
+        Ok(Ok(n)) => {
+            deps.wake.after_commit();
+            tracing::warn!(
+                running = ids.len(),
+                handed_back = n,
+                "shutdown timeout reached: jobs still running go back to the queue"
+            );
+        }
+        _ => tracing::warn!(
+            running = ids.len(),
+            "shutdown timeout reached, and the jobs still running could not be handed \
+             back; they run again when the janitor finds them unfinished"
+        ),
+    }
 }

@@ -116,6 +116,7 @@ async fn stream_events(
             let received = tokio::select! {
                 received = live.recv() => received,
                 () = yield_.closed() => return,
+                () = hub.stopped() => return,
             };
             match received {
                 Ok(event) => {

@@ -18,6 +18,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod sse;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -162,8 +163,8 @@ fn server_url() -> String {
         .expect("DATABASE_URL names the PostgreSQL server for tests (its superuser)")
 }
 
-async fn on_server(sql: String) -> Result<(), sqlx::Error> {
-    let mut server = PgConnection::connect(&server_url()).await?;
+async fn on_server(server: &str, sql: String) -> Result<(), sqlx::Error> {
+    let mut server = PgConnection::connect(server).await?;
     sqlx::query(AssertSqlSafe(sql)).execute(&mut server).await?;
     Ok(())
 }
@@ -173,15 +174,23 @@ pub struct Db {
     pub name: String,
     pub url: String,
     pub pool: PgPool,
+    /// The URL of the server's maintenance database, as its superuser.
+    server: String,
 }
 
 impl Db {
+    /// On the server of `DATABASE_URL`.
     pub async fn create() -> Db {
+        Db::create_on(&server_url()).await
+    }
+
+    /// On the server `server` names (a URL as its superuser).
+    pub async fn create_on(server: &str) -> Db {
         let name = unique("ondeck_e2e");
-        on_server(format!("CREATE DATABASE {name}"))
+        on_server(server, format!("CREATE DATABASE {name}"))
             .await
-            .expect("create a database on DATABASE_URL's server");
-        let mut url = Url::parse(&server_url()).expect("DATABASE_URL is a URL");
+            .unwrap_or_else(|e| panic!("create a database on {server}: {e}"));
+        let mut url = Url::parse(server).expect("the server's URL");
         url.set_path(&name);
         // Loopback: without TLS, unless DATABASE_URL asks for it. A debug
         // build's TLS handshake takes up to a second on a busy machine, and a
@@ -195,7 +204,12 @@ impl Db {
             .max_connections(2)
             .connect_lazy(&url)
             .expect("a pool over the test database");
-        let db = Db { name, url, pool };
+        let db = Db {
+            name,
+            url,
+            pool,
+            server: server.to_owned(),
+        };
         db.cli(&["migrate"]).await;
         db
     }
@@ -240,7 +254,7 @@ pub async fn cli(database_url: &str, args: &[&str]) -> String {
 impl Drop for Db {
     fn drop(&mut self) {
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let pool = self.pool.clone();
+        let (pool, server) = (self.pool.clone(), self.server.clone());
         // On a thread of its own: Drop may run inside the test's runtime.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -249,7 +263,7 @@ impl Drop for Db {
                 .expect("a runtime");
             runtime.block_on(async move {
                 pool.close().await;
-                on_server(sql).await
+                on_server(&server, sql).await
             })
         });
         if let Ok(Err(e)) = dropped.join() {
@@ -892,8 +906,14 @@ impl Ondeck {
 
     /// SIGTERM; waits up to `limit` for the exit status.
     pub async fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
+        signal(self.pid(), "TERM");
+        self.wait_for_exit(limit).await
+    }
+
+    /// Waits up to `limit` for the process to exit (after a signal sent
+    /// with [`signal`]); kills it and fails the test past that.
+    pub async fn wait_for_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("a running process");
-        signal(child.id(), "TERM");
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -902,7 +922,7 @@ impl Ondeck {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("{} did not exit within {limit:?} of SIGTERM", self.name);
+                panic!("{} did not exit within {limit:?}", self.name);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -1023,11 +1043,21 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// With a database on the server of `DATABASE_URL`.
     pub async fn new() -> Stack {
+        Stack::with_db(Db::create().await).await
+    }
+
+    /// With a database on the server `server` names (e.g. a
+    /// [`pg::Cluster`] that the test stops and starts).
+    pub async fn on_server(server: &str) -> Stack {
+        Stack::with_db(Db::create_on(server).await).await
+    }
+
+    async fn with_db(db: Db) -> Stack {
         let s3 = S3::start();
         let redis = Redis::start_new();
         let twilio = FakeTwilio::start().await;
-        let db = Db::create().await;
         let mut tokens = Vec::new();
         for role in ["admin", "tablet", "game", "display"] {
             let printed = db

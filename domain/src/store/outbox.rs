@@ -146,6 +146,19 @@ pub async fn is_done(conn: &mut PgConnection, id: i64) -> Result<bool> {
     )
 }
 
+/// Puts these jobs back to be relayed at once, unless they have finished:
+/// a worker that stops before its jobs end hands them back. Returns how many.
+pub async fn requeue(conn: &mut PgConnection, ids: &[i64]) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE outbox SET relayed_at = NULL \
+         WHERE id = ANY($1) AND done_at IS NULL AND relayed_at IS NOT NULL",
+    )
+    .bind(ids)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
 /// Puts back jobs relayed more than `seconds` ago and never finished: Redis
 /// lost them (or they are still retrying there, and will run twice,
 /// harmlessly). Returns how many.
