@@ -206,6 +206,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         None => db::Reads::primary_only(db.clone()),
     };
     let config_storage = config.storage.clone();
+    let storage = ondeck_jobs::storage::Storage::open(&config_storage, &db)
+        .await
+        .context("cannot open the storage")?;
     let redis = redis::Client::open(config.redis_url.expose_secret())
         .context("REDIS_URL is not a valid Redis URL")?;
     Ok(AppState {
@@ -217,9 +220,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         metrics: metrics_handle(),
         tokens: Default::default(),
         events: Default::default(),
-        storage: ondeck_jobs::storage::Storage::connect(&config_storage)
-            .await
-            .context("cannot open the storage")?,
+        storage,
     })
 }
 

@@ -28,6 +28,8 @@ pub struct PlayerView {
     pub team: Option<String>,
     pub profile_id: Option<String>,
     pub is_finalist: bool,
+    /// Where the photo can be fetched: a signed `/media/` URL (local
+    /// storage) or an S3 URL (public or presigned); signed ones expire.
     pub photo_url: Option<String>,
     /// The sum of the player's completed games' scores.
     pub total_score: i64,
@@ -41,12 +43,14 @@ pub struct PlayerView {
 }
 
 impl PlayerView {
+    /// `photo_url` is the URL of `player.photo_key`, made by the caller (it
+    /// may be signed, which is async: see `routes::media::object_urls`).
     pub fn new(
         player: Player,
         active_game: Option<GameView>,
         games: Option<Vec<GameView>>,
         sees_pii: bool,
-        public_base_url: &str,
+        photo_url: Option<String>,
     ) -> Self {
         PlayerView {
             id: player.id,
@@ -60,9 +64,7 @@ impl PlayerView {
             team: player.team,
             profile_id: player.profile_id,
             is_finalist: player.is_finalist,
-            photo_url: player
-                .photo_key
-                .map(|key| format!("{public_base_url}/media/{key}")),
+            photo_url,
             total_score: player.total_score,
             active_game,
             games,

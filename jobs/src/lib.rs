@@ -3,6 +3,7 @@
 
 pub mod cues;
 pub mod images;
+pub mod media_key;
 pub mod relay;
 pub mod sms;
 pub mod storage;

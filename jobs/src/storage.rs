@@ -1,9 +1,10 @@
 //! Object storage for photos and souvenirs (API.md section 5).
 //!
 //! `STORAGE=local` (the default) keeps objects as files under `DATA_DIR`,
-//! which the API serves at `/media/`; `STORAGE=s3` keeps them in the bucket
-//! `S3_BUCKET` of an S3 (or S3-compatible, with `S3_ENDPOINT`) service, and
-//! links to them through `S3_PUBLIC_BASE_URL` or presigned URLs.
+//! which the API serves at `/media/` to signed URLs only (see `media_key`);
+//! `STORAGE=s3` keeps them in the bucket `S3_BUCKET` of an S3 (or
+//! S3-compatible, with `S3_ENDPOINT`) service, and links to them through
+//! `S3_PUBLIC_BASE_URL` or presigned URLs.
 //!
 //! Keys are relative paths such as `souvenirs/{game_id}.jpg`: ASCII letters,
 //! digits, `.`, `_`, `-` and `/`, no `..`, no empty segment and no segment
@@ -26,6 +27,8 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::media_key::{self, MediaKey};
 
 /// How long a presigned GET URL stays valid.
 pub const PRESIGNED_URL_TTL: Duration = Duration::from_secs(3600);
@@ -172,6 +175,10 @@ pub enum StorageError {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// Local storage was opened without the key that signs its URLs (see
+    /// [`Storage::open`]).
+    #[error("cannot link to {key}: local storage has no media signing key")]
+    Unsigned { key: String },
     /// An S3 request failed.
     #[error("S3 {op} {target}: {detail}")]
     S3 {
@@ -418,6 +425,9 @@ pub struct Storage {
 enum Backend {
     Local {
         dir: PathBuf,
+        /// Signs and verifies `/media/` URLs; `None` when opened with
+        /// [`Storage::connect`] (no URLs, e.g. for `ondeck purge`).
+        media_key: Option<MediaKey>,
     },
     S3 {
         client: aws_sdk_s3::Client,
@@ -429,7 +439,10 @@ enum Backend {
 impl fmt::Debug for Storage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.inner {
-            Backend::Local { dir } => f.debug_struct("Storage::Local").field("dir", dir).finish(),
+            Backend::Local { dir, .. } => f
+                .debug_struct("Storage::Local")
+                .field("dir", dir)
+                .finish_non_exhaustive(),
             Backend::S3 {
                 bucket,
                 public_base_url,
@@ -444,6 +457,33 @@ impl fmt::Debug for Storage {
 }
 
 impl Storage {
+    /// [`Storage::connect`], and for local storage the key that signs its
+    /// `/media/` URLs, from the database (created on first use). What the
+    /// API and the worker use.
+    pub async fn open(settings: &StorageSettings, db: &sqlx::PgPool) -> anyhow::Result<Storage> {
+        let storage = Self::connect(settings).await?;
+        if storage.local_dir().is_none() {
+            return Ok(storage);
+        }
+        let key = MediaKey::load(db)
+            .await
+            .context("cannot read the media signing key (has `ondeck migrate` run?)")?;
+        Ok(storage.with_media_key(key))
+    }
+
+    /// This store, signing local URLs with `key` (S3 stores are unchanged).
+    pub fn with_media_key(self, key: MediaKey) -> Storage {
+        match &*self.inner {
+            Backend::Local { dir, .. } => Storage {
+                inner: Arc::new(Backend::Local {
+                    dir: dir.clone(),
+                    media_key: Some(key),
+                }),
+            },
+            Backend::S3 { .. } => self,
+        }
+    }
+
     /// Opens the store: for `Local`, creates the directory; for `S3`, loads
     /// the AWS configuration and credentials from the usual chain
     /// (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, profiles, web identity,
@@ -466,7 +506,10 @@ impl Storage {
                 blocking(move || std::fs::create_dir_all(&created))
                     .await
                     .with_context(|| format!("DATA_DIR: cannot create {}", dir.display()))?;
-                Backend::Local { dir }
+                Backend::Local {
+                    dir,
+                    media_key: None,
+                }
             }
             StorageSettings::S3 {
                 bucket,
@@ -533,7 +576,7 @@ impl Storage {
     /// The directory of local storage (what the API serves at `/media/`).
     pub fn local_dir(&self) -> Option<&Path> {
         match &*self.inner {
-            Backend::Local { dir } => Some(dir),
+            Backend::Local { dir, .. } => Some(dir),
             Backend::S3 { .. } => None,
         }
     }
@@ -549,7 +592,7 @@ impl Storage {
     ) -> Result<(), StorageError> {
         check_key(key)?;
         match &*self.inner {
-            Backend::Local { dir } => {
+            Backend::Local { dir, .. } => {
                 let path = dir.join(key);
                 let target = path.clone();
                 blocking(move || write_atomically(&target, &bytes))
@@ -574,7 +617,7 @@ impl Storage {
     pub async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StorageError> {
         check_key(key)?;
         match &*self.inner {
-            Backend::Local { dir } => {
+            Backend::Local { dir, .. } => {
                 let path = dir.join(key);
                 let source = path.clone();
                 let read = blocking(move || match std::fs::read(&source) {
@@ -624,18 +667,29 @@ impl Storage {
         }
     }
 
-    /// A URL where a browser can fetch `key`. Local: `{public_base_url}/media/{key}`
-    /// (`public_base_url` is the API's `PUBLIC_BASE_URL`). S3:
+    /// A URL where a browser can fetch `key`. Local:
+    /// `{public_base_url}/media/{key}?expires=...&sig=...`, signed for
+    /// [`media_key::MEDIA_URL_TTL`] to two hours (`public_base_url` is the
+    /// API's `PUBLIC_BASE_URL`). S3:
     /// `{S3_PUBLIC_BASE_URL}/{key}` when that is set (and `public_base_url`
     /// is unused), else a presigned GET URL valid for [`PRESIGNED_URL_TTL`].
     /// Does not check that the object exists.
     pub async fn url(&self, key: &str, public_base_url: &str) -> Result<String, StorageError> {
         check_key(key)?;
         match &*self.inner {
-            Backend::Local { .. } => Ok(format!(
-                "{}/media/{key}",
-                public_base_url.trim_end_matches('/')
+            Backend::Local {
+                media_key: Some(media_key),
+                ..
+            } => Ok(format!(
+                "{}/media/{key}?{}",
+                public_base_url.trim_end_matches('/'),
+                media_key.query(key, media_key::now())
             )),
+            Backend::Local {
+                media_key: None, ..
+            } => Err(StorageError::Unsigned {
+                key: key.to_owned(),
+            }),
             Backend::S3 {
                 public_base_url: Some(base),
                 ..
@@ -665,21 +719,31 @@ impl Storage {
         }
     }
 
-    /// A lasting public URL for `key`, when the store has one: local
-    /// storage (`{public_base_url}/media/{key}`) and S3 with
-    /// `S3_PUBLIC_BASE_URL` (`{S3_PUBLIC_BASE_URL}/{key}`). `None` for S3
-    /// without it (only expiring presigned URLs: use [`Storage::url`] when
-    /// the link is followed) and for an invalid key.
-    pub fn public_url(&self, key: &str, public_base_url: &str) -> Option<String> {
+    /// A lasting public URL for `key`, when the store has one: S3 with
+    /// `S3_PUBLIC_BASE_URL` (`{S3_PUBLIC_BASE_URL}/{key}`). `None` for local
+    /// storage and S3 without it (their URLs expire: link to something that
+    /// calls [`Storage::url`] when it is followed, such as a short link) and
+    /// for an invalid key.
+    pub fn public_url(&self, key: &str) -> Option<String> {
         check_key(key).ok()?;
         match &*self.inner {
-            Backend::Local { .. } => Some(format!(
-                "{}/media/{key}",
-                public_base_url.trim_end_matches('/')
-            )),
+            Backend::Local { .. } => None,
             Backend::S3 {
                 public_base_url, ..
             } => public_base_url.as_ref().map(|base| format!("{base}/{key}")),
+        }
+    }
+
+    /// The expiry (Unix seconds) of a good `/media/` signature of `key`
+    /// (see [`media_key`]); `None` for a bad, expired or missing one, and
+    /// for any store but a local one with its key.
+    pub fn verify_media(&self, key: &str, expires: &str, sig: &str) -> Option<i64> {
+        match &*self.inner {
+            Backend::Local {
+                media_key: Some(media_key),
+                ..
+            } => media_key.verify(key, expires, sig, media_key::now()),
+            _ => None,
         }
     }
 
@@ -699,7 +763,7 @@ impl Storage {
         let mut outcomes: Vec<Result<usize, StorageError>> =
             prefixes.iter().map(|_| Ok(0)).collect();
         match &*self.inner {
-            Backend::Local { dir } => {
+            Backend::Local { dir, .. } => {
                 // folder -> start of a name -> the prefix's index
                 let mut folders: std::collections::BTreeMap<
                     &str,
@@ -762,7 +826,7 @@ impl Storage {
     /// the directory exists and is writable (local).
     pub async fn check(&self) -> Result<(), StorageError> {
         match &*self.inner {
-            Backend::Local { dir } => {
+            Backend::Local { dir, .. } => {
                 let probe_dir = dir.clone();
                 blocking(move || {
                     std::fs::create_dir_all(&probe_dir)?;

@@ -288,7 +288,9 @@ pub async fn render_souvenir(
     let key = format!("souvenirs/{game_id}.{}", format.extension());
     let size = bytes.len();
     deps.storage.put(&key, bytes, format.content_type()).await?;
-    let public_url = deps.storage.public_url(&key, &deps.public_base_url);
+    // A lasting URL: a public bucket's, else the short link, which signs a
+    // fresh URL each time it is opened (local and presigned URLs expire).
+    let public_url = deps.storage.public_url(&key);
     let mut tx = deps.db.begin().await?;
     let code = souvenirs::record(&mut tx, game_id, &key).await?;
     let url = public_url.unwrap_or_else(|| format!("{}/s/{code}", deps.public_base_url));

@@ -329,7 +329,7 @@ pub async fn run(
     };
 
     let grace = settings.shutdown_timeout;
-    let storage = Storage::connect(&settings.storage)
+    let storage = Storage::open(&settings.storage, &db)
         .await
         .context("cannot open the souvenir storage")?;
     let wake = Wake::start(db.clone());

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use ondeck_jobs::media_key::MediaKey;
 use ondeck_jobs::storage::{S3Credentials, SettingError, Storage, StorageError, StorageSettings};
 
 const ACCESS_KEY: &str = "ondeck";
@@ -417,9 +418,7 @@ async fn s3_url_with_a_public_base_is_base_plus_key() {
         "https://cdn.example.com/media/souvenirs/game-3.jpg"
     );
     assert_eq!(
-        storage
-            .public_url("souvenirs/game-3.jpg", "http://ignored.example")
-            .as_deref(),
+        storage.public_url("souvenirs/game-3.jpg").as_deref(),
         Some("https://cdn.example.com/media/souvenirs/game-3.jpg")
     );
 }
@@ -438,7 +437,7 @@ async fn s3_presigned_url_downloads_the_object() {
         .await
         .expect("put another");
     assert_eq!(
-        storage.public_url("souvenirs/game-4.jpg", "http://api.example"),
+        storage.public_url("souvenirs/game-4.jpg"),
         None,
         "without S3_PUBLIC_BASE_URL there is no lasting URL"
     );
@@ -652,7 +651,10 @@ async fn local_storage(dir: &TempDir) -> Storage {
         ),
     ])
     .expect("settings");
-    Storage::connect(&settings).await.expect("connect")
+    Storage::connect(&settings)
+        .await
+        .expect("connect")
+        .with_media_key(MediaKey::from_bytes([7; 32]))
 }
 
 #[tokio::test]
@@ -710,18 +712,54 @@ async fn local_put_get_and_url() {
     assert_eq!(storage.get("missing/dir/x.png").await.expect("get"), None);
     assert_eq!(storage.get("souvenirs").await.expect("get"), None);
 
-    assert_eq!(
-        storage
-            .url("souvenirs/game-1.jpg", "https://ondeck.example/")
-            .await
-            .expect("url"),
-        "https://ondeck.example/media/souvenirs/game-1.jpg"
+    // A signed URL under PUBLIC_BASE_URL, which verifies for its key only.
+    let url = storage
+        .url("souvenirs/game-1.jpg", "https://ondeck.example/")
+        .await
+        .expect("url");
+    let query = url
+        .strip_prefix("https://ondeck.example/media/souvenirs/game-1.jpg?expires=")
+        .unwrap_or_else(|| panic!("a signed /media/ URL: {url}"));
+    let (expires, sig) = query
+        .split_once("&sig=")
+        .unwrap_or_else(|| panic!("expires and sig: {url}"));
+    let expires_at = storage.verify_media("souvenirs/game-1.jpg", expires, sig);
+    let now = chrono::Utc::now().timestamp();
+    assert!(
+        expires_at.is_some_and(|e| (now + 3600..=now + 7200).contains(&e)),
+        "valid for one to two hours: {url}"
     );
     assert_eq!(
-        storage
-            .public_url("souvenirs/game-1.jpg", "https://ondeck.example")
-            .as_deref(),
-        Some("https://ondeck.example/media/souvenirs/game-1.jpg")
+        storage.verify_media("souvenirs/game-2.jpg", expires, sig),
+        None
+    );
+    assert_eq!(
+        storage.public_url("souvenirs/game-1.jpg"),
+        None,
+        "local URLs expire: no lasting URL"
+    );
+    // Opened without its key, local storage links to nothing.
+    let unsigned = Storage::connect(
+        &settings_from(&[
+            ("STORAGE", "local"),
+            (
+                "DATA_DIR",
+                dir.path().join("data").to_str().expect("utf-8 path"),
+            ),
+        ])
+        .expect("settings"),
+    )
+    .await
+    .expect("connect");
+    assert!(matches!(
+        unsigned
+            .url("souvenirs/game-1.jpg", "https://ondeck.example")
+            .await,
+        Err(StorageError::Unsigned { .. })
+    ));
+    assert_eq!(
+        unsigned.verify_media("souvenirs/game-1.jpg", expires, sig),
+        None
     );
 }
 
@@ -733,11 +771,7 @@ async fn local_refuses_bad_keys() {
         assert_invalid_key(key, storage.put(key, vec![1], "image/jpeg").await);
         assert_invalid_key(key, storage.get(key).await);
         assert_invalid_key(key, storage.url(key, "http://api.example").await);
-        assert_eq!(
-            storage.public_url(key, "http://api.example"),
-            None,
-            "{key:?}"
-        );
+        assert_eq!(storage.public_url(key), None, "{key:?}");
     }
     // Nothing was written outside (or inside) the directory.
     assert!(!dir.path().join("escape.jpg").exists());

@@ -1,11 +1,12 @@
 //! Photos and souvenirs: photo uploads, the files of local storage at
-//! `/media/`, a game's souvenir, and the short links texted to players.
+//! `/media/` (to signed URLs only), a game's souvenir, and the short links
+//! texted to players.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,6 +16,7 @@ use ondeck_domain::store::{games, players, souvenirs};
 use ondeck_domain::{GameId, GameState, PlayerId};
 use ondeck_jobs::images::photo::{self, MAX_PHOTO_BYTES};
 use rand::Rng;
+use serde::Deserialize;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -131,13 +133,33 @@ async fn rerender_souvenir(
         .into_response())
 }
 
-async fn redirect_to_object(state: &AppState, key: &str) -> Result<Response> {
-    // Signed now, so a private bucket's link works whenever it is opened.
-    let url = state
+/// URLs where a browser can fetch the stored objects `keys` (in order;
+/// `None` stays `None`): signed `/media/` URLs for local storage,
+/// `S3_PUBLIC_BASE_URL` or presigned URLs for S3 (`Storage::url`).
+pub async fn object_urls<'a>(
+    state: &AppState,
+    keys: impl IntoIterator<Item = Option<&'a str>>,
+) -> Result<Vec<Option<String>>> {
+    let urls = keys.into_iter().map(|key| async move {
+        match key {
+            Some(key) => object_url(state, key).await.map(Some),
+            None => Ok(None),
+        }
+    });
+    futures::future::try_join_all(urls).await
+}
+
+async fn object_url(state: &AppState, key: &str) -> Result<String> {
+    state
         .storage
         .url(key, &state.config.public_base_url)
         .await
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing a souvenir URL")))?;
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing a media URL")))
+}
+
+async fn redirect_to_object(state: &AppState, key: &str) -> Result<Response> {
+    // Signed now, so that a link works whenever it is opened.
+    let url = object_url(state, key).await?;
     // 302 Found, as the contract says (axum's Redirect::to is a 303).
     let location = HeaderValue::from_str(&url).map_err(|e| ApiError::Internal(e.into()))?;
     Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
@@ -156,28 +178,51 @@ async fn short_link(
     redirect_to_object(&state, &key).await
 }
 
-/// Local storage's files (`STORAGE=local`): photos and souvenirs.
-async fn media(State(state): State<AppState>, ApiPath(key): ApiPath<String>) -> Result<Response> {
+/// The signature of a `/media/` URL (see `ondeck_jobs::media_key`).
+#[derive(Deserialize)]
+struct Signature {
+    expires: Option<String>,
+    sig: Option<String>,
+}
+
+/// Local storage's files (`STORAGE=local`): photos and souvenirs, to a URL
+/// whose signature is good and unexpired. Every refusal is the same 404
+/// whether the file exists or not, checked before the file is looked for.
+async fn media(
+    State(state): State<AppState>,
+    ApiPath(key): ApiPath<String>,
+    signature: std::result::Result<Query<Signature>, QueryRejection>,
+) -> Result<Response> {
     if state.storage.local_dir().is_none() {
         return Err(ApiError::NotFound(
             "media are served by the object store".into(),
         ));
     }
-    let found = state
+    let refused = || ApiError::NotFound("no such file, or the link is unsigned or expired".into());
+    let Ok(Query(Signature {
+        expires: Some(expires),
+        sig: Some(sig),
+    })) = signature
+    else {
+        return Err(refused());
+    };
+    let expires = state
         .storage
-        .get(&key)
-        .await
-        .map_err(|_| ApiError::NotFound("no such file".into()))?;
-    let (bytes, content_type) = found.ok_or_else(|| ApiError::NotFound("no such file".into()))?;
+        .verify_media(&key, &expires, &sig)
+        .ok_or_else(refused)?;
+    let found = state.storage.get(&key).await.map_err(|_| refused())?;
+    let (bytes, content_type) = found.ok_or_else(refused)?;
+    // Personal data: no shared cache keeps it, and no browser past the
+    // link's expiry.
+    let max_age = (expires - ondeck_jobs::media_key::now()).max(0);
+    let cache_control = HeaderValue::from_str(&format!("private, max-age={max_age}"))
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let content_type = HeaderValue::from_str(&content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     Ok((
         [
             (header::CONTENT_TYPE, content_type),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            ),
+            (header::CACHE_CONTROL, cache_control),
             (
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),

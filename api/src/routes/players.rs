@@ -19,6 +19,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::list::Listing;
+use crate::routes::media;
 use crate::state::AppState;
 use crate::views::{GameView, PlayerView};
 
@@ -45,13 +46,11 @@ pub async fn load(
         .map(|g| GameView::new(g, pii, minutes))
         .collect();
     let active = games.last().cloned();
-    Ok(PlayerView::new(
-        player,
-        active,
-        Some(games),
-        pii,
-        &state.config.public_base_url,
-    ))
+    let photo_url = media::object_urls(state, [player.photo_key.as_deref()])
+        .await?
+        .pop()
+        .flatten();
+    Ok(PlayerView::new(player, active, Some(games), pii, photo_url))
 }
 
 fn refuse_finalist_unless_admin(caller: Caller, input: &PlayerInput) -> Result<()> {
@@ -249,9 +248,12 @@ async fn list_players(
         .into_iter()
         .map(|g| (g.id, GameView::new(g, pii, minutes)))
         .collect();
+    let photo_keys = paged.items.iter().map(|p| p.photo_key.as_deref());
+    let mut photo_urls = media::object_urls(&state, photo_keys).await?.into_iter();
     let views = paged.map(|p| {
         let game = p.active_game_id.and_then(|id| active.remove(&id));
-        PlayerView::new(p, game, None, pii, &state.config.public_base_url)
+        let photo_url = photo_urls.next().flatten();
+        PlayerView::new(p, game, None, pii, photo_url)
     });
     listing.respond(views, "players", &columns_for(PLAYER_COLUMNS, caller))
 }
