@@ -216,3 +216,48 @@ async fn completing_queues_one_souvenir_job_in_the_outbox(pool: PgPool) {
             .expect("query");
     assert_eq!(jobs, vec![json!({"kind": "souvenir", "game_id": game})]);
 }
+
+/// Auto-recall never waits for a game that another transaction holds: it
+/// holds the show's recall lock meanwhile, and the holder may be a complete
+/// or cancel of that very game waiting for the same lock (a deadlock the
+/// fault tests met under load). It recalls the next one instead; the game
+/// passed over is recalled by a later complete, cancel or sweep.
+#[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
+async fn auto_recall_passes_over_a_queued_game_another_transaction_holds(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.create_show("Derby", "2026-11-21").await;
+    let oldest = app.new_game_with_mobile("Oldest", 1).await;
+    let next = app.new_game_with_mobile("Next", 2).await;
+    for game in [oldest, next] {
+        app.transition(game, "queue").await.expect(200);
+    }
+    let playing = app.game_in("playing").await;
+
+    // A transaction of the test's own holds the oldest queued game, as a
+    // tablet's transition in progress would.
+    let mut holder = app.pool.begin().await.expect("a transaction");
+    sqlx::query("SELECT 1 FROM games WHERE id = $1 FOR UPDATE")
+        .bind(oldest)
+        .execute(&mut *holder)
+        .await
+        .expect("the row lock");
+    let completed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        app.transition(playing, "complete"),
+    )
+    .await
+    .expect("the complete does not wait for the held game");
+    completed.expect(200);
+    assert_eq!(app.game(next).await["state"], "recalled");
+    holder.rollback().await.expect("rollback");
+    assert_eq!(
+        app.game(oldest).await["state"],
+        "queued",
+        "passed over, not changed"
+    );
+
+    // The next complete fills the window with it.
+    let another = app.game_in("playing").await;
+    app.transition(another, "complete").await.expect(200);
+    assert_eq!(app.game(oldest).await["state"], "recalled");
+}

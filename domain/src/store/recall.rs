@@ -79,10 +79,16 @@ pub async fn auto_recall(
     if room <= 0 {
         return Ok(Vec::new());
     }
+    // Locked as they are picked, passing over games another transaction
+    // holds: that one is changing the game (a tablet confirming it, or a
+    // complete or cancel waiting for this show's lock, which this
+    // transaction holds: waiting for it would deadlock). The next caller or
+    // sweep recalls a game passed over that is still queued.
     let candidates: Vec<crate::ids::GameId> = sqlx::query_scalar(
         "SELECT g.id FROM games g JOIN players p ON p.id = g.player_id \
          WHERE g.show_id = $1 AND g.state = 'queued' AND p.mobile_number IS NOT NULL \
-         ORDER BY g.queued_at, g.id LIMIT $2",
+         ORDER BY g.queued_at, g.id LIMIT $2 \
+         FOR NO KEY UPDATE OF g SKIP LOCKED",
     )
     .bind(show_id)
     .bind(room)
