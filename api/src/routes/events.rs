@@ -46,7 +46,7 @@ fn sse(event: &Event) -> SseEvent {
     SseEvent::default()
         .id(event.id.to_string())
         .event(event.kind.as_str())
-        .data(event.payload.0.to_string())
+        .data(event.data.as_str())
 }
 
 /// Counts this process's subscribers while a stream lives.

@@ -31,11 +31,13 @@ const EVENTS_LOCK: i64 = 0x6f6e_6465_636b_0002;
 /// How many events are kept for clients that reconnect.
 pub const KEPT: i64 = 10_000;
 
+/// An event as subscribers get it: its payload is JSON text, read from the
+/// log as text so that it is serialized once, not once per subscriber.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Event {
     pub id: i64,
     pub kind: String,
-    pub payload: sqlx::types::Json<Value>,
+    pub data: String,
 }
 
 /// Records that `game` changed (from `previous`, if it existed before). The
@@ -117,7 +119,8 @@ pub async fn after(
     limit: i64,
 ) -> Result<Vec<Event>> {
     Ok(sqlx::query_as(
-        "SELECT id, kind, payload FROM events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
+        "SELECT id, kind, payload::text AS data FROM events \
+         WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
     )
     .bind(after)
     .bind(until)
