@@ -366,7 +366,7 @@ fn queued_game(block: &[u8]) -> Option<String> {
 }
 
 /// The process's VmRSS and VmHWM, in MB.
-fn server_memory(pid: u32) -> anyhow::Result<(f64, f64)> {
+pub(crate) fn server_memory(pid: u32) -> anyhow::Result<(f64, f64)> {
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     let kib = |key: &str| -> anyhow::Result<f64> {
