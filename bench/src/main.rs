@@ -358,7 +358,12 @@ async fn backoff() {
 /// strings), so it is kept as the text that goes into the URL.
 fn active_game_id(body: &[u8]) -> Option<String> {
     let player: Value = serde_json::from_slice(body).ok()?;
-    match player.get("active_game")?.get("id")? {
+    id_text(player.get("active_game")?.get("id")?)
+}
+
+/// An opaque id (a JSON number or string) as the text that goes into a URL.
+pub(crate) fn id_text(id: &Value) -> Option<String> {
+    match id {
         Value::String(id) => Some(id.clone()),
         Value::Number(id) => Some(id.to_string()),
         _ => None,

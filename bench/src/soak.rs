@@ -13,7 +13,9 @@ use reqwest::{Client, Url};
 use serde::Serialize;
 use tokio::sync::watch;
 
+mod boards;
 mod model;
+mod players;
 mod report;
 mod venue;
 
@@ -155,10 +157,10 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut feeds = tokio::task::JoinSet::new();
     for i in 0..boards {
-        feeds.spawn(venue::board(Arc::clone(&venue), i, stop_rx.clone()));
+        feeds.spawn(boards::board(Arc::clone(&venue), i, stop_rx.clone()));
     }
     let mut load = tokio::task::JoinSet::new();
-    load.spawn(venue::arrivals(Arc::clone(&venue), args.seed));
+    load.spawn(players::arrivals(Arc::clone(&venue), args.seed));
     load.spawn(venue::exports(Arc::clone(&venue)));
     for i in 0..venue.tokens.tablets.len() {
         load.spawn(venue::tablet(Arc::clone(&venue), i));

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, watch};
 
-use crate::{active_game_id, chain, client, round};
+use crate::{active_game_id, chain, client, id_text, round};
 
 #[derive(Args)]
 pub struct SseArgs {
@@ -341,28 +341,33 @@ async fn subscriber(
 
 /// The game id of a `game` event whose state is `queued`.
 fn queued_game(block: &[u8]) -> Option<String> {
+    let (_, game) = parse_block(block)?;
+    if game.get("state")?.as_str()? != "queued" {
+        return None;
+    }
+    id_text(game.get("id")?)
+}
+
+/// One Server-Sent Events block (the lines before a blank line): its `id:`,
+/// and its `data:` lines joined and parsed as JSON. `None` for a keep-alive
+/// comment, or data that is not JSON.
+pub(crate) fn parse_block(block: &[u8]) -> Option<(Option<String>, Value)> {
     let text = std::str::from_utf8(block).ok()?;
-    let mut data = String::new();
+    let (mut data, mut id) = (String::new(), None);
     for line in text.lines() {
         if let Some(v) = line.strip_prefix("data:") {
             if !data.is_empty() {
                 data.push('\n');
             }
             data.push_str(v.strip_prefix(' ').unwrap_or(v));
+        } else if let Some(v) = line.strip_prefix("id:") {
+            id = Some(v.trim().to_owned());
         }
     }
     if data.is_empty() {
-        return None; // a keep-alive comment
-    }
-    let game: Value = serde_json::from_str(&data).ok()?;
-    if game.get("state")?.as_str()? != "queued" {
         return None;
     }
-    match game.get("id")? {
-        Value::String(id) => Some(id.clone()),
-        Value::Number(id) => Some(id.to_string()),
-        _ => None,
-    }
+    Some((id, serde_json::from_str(&data).ok()?))
 }
 
 /// The process's VmRSS and VmHWM, in MB.

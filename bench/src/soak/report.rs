@@ -8,7 +8,8 @@ use std::sync::atomic::Ordering;
 use serde::Serialize;
 
 use super::Sample;
-use super::venue::{Feed, Venue};
+use super::boards::Feed;
+use super::venue::Venue;
 
 pub struct Inputs<'a> {
     pub venue: &'a Venue,
