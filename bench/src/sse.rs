@@ -392,3 +392,24 @@ pub(crate) fn server_memory(pid: u32) -> anyhow::Result<(f64, f64)> {
         round(kib("VmHWM:")? / 1024.0, 1),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_block, queued_game};
+
+    #[test]
+    fn a_block_gives_its_id_and_joined_data_and_a_queued_event_its_game() {
+        let block = b"event: game\nid: 9\ndata: {\"id\":\"g1\",\ndata: \"state\":\"queued\"}\n\n";
+        let (id, data) = parse_block(block).expect("a block with data");
+        assert_eq!(id.as_deref(), Some("9"));
+        assert_eq!(data["state"], "queued");
+        assert_eq!(queued_game(block).as_deref(), Some("g1"));
+    }
+
+    #[test]
+    fn keep_alives_and_other_states_are_no_queued_game() {
+        assert!(parse_block(b": keep-alive\n\n").is_none());
+        let playing = b"event: game\nid: 10\ndata: {\"id\":3,\"state\":\"playing\"}\n\n";
+        assert!(queued_game(playing).is_none());
+    }
+}
