@@ -7,6 +7,9 @@
 //! `ondeck-bench sse` holds N subscribers of the event stream and measures
 //! how long a transition's event takes to reach them (`bench/sse`).
 //!
+//! `ondeck-bench soak` plays a busy venue's day, ten times faster, against
+//! `ondeck run` and reports errors, latency, memory and the outbox (`bench/soak`).
+//!
 //! `ondeck-bench render` times the souvenir worker's CPU work in process:
 //! decode a player's photo, render the souvenir, encode it.
 
@@ -26,6 +29,7 @@ use reqwest::{Client, Method, Url};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+mod soak;
 mod sse;
 
 #[derive(Parser)]
@@ -46,6 +50,8 @@ enum Command {
     Render(RenderArgs),
     /// Hold N SSE subscribers; time each queue transition's event to every one.
     Sse(sse::SseArgs),
+    /// Play a busy venue's day, sped up, and report errors, latency, memory and backlog.
+    Soak(Box<soak::SoakArgs>),
 }
 
 #[derive(Args)]
@@ -107,6 +113,7 @@ async fn main() -> ExitCode {
         // CPU-bound and single-threaded, like one souvenir job in the worker.
         Command::Render(args) => render(&args),
         Command::Sse(args) => sse::sse(args).await,
+        Command::Soak(args) => soak::soak(*args).await,
     };
     // Printed by hand: anyhow's `Debug` adds a backtrace whenever
     // RUST_BACKTRACE is set, which buries the one line that matters.
@@ -351,7 +358,12 @@ async fn backoff() {
 /// strings), so it is kept as the text that goes into the URL.
 fn active_game_id(body: &[u8]) -> Option<String> {
     let player: Value = serde_json::from_slice(body).ok()?;
-    match player.get("active_game")?.get("id")? {
+    id_text(player.get("active_game")?.get("id")?)
+}
+
+/// An opaque id (a JSON number or string) as the text that goes into a URL.
+pub(crate) fn id_text(id: &Value) -> Option<String> {
+    match id {
         Value::String(id) => Some(id.clone()),
         Value::Number(id) => Some(id.to_string()),
         _ => None,
@@ -609,7 +621,7 @@ fn sample_souvenir(photo: Option<&image::DynamicImage>) -> souvenir::Souvenir<'_
 
 /// A 1600×1200 stand-in for a phone photo, encoded as a JPEG once: an evening
 /// sky over a lit field, with grain so that it compresses like a photo.
-fn synthetic_photo() -> anyhow::Result<Vec<u8>> {
+pub(crate) fn synthetic_photo() -> anyhow::Result<Vec<u8>> {
     use image::{Rgb, RgbImage};
 
     let (w, h) = (1600u32, 1200u32);

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, watch};
 
-use crate::{active_game_id, chain, client, round};
+use crate::{active_game_id, chain, client, id_text, round};
 
 #[derive(Args)]
 pub struct SseArgs {
@@ -341,32 +341,37 @@ async fn subscriber(
 
 /// The game id of a `game` event whose state is `queued`.
 fn queued_game(block: &[u8]) -> Option<String> {
+    let (_, game) = parse_block(block)?;
+    if game.get("state")?.as_str()? != "queued" {
+        return None;
+    }
+    id_text(game.get("id")?)
+}
+
+/// One Server-Sent Events block (the lines before a blank line): its `id:`,
+/// and its `data:` lines joined and parsed as JSON. `None` for a keep-alive
+/// comment, or data that is not JSON.
+pub(crate) fn parse_block(block: &[u8]) -> Option<(Option<String>, Value)> {
     let text = std::str::from_utf8(block).ok()?;
-    let mut data = String::new();
+    let (mut data, mut id) = (String::new(), None);
     for line in text.lines() {
         if let Some(v) = line.strip_prefix("data:") {
             if !data.is_empty() {
                 data.push('\n');
             }
             data.push_str(v.strip_prefix(' ').unwrap_or(v));
+        } else if let Some(v) = line.strip_prefix("id:") {
+            id = Some(v.trim().to_owned());
         }
     }
     if data.is_empty() {
-        return None; // a keep-alive comment
-    }
-    let game: Value = serde_json::from_str(&data).ok()?;
-    if game.get("state")?.as_str()? != "queued" {
         return None;
     }
-    match game.get("id")? {
-        Value::String(id) => Some(id.clone()),
-        Value::Number(id) => Some(id.to_string()),
-        _ => None,
-    }
+    Some((id, serde_json::from_str(&data).ok()?))
 }
 
 /// The process's VmRSS and VmHWM, in MB.
-fn server_memory(pid: u32) -> anyhow::Result<(f64, f64)> {
+pub(crate) fn server_memory(pid: u32) -> anyhow::Result<(f64, f64)> {
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     let kib = |key: &str| -> anyhow::Result<f64> {
@@ -386,4 +391,25 @@ fn server_memory(pid: u32) -> anyhow::Result<(f64, f64)> {
         round(kib("VmRSS:")? / 1024.0, 1),
         round(kib("VmHWM:")? / 1024.0, 1),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_block, queued_game};
+
+    #[test]
+    fn a_block_gives_its_id_and_joined_data_and_a_queued_event_its_game() {
+        let block = b"event: game\nid: 9\ndata: {\"id\":\"g1\",\ndata: \"state\":\"queued\"}\n\n";
+        let (id, data) = parse_block(block).expect("a block with data");
+        assert_eq!(id.as_deref(), Some("9"));
+        assert_eq!(data["state"], "queued");
+        assert_eq!(queued_game(block).as_deref(), Some("g1"));
+    }
+
+    #[test]
+    fn keep_alives_and_other_states_are_no_queued_game() {
+        assert!(parse_block(b": keep-alive\n\n").is_none());
+        let playing = b"event: game\nid: 10\ndata: {\"id\":3,\"state\":\"playing\"}\n\n";
+        assert!(queued_game(playing).is_none());
+    }
 }
