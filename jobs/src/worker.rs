@@ -142,7 +142,13 @@ static INSTANCE: std::sync::LazyLock<u32> = std::sync::LazyLock::new(rand::rando
 /// than being over for good (aborted: it goes to the dead set).
 fn is_transient(e: &anyhow::Error) -> bool {
     // Another worker holds the text, or the database is away: try again.
-    e.is::<Retry>() || e.downcast_ref::<sqlx::Error>().is_some()
+    // The store's errors wrap sqlx's (transparently, so the chain skips it).
+    e.is::<Retry>()
+        || e.downcast_ref::<sqlx::Error>().is_some()
+        || matches!(
+            e.downcast_ref::<ondeck_domain::DomainError>(),
+            Some(ondeck_domain::DomainError::Database(_))
+        )
 }
 
 /// Reports a job that ended without doing its work (a text refused or out
@@ -492,5 +498,21 @@ async fn hand_back(deps: &Deps, ids: &[i64]) {
             "shutdown timeout reached, and the jobs still running could not be handed \
              back; they run again when the janitor finds them unfinished"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_outage_is_retried_however_it_is_wrapped() {
+        let outage = || sqlx::Error::PoolTimedOut;
+        assert!(is_transient(&anyhow::Error::new(outage())));
+        let from_the_store = ondeck_domain::DomainError::Database(outage());
+        assert!(is_transient(&anyhow::Error::new(from_the_store)));
+        assert!(is_transient(&anyhow::Error::new(Retry("held".into()))));
+        let missing = ondeck_domain::DomainError::NotFound("game");
+        assert!(!is_transient(&anyhow::Error::new(missing)));
     }
 }
