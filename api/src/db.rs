@@ -404,28 +404,11 @@ impl Reads {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !self.primary.is_closed() {
             ticks.tick().await;
-            let answer = tokio::time::timeout(CHECK_TIMEOUT, async {
-                if conn.is_none() {
-                    conn = Some(PgConnection::connect_with(&options).await?);
-                }
-                match conn.as_mut() {
-                    Some(c) => c.ping().await,
-                    None => Err(sqlx::Error::PoolClosed),
-                }
-            })
-            .await;
-            let refused = match answer {
-                Ok(Ok(())) => false,
-                Ok(Err(_)) => {
-                    conn = None;
-                    true
-                }
-                // Slow, not down; a half-open connection is not reused.
-                Err(_) => {
-                    conn = None;
-                    false
-                }
-            };
+            let ping = async |c: &mut PgConnection| c.ping().await.map(|()| 0);
+            let refused = matches!(
+                probe_outcome(&mut conn, &options, ping).await,
+                Probe::Refused
+            );
             if self.primary_refused.swap(refused, Ordering::AcqRel) != refused {
                 if refused {
                     tracing::warn!("the database refuses connections: requests answer 503");
@@ -459,6 +442,15 @@ impl Replica {
     }
 }
 
+/// What a check of a server found.
+enum Probe {
+    Answered(i64),
+    /// An error: the server refused the connection or the query.
+    Refused,
+    /// No answer within the check timeout.
+    Silent,
+}
+
 /// Runs `query` on the kept connection `conn` (opened again when needed)
 /// within the check timeout; `None` if the server did not answer.
 async fn probe<F>(
@@ -466,6 +458,21 @@ async fn probe<F>(
     options: &PgConnectOptions,
     query: F,
 ) -> Option<i64>
+where
+    F: AsyncFnOnce(&mut PgConnection) -> sqlx::Result<i64>,
+{
+    match probe_outcome(conn, options, query).await {
+        Probe::Answered(n) => Some(n),
+        Probe::Refused | Probe::Silent => None,
+    }
+}
+
+/// [`probe`], telling a refusal from silence.
+async fn probe_outcome<F>(
+    conn: &mut Option<PgConnection>,
+    options: &PgConnectOptions,
+    query: F,
+) -> Probe
 where
     F: AsyncFnOnce(&mut PgConnection) -> sqlx::Result<i64>,
 {
@@ -479,14 +486,14 @@ where
         query(c).await
     })
     .await;
-    match answer {
-        Ok(Ok(lsn)) => Some(lsn),
-        _ => {
-            // A broken or half-open connection is not reused.
-            *conn = None;
-            None
-        }
-    }
+    let outcome = match answer {
+        Ok(Ok(n)) => return Probe::Answered(n),
+        Ok(Err(_)) => Probe::Refused,
+        Err(_) => Probe::Silent,
+    };
+    // A broken or half-open connection is not reused.
+    *conn = None;
+    outcome
 }
 
 /// The primary's current WAL position, in bytes.

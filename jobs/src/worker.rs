@@ -237,85 +237,57 @@ fn label(outcome: impl std::fmt::Debug) -> String {
         .to_owned()
 }
 
-async fn text_task(
-    envelope: Envelope,
-    deps: Data<Arc<Deps>>,
-    attempt: Attempt,
-) -> Result<(), BoxDynError> {
-    let _running = deps.running.hold(envelope.outbox_id);
-    let Job::Sms { game_id, message } = envelope.job else {
-        return Err(AbortError::new("not a text job").into());
-    };
-    let outcome = tasks::send_text(&deps, envelope.outbox_id, game_id, message)
-        .await
-        .map(label);
-    conclude(&deps, envelope.outbox_id, "text", &attempt, outcome).await
-}
-
-async fn souvenir_task(
-    envelope: Envelope,
-    deps: Data<Arc<Deps>>,
-    attempt: Attempt,
-) -> Result<(), BoxDynError> {
-    let _running = deps.running.hold(envelope.outbox_id);
-    let Job::Souvenir { game_id } = envelope.job else {
-        return Err(AbortError::new("not a souvenir job").into());
-    };
-    let outcome = tasks::render_souvenir(&deps, envelope.outbox_id, game_id)
-        .await
-        .map(label);
-    conclude(&deps, envelope.outbox_id, "souvenir", &attempt, outcome).await
-}
-
-async fn venue_task(
+/// Runs one job of any queue (the relay puts each kind in its own): counts
+/// it as running while it runs, does it, and concludes it.
+async fn job_task(
     envelope: Envelope,
     deps: Data<Arc<Deps>>,
     attempt: Attempt,
 ) -> Result<(), BoxDynError> {
     let id = envelope.outbox_id;
     let _running = deps.running.hold(id);
-    match envelope.job {
-        Job::Cue { ref name, game_id } => {
-            let outcome = tasks::fire_cue(&deps, id, name, game_id).await.map(label);
-            conclude(&deps, id, "cue", &attempt, outcome).await
-        }
+    let (kind, outcome) = match envelope.job {
+        Job::Sms { game_id, message } => (
+            "text",
+            tasks::send_text(&deps, id, game_id, message)
+                .await
+                .map(label),
+        ),
+        Job::Souvenir { game_id } => (
+            "souvenir",
+            tasks::render_souvenir(&deps, id, game_id).await.map(label),
+        ),
+        Job::Cue { ref name, game_id } => (
+            "cue",
+            tasks::fire_cue(&deps, id, name, game_id).await.map(label),
+        ),
         Job::Webhook {
             ref cue,
             action,
             ref url,
             game_id,
             at,
-        } => {
-            let outcome = tasks::deliver_webhook(&deps, id, cue, action, url, game_id, at)
+        } => (
+            "webhook",
+            tasks::deliver_webhook(&deps, id, cue, action, url, game_id, at)
                 .await
-                .map(label);
-            conclude(&deps, id, "webhook", &attempt, outcome).await
-        }
-        _ => Err(AbortError::new("not a cue or webhook job").into()),
-    }
-}
-
-async fn dmx_task(
-    envelope: Envelope,
-    deps: Data<Arc<Deps>>,
-    attempt: Attempt,
-) -> Result<(), BoxDynError> {
-    let id = envelope.outbox_id;
-    let _running = deps.running.hold(id);
-    let Job::Dmx {
-        ref cue,
-        action,
-        ref channels,
-        game_id,
-        at,
-    } = envelope.job
-    else {
-        return Err(AbortError::new("not a DMX job").into());
+                .map(label),
+        ),
+        // A process without DMX_DEVICE hands it back (see `apply_dmx`).
+        Job::Dmx {
+            ref cue,
+            action,
+            ref channels,
+            game_id,
+            at,
+        } => (
+            "dmx",
+            tasks::apply_dmx(&deps, id, cue, action, channels, game_id, at)
+                .await
+                .map(label),
+        ),
     };
-    let outcome = tasks::apply_dmx(&deps, id, cue, action, channels, game_id, at)
-        .await
-        .map(label);
-    conclude(&deps, id, "dmx", &attempt, outcome).await
+    conclude(&deps, id, kind, &attempt, outcome).await
 }
 
 /// Runs the worker until `shutdown` completes; jobs in progress then finish
@@ -392,7 +364,7 @@ pub async fn run(
             // this; past it the run is cut off and the queue tries again.
             .timeout(TEXT_TIMEOUT)
             .catch_panic()
-            .build(text_task)
+            .build(job_task)
             .run_until(signal)
     });
     let souvenirs_worker = supervise("souvenirs", stop.clone(), move |restarts, signal| {
@@ -407,7 +379,7 @@ pub async fn run(
             .concurrency(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .timeout(SOUVENIR_TIMEOUT)
             .catch_panic()
-            .build(souvenir_task)
+            .build(job_task)
             .run_until(signal)
     });
     let venue_worker = supervise("webhooks", stop.clone(), move |restarts, signal| {
@@ -421,7 +393,7 @@ pub async fn run(
             .concurrency(concurrency)
             .timeout(TEXT_TIMEOUT)
             .catch_panic()
-            .build(venue_task)
+            .build(job_task)
             .run_until(signal)
     });
     // Only the process that drives the interface takes DMX jobs; they wait
@@ -434,7 +406,7 @@ pub async fn run(
                 .concurrency(1)
                 .timeout(TEXT_TIMEOUT)
                 .catch_panic()
-                .build(dmx_task)
+                .build(job_task)
                 .run_until(signal)
         })
     });
