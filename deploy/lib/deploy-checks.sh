@@ -14,6 +14,8 @@
 #        (any warning fails), the ExecStart paths pointed at BINARY (the
 #        ondeck binary just built) and this checkout's deploy/backup.
 #     4. `bash -n` of every shell script of compose/ and deploy/.
+#     5. The Dockerfile and the systemd unit set the malloc settings of
+#        ondeck_malloc_env (deploy/up and the benchmarks call it).
 #
 #   ondeck_replica_drill
 #     The on-site primary and off-site replica of the Compose files, without
@@ -90,6 +92,16 @@ ondeck_deploy_checks() { # [BINARY]
         "$ONDECK_ROOT"/compose/{healthz,make-secrets} "$ONDECK_ROOT"/compose/postgres/*.sh; do
         [[ -f "$f" ]] || continue
         bash -n "$f" || _ondeck_die "$f has a syntax error"
+    done
+    _ondeck_say "malloc settings in compose/Dockerfile and deploy/systemd/ondeck.service"
+    local name value
+    for name in MALLOC_ARENA_MAX GLIBC_TUNABLES; do
+        value="$(env -u "$name" bash -c ". '$ONDECK_ROOT/deploy/lib/services.sh' && ondeck_malloc_env && printenv $name")"
+        [[ -n "$value" ]] || _ondeck_die "ondeck_malloc_env sets no $name"
+        grep -qxE "[[:space:]]*$name=$value( \\\\)?" "$ONDECK_ROOT/compose/Dockerfile" ||
+            _ondeck_die "compose/Dockerfile does not set $name=$value (README, \"Memory\")"
+        grep -qx "Environment=$name=$value" "$ONDECK_ROOT/deploy/systemd/ondeck.service" ||
+            _ondeck_die "deploy/systemd/ondeck.service does not set $name=$value (README, \"Memory\")"
     done
     _ondeck_say "deployment files: all checks passed"
 }

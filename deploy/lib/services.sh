@@ -33,6 +33,11 @@
 #     rust-version (1.94) are on PATH; otherwise installs Debian's cargo if that
 #     is new enough, or says to install Rust with rustup and exits 1.
 #
+#   ondeck_malloc_env
+#     Exports the glibc malloc settings every shipped way of running ondeck
+#     uses (README, "Memory"): MALLOC_ARENA_MAX=2 and GLIBC_TUNABLES with a
+#     fixed mmap threshold of 128 KiB, unless already set.
+#
 #   ondeck_target_dir
 #     Exports CARGO_TARGET_DIR (default ~/.cache/ondeck-target, outside the
 #     clone so fresh clones reuse earlier builds).
@@ -515,6 +520,11 @@ ondeck_need_cargo() {
         printf 'ondeck: error: rustc %s is too old: install Rust %s or newer with rustup (rustup update), then run again\n' "${have:-?}" "$want" >&2
         exit 1
     fi
+}
+
+ondeck_malloc_env() {
+    export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+    export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.mmap_threshold=131072}"
 }
 
 ondeck_target_dir() {
