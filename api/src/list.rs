@@ -90,12 +90,7 @@ impl Listing {
     ) -> Result<Response> {
         let next_cursor = paged.next.map(encode_cursor);
         if self.csv {
-            let rows = paged
-                .items
-                .iter()
-                .map(|item| serde_json::to_value(item).map_err(|e| ApiError::Internal(e.into())))
-                .collect::<Result<Vec<_>>>()?;
-            let mut response = csv_response(&rows, columns, name)?;
+            let mut response = csv_response(&paged.items, columns, name)?;
             if let Some(cursor) = next_cursor.and_then(|c| HeaderValue::from_str(&c).ok()) {
                 response.headers_mut().insert("x-next-cursor", cursor);
             }
@@ -140,30 +135,35 @@ fn cell(value: &Value) -> String {
     }
 }
 
-fn csv_response(items: &[Value], columns: &[&str], name: &str) -> Result<Response> {
-    let rows: Vec<Map<String, Value>> = items
-        .iter()
-        .map(|item| {
-            let mut row = Map::new();
-            flatten("", item, &mut row);
-            row
-        })
-        .collect();
+/// One item as a CSV row: its fields, nested objects flattened.
+fn csv_row<T: Serialize>(item: &T) -> Result<Map<String, Value>> {
+    let value = serde_json::to_value(item).map_err(|e| ApiError::Internal(e.into()))?;
+    let mut row = Map::new();
+    flatten("", &value, &mut row);
+    Ok(row)
+}
+
+/// The items as CSV. An export may hold up to `CSV_EXPORT_LIMIT` rows, so
+/// beyond the items and the output only one row is held at a time: a first
+/// pass collects the columns (an item whose nested object is null has fewer
+/// of them), the second writes the rows.
+fn csv_response<T: Serialize>(items: &[T], columns: &[&str], name: &str) -> Result<Response> {
     let mut header: Vec<String> = Vec::new();
-    for row in &rows {
-        for key in row.keys() {
+    for item in items {
+        for key in csv_row(item)?.keys() {
             if !header.contains(key) {
                 header.push(key.clone());
             }
         }
     }
-    if rows.is_empty() {
+    if items.is_empty() {
         header = columns.iter().map(|c| (*c).to_owned()).collect();
     }
     let mut writer = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| ApiError::Internal(e.into());
     writer.write_record(&header).map_err(fail)?;
-    for row in &rows {
+    for item in items {
+        let row = csv_row(item)?;
         writer
             .write_record(
                 header
@@ -221,5 +221,26 @@ mod tests {
         );
         assert_eq!(row.get("player.first_name"), Some(&json!("Ada")));
         assert_eq!(row.get("id"), Some(&json!(1)));
+    }
+
+    async fn csv_text<T: Serialize>(items: &[T], columns: &[&str]) -> String {
+        let response = csv_response(items, columns, "things").expect("a CSV response");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("the body");
+        String::from_utf8(body.to_vec()).expect("UTF-8")
+    }
+
+    #[tokio::test]
+    async fn csv_columns_are_every_row_s_and_a_missing_one_is_blank() {
+        let items = [
+            json!({"id": 1, "game": null, "name": "=1+1"}),
+            json!({"id": 2, "game": {"id": 5, "state": "queued"}, "name": "Ada"}),
+        ];
+        assert_eq!(
+            csv_text(&items, &["unused"]).await,
+            "id,game,name,game.id,game.state\n1,,'=1+1,,\n2,,Ada,5,queued\n"
+        );
+        assert_eq!(csv_text::<Value>(&[], &["id", "name"]).await, "id,name\n");
     }
 }
