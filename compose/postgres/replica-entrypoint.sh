@@ -27,13 +27,18 @@ if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
     mkdir -p "$PGDATA"
     if ((EUID == 0)); then chown postgres:postgres "$PGDATA"; fi
     chmod 700 "$PGDATA"
+    # PID 1 of the container: stop at once on `docker stop` while waiting.
+    trap 'exit 143' TERM
+    trap 'exit 130' INT
     until as_postgres pg_basebackup --host="$PRIMARY_HOST" --port="$PRIMARY_PORT" \
         --username="$REPLICATION_USER" --pgdata="$PGDATA" --write-recovery-conf \
         --wal-method=stream --slot="$REPLICATION_SLOT" --checkpoint=fast --no-password; do
         echo "replica: pg_basebackup from $PRIMARY_HOST:$PRIMARY_PORT failed; trying again in 10 s" >&2
         find "$PGDATA" -mindepth 1 -delete
-        sleep 10
+        sleep 10 &
+        wait $!
     done
+    trap - TERM INT
     unset PGPASSWORD
     echo "replica: copied the primary; starting as a hot standby" >&2
 fi
