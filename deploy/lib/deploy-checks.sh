@@ -88,8 +88,8 @@ ondeck_deploy_checks() { # [BINARY]
     fi
 
     _ondeck_say "bash -n of the deployment scripts"
-    for f in "$ONDECK_ROOT"/deploy/{backup,restore,up,down,test,browser-test,fuzz} "$ONDECK_ROOT"/deploy/lib/*.sh \
-        "$ONDECK_ROOT"/compose/{healthz,make-secrets} "$ONDECK_ROOT"/compose/postgres/*.sh; do
+    for f in "$ONDECK_ROOT"/deploy/{backup,restore,up,down,test,browser-test,fuzz,compose-test} "$ONDECK_ROOT"/deploy/lib/*.sh \
+        "$ONDECK_ROOT"/deploy/lib/compose-test/*.sh "$ONDECK_ROOT"/compose/{healthz,make-secrets} "$ONDECK_ROOT"/compose/postgres/*.sh; do
         [[ -f "$f" ]] || continue
         bash -n "$f" || _ondeck_die "$f has a syntax error"
     done
