@@ -1,4 +1,4 @@
-//! Bearer tokens and roles (API.md section 2): no or unknown token is 401, a
+//! Bearer tokens and roles (docs/api.md, section Roles): no or unknown token is 401, a
 //! known token whose role may not do this is 403.
 //!
 //! The staff page (`/admin`, see `routes::pages`) keeps its admin token in an

@@ -1,4 +1,4 @@
-//! The `ondeck` command line (API.md section 6).
+//! The `ondeck` command line (docs/api.md, section Command line).
 
 use std::process::ExitCode;
 

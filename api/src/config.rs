@@ -1,4 +1,4 @@
-//! Configuration from the environment (API.md section 6), checked at start-up.
+//! Configuration from the environment (docs/configuration.md), checked at start-up.
 //! Every variable `X` may instead be given as `X_FILE`, naming a file that
 //! holds it (Docker secrets). A bad value stops start-up with one line that
 //! names the variable.
@@ -235,7 +235,7 @@ impl Config {
         Self::from_source(&process_env)
     }
 
-    /// Reads every setting from `env`, applying API.md's defaults.
+    /// Reads every setting from `env`, applying the defaults of docs/configuration.md.
     pub fn from_source(env: Source) -> Result<Self, ConfigError> {
         // The jobs crate reads its own settings through a plain lookup; a
         // `_FILE` problem met there is reported as ours.

@@ -192,7 +192,7 @@ enum RateKey {
     UnknownPeer,
 }
 
-/// The per-process limits of README *Limits*: the request rate per token
+/// The per-process limits of docs/limits-and-faults.md: the request rate per token
 /// and the number of event streams.
 pub struct Limits {
     rate: Option<DefaultKeyedRateLimiter<RateKey>>,

@@ -1,4 +1,4 @@
-//! The backup drill (README "Deployments"): data made through the HTTP API,
+//! The backup drill (docs/deployments.md, section Backups): data made through the HTTP API,
 //! `deploy/backup` (a local dump and its copy in a real S3-compatible server,
 //! s3s-fs, which checks signatures), the database dropped, `deploy/restore`
 //! from the file and then from S3 over changed data, and the row counts,

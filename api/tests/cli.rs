@@ -1,4 +1,4 @@
-//! The `ondeck` binary run as a process (API.md section 6): migrations, tokens,
+//! The `ondeck` binary run as a process (docs/api.md, section Command line): migrations, tokens,
 //! shows, start-up refusals of bad settings, and a real `serve` that answers
 //! and stops cleanly on SIGTERM. Each test makes a database of its own on the
 //! server `DATABASE_URL` names, and drops it at the end.

@@ -1,4 +1,4 @@
-//! The background-job pipeline end to end (API.md sections 4 and 5): the real
+//! The background-job pipeline end to end (docs/texts-and-media.md): the real
 //! `ondeck` processes against a real PostgreSQL and a Redis of the test's
 //! own, a fake Twilio inside the test that checks and records every request,
 //! and a real S3-compatible server (s3s-fs) on loopback. See `support/`.
@@ -109,7 +109,7 @@ async fn follow_to_image(stack: &Stack, url: &str, token: Option<&str>, what: &s
     assert_eq!(
         first.status,
         302,
-        "{what}: GET {url} must redirect with 302 (API.md section 4); body: {}",
+        "{what}: GET {url} must redirect with 302 (docs/api.md, section Resources); body: {}",
         first.text()
     );
     let location = first

@@ -1,4 +1,4 @@
-//! The limits of README *Limits*, on the real `ondeck serve` with each
+//! The limits of docs/limits-and-faults.md, on the real `ondeck serve` with each
 //! setting turned down so it is reached: the rate per token
 //! (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`), the request timeout
 //! (`REQUEST_TIMEOUT_SECONDS`), the cap on event streams

@@ -1,4 +1,4 @@
-//! Read/write routing with a real streaming replica (API.md section 6,
+//! Read/write routing with a real streaming replica (docs/deployments.md,
 //! `DATABASE_READ_URL`): a private primary made by `initdb` and a replica of
 //! it made by `pg_basebackup -R`, both on loopback, and the real `ondeck
 //! serve` given both URLs. The replica's replay is paused to tell which

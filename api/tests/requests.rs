@@ -1,4 +1,4 @@
-//! The conventions of API.md sections 3 and 4: field validation, problem
+//! The conventions and resources of docs/api.md: field validation, problem
 //! statuses, idempotency, the method override, lists and their CSV form.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The role matrix of API.md section 2: who may call each `/api/v1` endpoint,
+//! The role matrix of docs/api.md, section Roles: who may call each `/api/v1` endpoint,
 //! that refused calls change nothing, and that a player's mobile number and
 //! email reach only the roles that may see them.
 

@@ -99,9 +99,9 @@ ondeck_deploy_checks() { # [BINARY]
         value="$(env -u "$name" bash -c ". '$ONDECK_ROOT/deploy/lib/services.sh' && ondeck_malloc_env && printenv $name")"
         [[ -n "$value" ]] || _ondeck_die "ondeck_malloc_env sets no $name"
         grep -qxE "[[:space:]]*$name=$value( \\\\)?" "$ONDECK_ROOT/compose/Dockerfile" ||
-            _ondeck_die "compose/Dockerfile does not set $name=$value (README, \"Memory\")"
+            _ondeck_die "compose/Dockerfile does not set $name=$value (docs/operations.md, \"Memory\")"
         grep -qx "Environment=$name=$value" "$ONDECK_ROOT/deploy/systemd/ondeck.service" ||
-            _ondeck_die "deploy/systemd/ondeck.service does not set $name=$value (README, \"Memory\")"
+            _ondeck_die "deploy/systemd/ondeck.service does not set $name=$value (docs/operations.md, \"Memory\")"
     done
     _ondeck_say "deployment files: all checks passed"
 }

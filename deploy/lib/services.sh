@@ -35,7 +35,7 @@
 #
 #   ondeck_malloc_env
 #     Exports the glibc malloc settings every shipped way of running ondeck
-#     uses (README, "Memory"): MALLOC_ARENA_MAX=2 and GLIBC_TUNABLES with a
+#     uses (docs/operations.md, "Memory"): MALLOC_ARENA_MAX=2 and GLIBC_TUNABLES with a
 #     fixed mmap threshold of 128 KiB, unless already set.
 #
 #   ondeck_target_dir

@@ -8,7 +8,7 @@ use crate::phone::{MobileNumber, Region};
 use crate::state::GameState;
 use crate::validation::FieldErrors;
 
-/// What a token may do (API.md section 2).
+/// What a token may do (docs/api.md, section Roles).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
 )]

@@ -1,4 +1,4 @@
-//! Object storage for photos and souvenirs (API.md section 5).
+//! Object storage for photos and souvenirs (docs/texts-and-media.md, section Storage).
 //!
 //! `STORAGE=local` (the default) keeps objects as files under `DATA_DIR`,
 //! which the API serves at `/media/` to signed URLs only (see `media_key`);

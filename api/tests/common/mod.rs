@@ -123,7 +123,7 @@ impl Reply {
     }
 }
 
-/// Settings for a test server: API.md's defaults over this test's database.
+/// Settings for a test server: the defaults of docs/configuration.md over this test's database.
 pub fn test_config(overrides: &[(&str, &str)]) -> Config {
     let mut env: HashMap<String, String> = HashMap::new();
     let data_dir = std::env::temp_dir().join(format!(
