@@ -17,10 +17,10 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use crate::images::souvenir::Format;
+use ondeck_media::images::souvenir::Format;
 use crate::relay::{self, Envelope, Queues};
 use crate::sms::{SmsProvider, SmsSettings};
-use crate::storage::{Storage, StorageSettings};
+use ondeck_media::storage::{Storage, StorageSettings};
 use crate::sweep;
 use crate::tasks::{self, Deps, Retry, Running};
 

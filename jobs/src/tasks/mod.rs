@@ -13,9 +13,9 @@ use ondeck_domain::store::{events, games, souvenirs};
 use ondeck_domain::{GameId, GameState};
 use sqlx::PgPool;
 
-use crate::images::{photo, souvenir};
+use ondeck_media::images::{photo, souvenir};
 use crate::sms::{SendError, SmsProvider};
-use crate::storage::Storage;
+use ondeck_media::storage::Storage;
 
 /// What the tasks need; shared by every worker of a process.
 pub struct Deps {

@@ -73,7 +73,7 @@ fn setting_error(var: &str, problem: impl Into<String>) -> SettingError {
 
 fn http_url(var: &str, raw: &str) -> Result<String, SettingError> {
     let ok = (raw.starts_with("http://") || raw.starts_with("https://"))
-        && reqwest::Url::parse(raw).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()));
+        && url::Url::parse(raw).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()));
     if !ok {
         return Err(setting_error(
             var,

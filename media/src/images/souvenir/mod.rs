@@ -5,7 +5,7 @@
 //!
 //! Everything scales with the side, so any size from [`MIN_SIZE`] to
 //! [`MAX_SIZE`] gives the same picture. Text is set in Roboto Condensed Bold
-//! (Apache-2.0, `jobs/assets/fonts/`), shrunk to fit the width and, past a
+//! (Apache-2.0, `media/assets/fonts/`), shrunk to fit the width and, past a
 //! floor, cut with an ellipsis; characters the font lacks show as its
 //! fallback glyph. The per-pixel work is kept to one pass over the
 //! background, one blend over the bar, and the text's own pixels.
@@ -20,7 +20,7 @@ use image::{DynamicImage, ImageEncoder, Rgb, RgbImage};
 use imageproc::drawing::draw_text_mut;
 
 /// Roboto Condensed Bold; its licence is `assets/fonts/LICENSE-RobotoCondensed.txt`.
-const FONT: &[u8] = include_bytes!("../../assets/fonts/RobotoCondensed-Bold.ttf");
+const FONT: &[u8] = include_bytes!("../../../assets/fonts/RobotoCondensed-Bold.ttf");
 
 /// The side of a souvenir when `SOUVENIR_SIZE` is not set.
 pub const DEFAULT_SIZE: u32 = 1080;
