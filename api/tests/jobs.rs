@@ -41,7 +41,7 @@ fn mobile(n: u32) -> String {
     format!("+1415555{:04}", n % 10_000)
 }
 
-/// Decodes a souvenir with the `image` crate (through ondeck-jobs' photo
+/// Decodes a souvenir with the `image` crate (through ondeck-media's photo
 /// check) and reads its JPEG header by hand: a `side`×`side` JPEG that is
 /// not a blank square.
 #[track_caller]
