@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use ondeck_domain::phone::Region;
 use ondeck_domain::store::recall::RecallPolicy;
-use ondeck_media::images::souvenir::Format;
 use ondeck_jobs::sms::SmsSettings;
+use ondeck_media::images::souvenir::Format;
 use ondeck_media::storage::StorageSettings;
 use secrecy::SecretString;
 
