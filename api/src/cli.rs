@@ -204,7 +204,7 @@ async fn run_purge(before: &str, dry_run: bool) -> anyhow::Result<()> {
     let storage = if dry_run {
         None
     } else {
-        Some(ondeck_jobs::storage::Storage::connect(&settings).await?)
+        Some(ondeck_media::storage::Storage::connect(&settings).await?)
     };
     let mut tx = pool.begin().await?;
     let moment = purge::start_of_day(&mut tx, before, tz.name())
@@ -267,7 +267,7 @@ async fn run_purge(before: &str, dry_run: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn storage_settings() -> Result<ondeck_jobs::storage::StorageSettings, ConfigError> {
+fn storage_settings() -> Result<ondeck_media::storage::StorageSettings, ConfigError> {
     let file_problem = std::cell::RefCell::new(None);
     let lookup = |name: &str| {
         config::var(&|n| std::env::var(n).ok(), name).unwrap_or_else(|e| {
@@ -275,7 +275,7 @@ fn storage_settings() -> Result<ondeck_jobs::storage::StorageSettings, ConfigErr
             None
         })
     };
-    let settings = ondeck_jobs::storage::StorageSettings::from_env(&lookup);
+    let settings = ondeck_media::storage::StorageSettings::from_env(&lookup);
     if let Some(e) = file_problem.into_inner() {
         return Err(e);
     }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use ondeck_domain::phone::Region;
 use ondeck_domain::store::recall::RecallPolicy;
-use ondeck_jobs::images::souvenir::Format;
 use ondeck_jobs::sms::SmsSettings;
-use ondeck_jobs::storage::StorageSettings;
+use ondeck_media::images::souvenir::Format;
+use ondeck_media::storage::StorageSettings;
 use secrecy::SecretString;
 
 /// A setting that is missing or malformed.

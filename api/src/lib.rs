@@ -206,7 +206,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         None => db::Reads::primary_only(db.clone()),
     };
     let config_storage = config.storage.clone();
-    let storage = ondeck_jobs::storage::Storage::open(&config_storage, &db)
+    let storage = ondeck_media::storage::Storage::open(&config_storage, &db)
         .await
         .context("cannot open the storage")?;
     let redis = redis::Client::open(config.redis_url.expose_secret())

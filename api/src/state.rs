@@ -22,7 +22,7 @@ pub struct AppState {
     /// This process's side of `GET /api/v1/events`.
     pub events: Arc<crate::events::EventHub>,
     /// Where photos and souvenirs are kept.
-    pub storage: ondeck_jobs::storage::Storage,
+    pub storage: ondeck_media::storage::Storage,
     /// Recently authenticated tokens (see `token_cache`).
     pub tokens: Arc<TokenCache>,
     /// Wakes the event and outbox listeners after a commit that wrote to them.

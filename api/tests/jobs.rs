@@ -8,7 +8,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ondeck_jobs::images::photo::{self, PhotoFormat};
+use ondeck_media::images::photo::{self, PhotoFormat};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{
@@ -41,7 +41,7 @@ fn mobile(n: u32) -> String {
     format!("+1415555{:04}", n % 10_000)
 }
 
-/// Decodes a souvenir with the `image` crate (through ondeck-jobs' photo
+/// Decodes a souvenir with the `image` crate (through ondeck-media's photo
 /// check) and reads its JPEG header by hand: a `side`×`side` JPEG that is
 /// not a blank square.
 #[track_caller]
@@ -675,7 +675,7 @@ async fn hostile_photo_uploads_are_refused_with_a_problem_and_the_server_stays_u
         .as_str()
         .unwrap_or_else(|| panic!("a photo_url: {first}"))
         .to_owned();
-    let card = ondeck_jobs::images::souvenir::Souvenir {
+    let card = ondeck_media::images::souvenir::Souvenir {
         first_name: "Mallory",
         last_name: None,
         team: None,
@@ -685,10 +685,10 @@ async fn hostile_photo_uploads_are_refused_with_a_problem_and_the_server_stays_u
         homeruns: 3,
         photo: None,
     };
-    let jpeg = ondeck_jobs::images::souvenir::render(
+    let jpeg = ondeck_media::images::souvenir::render(
         &card,
         256,
-        ondeck_jobs::images::souvenir::Format::Jpeg,
+        ondeck_media::images::souvenir::Format::Jpeg,
     )
     .expect("a JPEG to upload");
     let reply = stack

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use ondeck_jobs::media_key::MediaKey;
+use ondeck_media::media_key::MediaKey;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{Body, Mode, Ondeck, Reply, Stack, TempDir, eventually, noise_png};

@@ -93,7 +93,7 @@ fn raw_body(method: &str, path: &str) -> Option<(&'static str, Vec<u8>)> {
     if (method, path) != ("PUT", "/api/v1/players/{id}/photo") {
         return None;
     }
-    use ondeck_jobs::images::souvenir::{Format, Souvenir, render};
+    use ondeck_media::images::souvenir::{Format, Souvenir, render};
     let card = Souvenir {
         first_name: "Photo",
         last_name: None,

@@ -23,7 +23,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use hdrhistogram::Histogram;
-use ondeck_jobs::images::souvenir;
+use ondeck_media::images::souvenir;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Client, Method, Url};
 use serde::Serialize;
@@ -512,7 +512,7 @@ struct RenderReport {
 }
 
 fn render(args: &RenderArgs) -> anyhow::Result<()> {
-    use ondeck_jobs::images::photo;
+    use ondeck_media::images::photo;
 
     let photo_bytes = synthetic_photo()?;
     let draw_one = |timings: Option<&mut [Vec<f64>; 4]>| -> anyhow::Result<Vec<u8>> {

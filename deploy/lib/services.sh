@@ -44,7 +44,7 @@
 #
 #   ondeck_s3s_fs
 #     Makes sure s3s-fs (a local S3-compatible server; the storage tests of the
-#     jobs crate run against it) is installed: $ONDECK_S3S_FS, s3s-fs on PATH,
+#     media crate run against it) is installed: $ONDECK_S3S_FS, s3s-fs on PATH,
 #     or in ${CARGO_INSTALL_ROOT:-${CARGO_HOME:-~/.cargo}}/bin; otherwise runs
 #     `cargo install s3s-fs@0.14.1 --features binary --locked` (about 3 min),
 #     retried without --locked if that fails. Exports ONDECK_S3S_FS (the path

@@ -2,11 +2,8 @@
 //! render souvenirs, and the periodic recall sweep.
 
 pub mod cues;
-pub mod images;
-pub mod media_key;
 pub mod relay;
 pub mod sms;
-pub mod storage;
 pub mod sweep;
 pub mod tasks;
 pub mod worker;

@@ -17,12 +17,12 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use crate::images::souvenir::Format;
 use crate::relay::{self, Envelope, Queues};
 use crate::sms::{SmsProvider, SmsSettings};
-use crate::storage::{Storage, StorageSettings};
 use crate::sweep;
 use crate::tasks::{self, Deps, Retry, Running};
+use ondeck_media::images::souvenir::Format;
+use ondeck_media::storage::{Storage, StorageSettings};
 
 /// Everything a worker process is configured with.
 pub struct Settings {
@@ -199,7 +199,7 @@ async fn conclude(
     outbox_id: i64,
     kind: &'static str,
     attempt: &Attempt,
-    outcome: anyhow::Result<String>,
+    outcome: anyhow::Result<&'static str>,
 ) -> Result<(), BoxDynError> {
     let attempt = attempt.current();
     match outcome {
@@ -228,15 +228,6 @@ async fn conclude(
     }
 }
 
-fn label(outcome: impl std::fmt::Debug) -> String {
-    let text = format!("{outcome:?}").to_lowercase();
-    // `Rendered { key: .., bytes: .. }` counts as `rendered`.
-    text.split([' ', '{', '('])
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// Runs one job of any queue (the relay puts each kind in its own): counts
 /// it as running while it runs, does it, and concludes it.
 async fn job_task(
@@ -251,15 +242,19 @@ async fn job_task(
             "text",
             tasks::send_text(&deps, id, game_id, message)
                 .await
-                .map(label),
+                .map(|o| o.label()),
         ),
         Job::Souvenir { game_id } => (
             "souvenir",
-            tasks::render_souvenir(&deps, id, game_id).await.map(label),
+            tasks::render_souvenir(&deps, id, game_id)
+                .await
+                .map(|o| o.label()),
         ),
         Job::Cue { ref name, game_id } => (
             "cue",
-            tasks::fire_cue(&deps, id, name, game_id).await.map(label),
+            tasks::fire_cue(&deps, id, name, game_id)
+                .await
+                .map(|o| o.label()),
         ),
         Job::Webhook {
             ref cue,
@@ -271,7 +266,7 @@ async fn job_task(
             "webhook",
             tasks::deliver_webhook(&deps, id, cue, action, url, game_id, at)
                 .await
-                .map(label),
+                .map(|o| o.label()),
         ),
         // A process without DMX_DEVICE hands it back (see `apply_dmx`).
         Job::Dmx {
@@ -284,10 +279,47 @@ async fn job_task(
             "dmx",
             tasks::apply_dmx(&deps, id, cue, action, channels, game_id, at)
                 .await
-                .map(label),
+                .map(|o| o.label()),
         ),
     };
     conclude(&deps, id, kind, &attempt, outcome).await
+}
+
+/// How one queue is served.
+struct Served {
+    /// The queue's short name, for logs and worker names.
+    queue: &'static str,
+    backend: RedisStorage<Envelope>,
+    /// Jobs run at once.
+    concurrency: usize,
+    /// How long one run of a job may take.
+    timeout: Duration,
+}
+
+/// Serves a queue with [`job_task`] until `stop`, under [`supervise`]: every
+/// queue's worker is built the same way, only what [`Served`] names differs.
+async fn serve(served: Served, deps: Arc<Deps>, stop: watch::Receiver<bool>) {
+    let Served {
+        queue,
+        backend,
+        concurrency,
+        timeout,
+    } = served;
+    supervise(queue, stop, move |restarts, signal| {
+        WorkerBuilder::new(worker_name(queue, restarts))
+            .backend(
+                backend
+                    .clone()
+                    .poll_with_interval(Duration::from_millis(100)),
+            )
+            .data(deps.clone())
+            .concurrency(concurrency)
+            .timeout(timeout)
+            .catch_panic()
+            .build(job_task)
+            .run_until(signal)
+    })
+    .await
 }
 
 /// Runs the worker until `shutdown` completes; jobs in progress then finish
@@ -350,65 +382,53 @@ pub async fn run(
     let queues = queues(conn);
     let relay = tokio::spawn(relay::run(db, queues.clone(), stopped(stop.clone())));
     let concurrency = settings.concurrency;
-    let (texts, souvenirs) = (queues.texts.clone(), queues.souvenirs.clone());
-    let (webhooks, venue_deps) = (queues.webhooks.clone(), deps.clone());
-    let (dmx, dmx_deps) = (queues.dmx.clone(), deps.clone());
     let serves_dmx = deps.dmx.is_some();
-    let (text_deps, souvenir_deps) = (deps.clone(), deps);
-    let texts_worker = supervise("texts", stop.clone(), move |restarts, signal| {
-        WorkerBuilder::new(worker_name("texts", restarts))
-            .backend(texts.clone().poll_with_interval(Duration::from_millis(100)))
-            .data(text_deps.clone())
-            .concurrency(concurrency)
-            // A text's run (its attempts and their pauses) ends well within
-            // this; past it the run is cut off and the queue tries again.
-            .timeout(TEXT_TIMEOUT)
-            .catch_panic()
-            .build(job_task)
-            .run_until(signal)
-    });
-    let souvenirs_worker = supervise("souvenirs", stop.clone(), move |restarts, signal| {
-        WorkerBuilder::new(worker_name("souvenirs", restarts))
-            .backend(
-                souvenirs
-                    .clone()
-                    .poll_with_interval(Duration::from_millis(100)),
-            )
-            .data(souvenir_deps.clone())
+    let texts_worker = serve(
+        // A text's run (its attempts and their pauses) ends well within
+        // `TEXT_TIMEOUT`; past it the run is cut off and the queue tries again.
+        Served {
+            queue: "texts",
+            backend: queues.texts.clone(),
+            concurrency,
+            timeout: TEXT_TIMEOUT,
+        },
+        deps.clone(),
+        stop.clone(),
+    );
+    let souvenirs_worker = serve(
+        Served {
+            queue: "souvenirs",
+            backend: queues.souvenirs.clone(),
             // Rendering is CPU work: no more at once than there are cores.
-            .concurrency(std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .timeout(SOUVENIR_TIMEOUT)
-            .catch_panic()
-            .build(job_task)
-            .run_until(signal)
-    });
-    let venue_worker = supervise("webhooks", stop.clone(), move |restarts, signal| {
-        WorkerBuilder::new(worker_name("webhooks", restarts))
-            .backend(
-                webhooks
-                    .clone()
-                    .poll_with_interval(Duration::from_millis(100)),
-            )
-            .data(venue_deps.clone())
-            .concurrency(concurrency)
-            .timeout(TEXT_TIMEOUT)
-            .catch_panic()
-            .build(job_task)
-            .run_until(signal)
-    });
+            concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            timeout: SOUVENIR_TIMEOUT,
+        },
+        deps.clone(),
+        stop.clone(),
+    );
+    let venue_worker = serve(
+        Served {
+            queue: "webhooks",
+            backend: queues.webhooks.clone(),
+            concurrency,
+            timeout: TEXT_TIMEOUT,
+        },
+        deps.clone(),
+        stop.clone(),
+    );
     // Only the process that drives the interface takes DMX jobs; they wait
     // in their queue until it runs. One at a time: scenes apply in order.
     let dmx_worker = serves_dmx.then(|| {
-        supervise("dmx", stop.clone(), move |restarts, signal| {
-            WorkerBuilder::new(worker_name("dmx", restarts))
-                .backend(dmx.clone().poll_with_interval(Duration::from_millis(100)))
-                .data(dmx_deps.clone())
-                .concurrency(1)
-                .timeout(TEXT_TIMEOUT)
-                .catch_panic()
-                .build(job_task)
-                .run_until(signal)
-        })
+        serve(
+            Served {
+                queue: "dmx",
+                backend: queues.dmx.clone(),
+                concurrency: 1,
+                timeout: TEXT_TIMEOUT,
+            },
+            deps,
+            stop.clone(),
+        )
     });
     let dmx_worker = async move {
         if let Some(worker) = dmx_worker {

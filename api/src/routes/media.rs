@@ -14,7 +14,7 @@ use ondeck_domain::models::Role;
 use ondeck_domain::store::outbox::{self, Job};
 use ondeck_domain::store::{games, players, souvenirs};
 use ondeck_domain::{GameId, GameState, PlayerId};
-use ondeck_jobs::images::photo::{self, MAX_PHOTO_BYTES};
+use ondeck_media::images::photo::{self, MAX_PHOTO_BYTES};
 use rand::Rng;
 use serde::Deserialize;
 use serde_json::json;
@@ -178,7 +178,7 @@ async fn short_link(
     redirect_to_object(&state, &key).await
 }
 
-/// The signature of a `/media/` URL (see `ondeck_jobs::media_key`).
+/// The signature of a `/media/` URL (see `ondeck_media::media_key`).
 #[derive(Deserialize)]
 struct Signature {
     expires: Option<String>,
@@ -214,7 +214,7 @@ async fn media(
     let (bytes, content_type) = found.ok_or_else(refused)?;
     // Personal data: no shared cache keeps it, and no browser past the
     // link's expiry.
-    let max_age = (expires - ondeck_jobs::media_key::now()).max(0);
+    let max_age = (expires - ondeck_media::media_key::now()).max(0);
     let cache_control = HeaderValue::from_str(&format!("private, max-age={max_age}"))
         .map_err(|e| ApiError::Internal(e.into()))?;
     let content_type = HeaderValue::from_str(&content_type)

@@ -60,12 +60,12 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/css; charset=utf-8",
         include_str!("../../assets/admin.css").as_bytes(),
     ),
-    // The souvenirs' typeface (Apache-2.0, see jobs/assets/fonts/), so that
+    // The souvenirs' typeface (Apache-2.0, see media/assets/fonts/), so that
     // a venue screen looks the same whatever fonts its machine has.
     (
         "/assets/roboto-condensed-bold.ttf",
         "font/ttf",
-        include_bytes!("../../../jobs/assets/fonts/RobotoCondensed-Bold.ttf"),
+        include_bytes!("../../../media/assets/fonts/RobotoCondensed-Bold.ttf"),
     ),
 ];
 

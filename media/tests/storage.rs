@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ondeck_jobs::media_key::MediaKey;
-use ondeck_jobs::storage::{S3Credentials, SettingError, Storage, StorageError, StorageSettings};
+use ondeck_media::media_key::MediaKey;
+use ondeck_media::storage::{S3Credentials, SettingError, Storage, StorageError, StorageSettings};
 
 const ACCESS_KEY: &str = "ondeck";
 const SECRET_KEY: &str = "ondeck-secret";
