@@ -195,25 +195,24 @@ impl Api {
             .json(&json!({"first_name": "Cut", "handedness": "R"}))
     }
 
-    /// Waits until no connection of the API's pool is checked out or on its
-    /// way back: the cut-off request's connection is back in the pool, or
-    /// was closed.
-    async fn settled(&self) {
-        let deadline = Instant::now() + PROMPTLY;
-        while self.pool.num_idle() != self.pool.size() as usize {
-            assert!(
-                Instant::now() < deadline,
-                "the cut-off request's connection never came back to the pool"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
     async fn stop(self) {
         let _ = self.stop.send(());
         let _ = tokio::time::timeout(PROMPTLY, self.served).await;
         self.pool.close().await;
         drop(self.proxy);
+    }
+}
+
+/// Waits until no connection of `pool` is checked out or on its way back:
+/// a cut-off request's connection is back in the pool, or was closed.
+async fn settled(pool: &PgPool) {
+    let deadline = Instant::now() + PROMPTLY;
+    while pool.num_idle() != pool.size() as usize {
+        assert!(
+            Instant::now() < deadline,
+            "the cut-off request's connection never came back to the pool"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -226,7 +225,7 @@ fn redis_url() -> String {
 /// What must hold once a cut-off request's connection is back: no session
 /// left inside a transaction, and a plain write through the API's pool
 /// committed at once.
-async fn assert_no_transaction_left(api: &Api, direct: &PgPool) {
+async fn assert_no_transaction_left(pool: &PgPool, direct: &PgPool) {
     let mut other = PgConnection::connect_with(&direct.connect_options())
         .await
         .expect("another connection");
@@ -242,7 +241,7 @@ async fn assert_no_transaction_left(api: &Api, direct: &PgPool) {
         .await
         .expect("count players");
     sqlx::query("INSERT INTO cancelled_begin_probe (note) VALUES ('after the cut')")
-        .execute(&api.pool)
+        .execute(pool)
         .await
         .expect("a write through the API's pool");
     let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM cancelled_begin_probe")
@@ -256,6 +255,10 @@ async fn assert_no_transaction_left(api: &Api, direct: &PgPool) {
         if seen == 1 { "visible" } else { "NOT visible" }
     );
     assert_eq!(players, 0, "the cut-off signup must not have been made");
+    sqlx::query("DELETE FROM cancelled_begin_probe")
+        .execute(&mut other)
+        .await
+        .expect("empty the probe table");
 }
 
 async fn probe_table(direct: &PgPool) {
@@ -278,8 +281,8 @@ async fn a_client_that_goes_away_during_begin_leaves_no_transaction_open(direct:
     let _ = request.await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     api.proxy.release();
-    api.settled().await;
-    assert_no_transaction_left(&api, &direct).await;
+    settled(&api.pool).await;
+    assert_no_transaction_left(&api.pool, &direct).await;
     api.stop().await;
 }
 
@@ -296,7 +299,56 @@ async fn a_request_timed_out_during_begin_leaves_no_transaction_open(direct: PgP
     assert_eq!(answer.status(), 503, "the request timed out");
     api.proxy.begin_held().await;
     api.proxy.release();
-    api.settled().await;
-    assert_no_transaction_left(&api, &direct).await;
+    settled(&api.pool).await;
+    assert_no_transaction_left(&api.pool, &direct).await;
     api.stop().await;
+}
+
+/// Whatever leaves a session inside a transaction that sqlx does not know
+/// of, the pool closes that connection when it comes back instead of
+/// handing it out, and counts it.
+#[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
+async fn a_connection_returned_inside_a_transaction_is_closed_and_counted(direct: PgPool) {
+    probe_table(&direct).await;
+    let metrics = ondeck_api::metrics_handle().expect("the metrics recorder");
+    let options = direct.connect_options();
+    let url = format!(
+        "postgres://{}@{}:{}/{}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port(),
+        options.get_database().expect("the test database's name")
+    );
+    let pool = ondeck_api::connect(&url.into(), 1)
+        .await
+        .expect("ondeck's pool");
+    let discarded = || {
+        metrics
+            .render()
+            .lines()
+            .find(|l| {
+                l.starts_with(ondeck_api::pool::DISCARDED)
+                    && l.contains(r#"pool="primary""#)
+                    && l.contains(r#"when="release""#)
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let before = discarded();
+    // A transaction opened behind sqlx's back, then one that failed.
+    for statements in ["BEGIN", "BEGIN; SELECT 1 / 0"] {
+        {
+            let mut conn = pool.acquire().await.expect("a connection");
+            let _ = sqlx::raw_sql(statements).execute(&mut *conn).await;
+        }
+        settled(&pool).await;
+        assert_no_transaction_left(&pool, &direct).await;
+    }
+    // Other tests of this binary may count too: at least these two.
+    assert!(
+        discarded() >= before + 2,
+        "both connections counted in {}",
+        ondeck_api::pool::DISCARDED
+    );
+    pool.close().await;
 }
