@@ -199,7 +199,7 @@ impl Reads {
             .context("DATABASE_READ_URL is not a valid PostgreSQL URL")?;
         // A short acquire timeout: a replica that does not answer within a
         // second is passed over for the primary (see `acquire`).
-        let pool = PgPoolOptions::new()
+        let pool = crate::pool::checked(PgPoolOptions::new(), "read")
             .max_connections(pool_size)
             .acquire_timeout(CHECK_TIMEOUT)
             .connect_lazy_with(options.application_name("ondeck"));
@@ -544,7 +544,9 @@ pub async fn route_writes(State(state): State<AppState>, req: Request, next: Nex
     }
     let response = next.run(Request::from_parts(parts, body)).await;
     if response.status().is_success() {
-        state.reads.wrote(caller).await;
+        // Remembered even if the client goes away meanwhile.
+        let reads = state.reads.clone();
+        let _ = tokio::spawn(async move { reads.wrote(caller).await }).await;
     }
     response
 }

@@ -10,6 +10,7 @@ pub mod events;
 pub mod extract;
 pub mod list;
 pub mod middleware;
+pub mod pool;
 pub mod prometheus;
 pub mod reporting;
 pub mod routes;
@@ -180,7 +181,7 @@ pub async fn connect_waiting(
         .context("DATABASE_URL is not a valid PostgreSQL URL")?;
     // A short acquire timeout: when every connection is busy or the database
     // is down, a request fails fast with 503 instead of hanging.
-    PgPoolOptions::new()
+    pool::checked(PgPoolOptions::new(), "primary")
         .max_connections(max_connections)
         .acquire_timeout(acquire_timeout)
         .connect_with(options.application_name("ondeck"))

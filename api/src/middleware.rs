@@ -130,38 +130,51 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         Ok(Claim::New) => {}
     }
 
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    let (parts, body) = response.into_parts();
-    // Our responses to POSTs are small JSON documents.
-    let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let outcome = async {
-        let mut conn = state.db.acquire().await?;
-        if parts.status.is_server_error() {
-            // A failure on our side changed nothing: let a retry run again.
-            idempotency::release(&mut conn, caller.token_id, &key).await
-        } else {
-            let content_type = parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok());
-            idempotency::save(
-                &mut conn,
-                caller.token_id,
-                &key,
-                parts.status.as_u16(),
-                content_type,
-                &body,
-            )
-            .await
+    // The request and the recording of its outcome run to the end even
+    // when the client goes away or the request timeout answers first:
+    // cut between the handler's commit and the save, the key would stay "in
+    // progress" for a day, and a retry would get 409 instead of the replay.
+    let work = async move {
+        let response = next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+        let (parts, body) = response.into_parts();
+        // Our responses to POSTs are small JSON documents.
+        let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
+        let outcome = async {
+            let mut conn = state.db.acquire().await?;
+            if parts.status.is_server_error() {
+                // A failure on our side changed nothing: let a retry run again.
+                idempotency::release(&mut conn, caller.token_id, &key).await
+            } else {
+                let content_type = parts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok());
+                idempotency::save(
+                    &mut conn,
+                    caller.token_id,
+                    &key,
+                    parts.status.as_u16(),
+                    content_type,
+                    &body,
+                )
+                .await
+            }
+            .map_err(ApiError::from)
+        };
+        if let Err(e) = outcome.await {
+            tracing::error!(error = %e, "could not record an idempotent response");
         }
-        .map_err(ApiError::from)
+        Response::from_parts(parts, Body::from(body))
     };
-    if let Err(e) = outcome.await {
-        tracing::error!(error = %e, "could not record an idempotent response");
+    let work = sentry::SentryFutureExt::bind_hub(work, sentry::Hub::current());
+    match tokio::spawn(tracing::Instrument::in_current_span(work)).await {
+        Ok(response) => response,
+        // A panic surfaces here, where the panic layer turns it into a 500.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => ApiError::Unavailable("the server is stopping".into()).into_response(),
     }
-    Response::from_parts(parts, Body::from(body))
 }
 
 /// Counts requests by route and status, with their latency.

@@ -77,14 +77,20 @@ fn next_mobile() -> String {
 
 impl Load {
     fn start(stack: &Stack, ondeck: &Ondeck, tablets: usize) -> Load {
+        // A request may not hang: past this it counts as failed.
+        Load::start_with(stack, ondeck, tablets, Duration::from_secs(20))
+    }
+
+    /// Tablets that give up on a request after `patience`: the request
+    /// counts as failed and its connection is dropped.
+    fn start_with(stack: &Stack, ondeck: &Ondeck, tablets: usize, patience: Duration) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let record = Arc::new(Mutex::new(Record::default()));
         let tablets = (0..tablets)
             .map(|_| {
                 let tablet = Tablet {
-                    // A request may not hang: past this it counts as failed.
                     http: reqwest::Client::builder()
-                        .timeout(Duration::from_secs(20))
+                        .timeout(patience)
                         .pool_max_idle_per_host(0)
                         .build()
                         .expect("an HTTP client"),
@@ -243,6 +249,30 @@ async fn assert_texted_once(stack: &Stack, once: &[String], body: &str, limit: D
     .await;
 }
 
+/// Every signup answered 201 has its game in the database.
+async fn assert_kept(stack: &Stack, record: &Record) {
+    let kept: Vec<i64> = record
+        .signups
+        .iter()
+        .filter(|(_, status, _)| *status == Ok(201))
+        .filter_map(|(_, _, game)| *game)
+        .collect();
+    if kept.is_empty() {
+        return;
+    }
+    let found = stack
+        .db
+        .scalar_i64(&format!(
+            "SELECT count(*) FROM games WHERE id IN ({})",
+            kept.iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        ))
+        .await;
+    assert_eq!(found, Some(kept.len() as i64), "every 201 signup's game");
+}
+
 /// The numbers of the signups answered 201.
 fn signed_up(record: &Record) -> Vec<String> {
     record
@@ -328,23 +358,7 @@ async fn postgres_restarted_under_load_answers_503_then_recovers_without_a_resta
     assert_all(&after, "after the outage", Outcome::ok);
 
     // Every signup answered 201 is kept, and texted once.
-    let kept: Vec<i64> = record
-        .signups
-        .iter()
-        .filter(|(_, status, _)| *status == Ok(201))
-        .filter_map(|(_, _, game)| *game)
-        .collect();
-    let found = stack
-        .db
-        .scalar_i64(&format!(
-            "SELECT count(*) FROM games WHERE id IN ({})",
-            kept.iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        ))
-        .await;
-    assert_eq!(found, Some(kept.len() as i64), "every 201 signup's game");
+    assert_kept(&stack, &record).await;
     assert_texted_once(
         &stack,
         &signed_up(&record),
@@ -754,4 +768,57 @@ async fn two_api_processes_and_two_workers_keep_every_invariant() {
     let got: Vec<i64> = events.iter().map(|e| e.id).collect();
     assert_eq!(got, logged, "the stream is the log");
     stack.assert_provider_calls_were_valid();
+}
+
+/// Clients that hang up mid-request, at every point of the handlers, while
+/// the venue's normal load runs: nothing answered 2xx is lost, no text goes
+/// out twice, and no connection is left inside a transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_that_hang_up_mid_request_leave_nothing_half_done() {
+    let cluster = Cluster::primary();
+    let stack = Stack::on_server(&cluster.url("postgres")).await;
+    let mut ondeck = stack.spawn(Mode::Run, &[]).await;
+    let welcome = text(&stack.show(&ondeck).await, "welcome_message");
+    let load = Load::start(&stack, &ondeck, 4);
+    let hasty = Load::start_with(&stack, &ondeck, 3, Duration::from_millis(10));
+    let impatient = Load::start_with(&stack, &ondeck, 3, Duration::from_millis(40));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let cut_off = [hasty.stop().await, impatient.stop().await];
+    let record = load.stop().await;
+
+    let gave_up = cut_off
+        .iter()
+        .flat_map(|r| &r.outcomes)
+        .filter(|o| o.status.is_err())
+        .count();
+    assert!(
+        gave_up >= 10,
+        "requests given up by their clients: {gave_up}"
+    );
+    let all: Vec<&Outcome> = record.outcomes.iter().collect();
+    assert!(all.len() >= 20, "the normal load: {}", all.len());
+    assert_all(&all, "the normal load succeeds throughout", Outcome::ok);
+    assert_kept(&stack, &record).await;
+    let mut texted = signed_up(&record);
+    for r in &cut_off {
+        assert_kept(&stack, r).await;
+        texted.extend(signed_up(r));
+    }
+    // Also fails if any number got a text twice, cut-off signups' included.
+    assert_texted_once(&stack, &texted, &welcome, Duration::from_secs(60)).await;
+    // A connection left inside a transaction shows as this warning when its
+    // next borrower begins one. (A COMMIT cut off in flight makes sqlx
+    // queue a ROLLBACK, which PostgreSQL answers with "there is no
+    // transaction in progress": nothing is left open, so that one is
+    // allowed.)
+    let log = std::fs::read_to_string(cluster.log()).expect("the PostgreSQL log");
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("there is already a transaction in progress"))
+        .collect();
+    assert!(
+        warnings.is_empty(),
+        "PostgreSQL found connections left inside a transaction: {warnings:#?}"
+    );
+    assert!(ondeck.is_running(), "ondeck served throughout");
 }

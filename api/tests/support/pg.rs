@@ -135,7 +135,8 @@ impl Cluster {
         }
     }
 
-    fn log(&self) -> PathBuf {
+    /// The server's log file.
+    pub fn log(&self) -> PathBuf {
         self.dir.path().join("postgres.log")
     }
 
