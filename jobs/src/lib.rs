@@ -5,10 +5,12 @@ pub mod cues;
 pub mod images;
 pub mod media_key;
 pub mod relay;
+pub mod settings;
 pub mod sms;
 pub mod storage;
 pub mod sweep;
 pub mod tasks;
 pub mod worker;
 
-pub use worker::{Settings, run};
+pub use settings::Settings;
+pub use worker::run;
