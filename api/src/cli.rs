@@ -185,13 +185,7 @@ fn purge_date(before: &str) -> Result<chrono::NaiveDate, String> {
 }
 
 fn venue_tz() -> Result<chrono_tz::Tz, ConfigError> {
-    let raw = config::var(&|name| std::env::var(name).ok(), "VENUE_TZ")?;
-    raw.map_or(Ok(chrono_tz::Tz::UTC), |raw| {
-        raw.parse().map_err(|_| ConfigError {
-            var: "VENUE_TZ".to_owned(),
-            problem: format!("expected an IANA time zone such as America/New_York, got {raw:?}"),
-        })
-    })
+    config::venue::tz(&ondeck_env::process)
 }
 
 /// `ondeck purge`: the database in one transaction, then the stored
@@ -200,7 +194,7 @@ async fn run_purge(before: &str, dry_run: bool) -> anyhow::Result<()> {
     let pool = database().await?;
     let tz = venue_tz()?;
     // A storage that cannot be opened stops the run before anything changes.
-    let settings = storage_settings()?;
+    let settings = ondeck_media::storage::StorageSettings::from_env(&ondeck_env::process)?;
     let storage = if dry_run {
         None
     } else {
@@ -267,24 +261,6 @@ async fn run_purge(before: &str, dry_run: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn storage_settings() -> Result<ondeck_media::storage::StorageSettings, ConfigError> {
-    let file_problem = std::cell::RefCell::new(None);
-    let lookup = |name: &str| {
-        config::var(&|n| std::env::var(n).ok(), name).unwrap_or_else(|e| {
-            file_problem.borrow_mut().get_or_insert(e);
-            None
-        })
-    };
-    let settings = ondeck_media::storage::StorageSettings::from_env(&lookup);
-    if let Some(e) = file_problem.into_inner() {
-        return Err(e);
-    }
-    settings.map_err(|e| ConfigError {
-        var: e.var,
-        problem: e.problem,
-    })
-}
-
 fn config_failure(e: &ConfigError) -> ExitCode {
     eprintln!("ondeck: configuration: {e}");
     ExitCode::from(2)
@@ -304,20 +280,19 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run | Command::Serve | Command::Work => {
-            let config = Config::from_env()?;
-            let worker = config.worker_settings();
-            let state = crate::build_state(config).await?;
+            let state = crate::build_state(Config::from_env()?).await?;
             let pool = state.db.clone();
             match command {
                 Command::Serve => crate::serve(state, telemetry::shutdown_signal()).await,
                 Command::Work => {
-                    if let (Some(addr), Some(handle)) = (state.config.metrics_addr, &state.metrics)
+                    if let (Some(addr), Some(handle)) =
+                        (state.config.http.metrics_addr, &state.metrics)
                     {
                         let endpoint =
                             crate::prometheus::worker_endpoint(addr, handle.clone(), pool.clone());
                         tokio::spawn(endpoint.await?);
                     }
-                    ondeck_jobs::run(pool, worker, telemetry::shutdown_signal()).await
+                    work(pool, &state.config, telemetry::shutdown_signal()).await
                 }
                 _ => {
                     // One signal stops both at once, so that each has the
@@ -334,9 +309,10 @@ async fn execute(command: Command) -> anyhow::Result<()> {
                             let _ = rx.wait_for(|stop| *stop).await;
                         }
                     };
+                    let config = state.config.clone();
                     let (served, worked) = tokio::join!(
                         crate::serve(state, stopped()),
-                        ondeck_jobs::run(pool, worker, stopped())
+                        work(pool, &config, stopped())
                     );
                     served.and(worked)
                 }
@@ -398,6 +374,23 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Runs the worker with its settings and those it shares with the API.
+async fn work(
+    pool: sqlx::PgPool,
+    config: &Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    ondeck_jobs::run(
+        pool,
+        &config.redis.url,
+        &config.http.public_base_url,
+        config.http.shutdown_timeout,
+        config.worker.clone(),
+        shutdown,
+    )
+    .await
 }
 
 fn describe(e: &DomainError) -> String {

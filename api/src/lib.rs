@@ -95,7 +95,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     // wraps the routed service instead of being one of its layers.
     let overridden = axum::middleware::from_fn(middleware::method_override).layer(inner);
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(state.config.cors_origins.clone()))
+        .allow_origin(AllowOrigin::list(state.config.http.cors_origins.clone()))
         .allow_methods([
             Method::GET,
             Method::POST,
@@ -112,7 +112,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     Router::new()
         .fallback_service(overridden)
         .layer(axum::middleware::from_fn_with_state(
-            state.config.request_timeout,
+            state.config.http.request_timeout,
             middleware::request_timeout,
         ))
         .layer(cors)
@@ -192,25 +192,24 @@ pub async fn connect_waiting(
 /// Connects to everything the API needs.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let db = connect_waiting(
-        &config.database_url,
-        config.database_pool_size,
-        config.database_acquire_timeout,
+        &config.database.url,
+        config.database.pool_size,
+        config.database.acquire_timeout,
     )
     .await?;
-    let reads = match &config.database_read_url {
+    let reads = match &config.database.read_url {
         Some(url) => db::Reads::with_replica(
             db.clone(),
             url,
-            config.database_pool_size,
-            config.database_read_max_lag,
+            config.database.pool_size,
+            config.database.read_max_lag,
         )?,
         None => db::Reads::primary_only(db.clone()),
     };
-    let config_storage = config.storage.clone();
-    let storage = ondeck_media::storage::Storage::open(&config_storage, &db)
+    let storage = ondeck_media::storage::Storage::open(&config.worker.storage, &db)
         .await
         .context("cannot open the storage")?;
-    let redis = redis::Client::open(config.redis_url.expose_secret())
+    let redis = redis::Client::open(config.redis.url.expose_secret())
         .context("REDIS_URL is not a valid Redis URL")?;
     Ok(AppState {
         wake: ondeck_domain::store::wake::Wake::start(db.clone()),
@@ -230,7 +229,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let addr = state.config.listen_addr;
+    let addr = state.config.http.listen_addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?
@@ -238,7 +237,7 @@ pub async fn serve(
         .tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-    tracing::info!(%addr, url = %state.config.public_base_url, "ondeck API listening");
+    tracing::info!(%addr, url = %state.config.http.public_base_url, "ondeck API listening");
     // Revocations are announced on the primary, where they are written.
     let (tokens, primary) = (state.tokens.clone(), state.db.clone());
     tokio::spawn(async move { tokens.follow_revocations(primary).await });
@@ -247,7 +246,7 @@ pub async fn serve(
     // Events are NOTIFYed on the primary too.
     let (hub, primary) = (state.events.clone(), state.db.clone());
     tokio::spawn(async move { hub.run(primary).await });
-    let (hub, grace) = (state.events.clone(), state.config.shutdown_timeout);
+    let (hub, grace) = (state.events.clone(), state.config.http.shutdown_timeout);
     let (signalled, mut stopping) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown.await;

@@ -222,7 +222,7 @@ const MAX_IDLE_KEYS: usize = 100_000;
 
 impl Limits {
     pub fn new(config: &Config) -> Limits {
-        let rate = config.rate_limit.map(|limit| {
+        let rate = config.http.rate_limit.map(|limit| {
             let nonzero = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
             RateLimiter::keyed(
                 Quota::per_second(nonzero(limit.per_second)).allow_burst(nonzero(limit.burst)),
@@ -231,7 +231,7 @@ impl Limits {
         Limits {
             rate,
             swept: Mutex::new(Instant::now()),
-            sse: Arc::new(tokio::sync::Semaphore::new(config.sse_max_subscribers)),
+            sse: Arc::new(tokio::sync::Semaphore::new(config.http.sse_max_subscribers)),
         }
     }
 

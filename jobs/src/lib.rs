@@ -3,9 +3,11 @@
 
 pub mod cues;
 pub mod relay;
+pub mod settings;
 pub mod sms;
 pub mod sweep;
 pub mod tasks;
 pub mod worker;
 
-pub use worker::{Settings, run};
+pub use settings::Settings;
+pub use worker::run;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ondeck_env::{ConfigError, Source};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -26,25 +27,13 @@ pub enum Sender {
     MessagingService(String),
 }
 
-/// A setting that is missing or malformed: `VAR: problem`.
-#[derive(Debug, thiserror::Error)]
-#[error("{var}: {problem}")]
-pub struct SettingError {
-    pub var: String,
-    pub problem: String,
-}
-
-fn problem(var: &str, problem: impl Into<String>) -> SettingError {
-    SettingError {
-        var: var.to_owned(),
-        problem: problem.into(),
-    }
-}
-
 impl SmsSettings {
-    /// Reads the settings through `lookup`, which resolves `X_FILE` itself.
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
-        match lookup("SMS_PROVIDER")
+    /// Reads `SMS_PROVIDER` (`log`, the default, or `twilio`) and, with
+    /// `twilio`, `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, one of
+    /// `TWILIO_FROM` and `TWILIO_MESSAGING_SERVICE_SID`, and
+    /// `TWILIO_API_BASE` (default `https://api.twilio.com`).
+    pub fn from_env(env: Source) -> Result<Self, ConfigError> {
+        match ondeck_env::var(env, "SMS_PROVIDER")?
             .as_deref()
             .map(str::to_ascii_lowercase)
             .as_deref()
@@ -52,41 +41,46 @@ impl SmsSettings {
             None | Some("log") => Ok(SmsSettings::Log),
             Some("twilio") => {
                 let required = |var: &str| {
-                    lookup(var).ok_or_else(|| problem(var, "is required with SMS_PROVIDER=twilio"))
+                    ondeck_env::var(env, var)?.ok_or_else(|| {
+                        ConfigError::new(var, "is required with SMS_PROVIDER=twilio")
+                    })
                 };
                 let account_sid = required("TWILIO_ACCOUNT_SID")?;
                 if !account_sid.starts_with("AC")
                     || !account_sid.chars().all(|c| c.is_ascii_alphanumeric())
                 {
-                    return Err(problem(
+                    return Err(ConfigError::new(
                         "TWILIO_ACCOUNT_SID",
                         "expected an account SID starting with AC",
                     ));
                 }
                 let auth_token = SecretString::from(required("TWILIO_AUTH_TOKEN")?);
                 let sender = match (
-                    lookup("TWILIO_FROM"),
-                    lookup("TWILIO_MESSAGING_SERVICE_SID"),
+                    ondeck_env::var(env, "TWILIO_FROM")?,
+                    ondeck_env::var(env, "TWILIO_MESSAGING_SERVICE_SID")?,
                 ) {
                     (Some(from), None) => Sender::From(from),
                     (None, Some(service)) => Sender::MessagingService(service),
                     (Some(_), Some(_)) => {
-                        return Err(problem(
+                        return Err(ConfigError::new(
                             "TWILIO_FROM",
                             "set TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID, not both",
                         ));
                     }
                     (None, None) => {
-                        return Err(problem(
+                        return Err(ConfigError::new(
                             "TWILIO_FROM",
                             "TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required",
                         ));
                     }
                 };
-                let api_base = lookup("TWILIO_API_BASE")
+                let api_base = ondeck_env::var(env, "TWILIO_API_BASE")?
                     .unwrap_or_else(|| "https://api.twilio.com".to_owned());
                 if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
-                    return Err(problem("TWILIO_API_BASE", "expected an http(s):// URL"));
+                    return Err(ConfigError::new(
+                        "TWILIO_API_BASE",
+                        "expected an http(s):// URL",
+                    ));
                 }
                 Ok(SmsSettings::Twilio {
                     account_sid,
@@ -95,7 +89,7 @@ impl SmsSettings {
                     api_base: api_base.trim_end_matches('/').to_owned(),
                 })
             }
-            Some(other) => Err(problem(
+            Some(other) => Err(ConfigError::new(
                 "SMS_PROVIDER",
                 format!("expected log or twilio, got {other:?}"),
             )),
@@ -348,12 +342,12 @@ fn uuid_like() -> String {
 mod tests {
     use super::*;
 
-    fn settings(pairs: &[(&str, &str)]) -> Result<SmsSettings, SettingError> {
+    fn settings(pairs: &[(&str, &str)]) -> Result<SmsSettings, ConfigError> {
         let map: std::collections::HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        SmsSettings::from_lookup(&move |k| map.get(k).cloned())
+        SmsSettings::from_env(&move |k| map.get(k).cloned())
     }
 
     #[test]

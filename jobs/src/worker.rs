@@ -10,7 +10,6 @@ use apalis::prelude::{
 };
 use apalis_redis::RedisStorage;
 use ondeck_domain::store::outbox::{self, Job};
-use ondeck_domain::store::recall::RecallPolicy;
 use ondeck_domain::store::wake::Wake;
 use redis::aio::ConnectionManager;
 use secrecy::{ExposeSecret, SecretString};
@@ -18,33 +17,11 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::relay::{self, Envelope, Queues};
-use crate::sms::{SmsProvider, SmsSettings};
+use crate::settings::Settings;
+use crate::sms::SmsProvider;
 use crate::sweep;
 use crate::tasks::{self, Deps, Retry, Running};
-use ondeck_media::images::souvenir::Format;
-use ondeck_media::storage::{Storage, StorageSettings};
-
-/// Everything a worker process is configured with.
-pub struct Settings {
-    pub redis_url: SecretString,
-    pub public_base_url: String,
-    pub sms: SmsSettings,
-    pub storage: StorageSettings,
-    pub souvenir_size: u32,
-    pub souvenir_format: Format,
-    pub recall: RecallPolicy,
-    pub sweep_period: Duration,
-    /// Jobs run at once per queue.
-    pub concurrency: usize,
-    /// `CUES_FILE`, parsed.
-    pub cues: Option<Arc<crate::cues::CueFile>>,
-    /// `DMX_DEVICE`: this worker drives the DMX interface.
-    pub dmx_device: Option<std::path::PathBuf>,
-    pub webhook_secret: Option<SecretString>,
-    /// After the stop signal, how long jobs in progress may take to finish;
-    /// those still running then are handed back to the queue.
-    pub shutdown_timeout: Duration,
-}
+use ondeck_media::storage::Storage;
 
 /// Liveness of workers in Redis: a worker silent for `HEARTBEAT × MISSED`
 /// is dead, and a live one puts the jobs it held back in the queue.
@@ -323,9 +300,16 @@ async fn serve(served: Served, deps: Arc<Deps>, stop: watch::Receiver<bool>) {
 }
 
 /// Runs the worker until `shutdown` completes; jobs in progress then finish
-/// and the rest stay queued.
+/// and the rest stay queued. Besides its own settings, a worker takes what it
+/// shares with the API: the Redis at `redis_url`, `public_base_url` for the
+/// links in texts, and `shutdown_timeout`, how long jobs in progress may take
+/// to finish after the stop signal (those still running then are handed back
+/// to the queue).
 pub async fn run(
     db: PgPool,
+    redis_url: &SecretString,
+    public_base_url: &str,
+    shutdown_timeout: Duration,
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -338,7 +322,7 @@ pub async fn run(
         let _ = rx.wait_for(|s| *s).await;
     };
 
-    let grace = settings.shutdown_timeout;
+    let grace = shutdown_timeout;
     let storage = Storage::open(&settings.storage, &db)
         .await
         .context("cannot open the souvenir storage")?;
@@ -348,17 +332,18 @@ pub async fn run(
         wake: wake.clone(),
         sms: SmsProvider::new(settings.sms)?,
         storage,
-        public_base_url: settings.public_base_url,
-        souvenir_size: settings.souvenir_size,
-        souvenir_format: settings.souvenir_format,
-        recall_validity: Duration::from_secs(settings.recall.minutes.max(1) as u64 * 60),
+        public_base_url: public_base_url.to_owned(),
+        souvenir_size: settings.souvenir.size,
+        souvenir_format: settings.souvenir.format,
+        recall_validity: Duration::from_secs(settings.recall.policy.minutes.max(1) as u64 * 60),
         max_attempts: 5,
         first_backoff: Duration::from_millis(500),
         dmx: settings
+            .cues
             .dmx_device
             .map(|device| crate::cues::Dmx::start(device, stopped(stop.clone()))),
-        cues: settings.cues,
-        webhook_secret: settings.webhook_secret,
+        cues: settings.cues.file,
+        webhook_secret: settings.cues.webhook_secret,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -369,13 +354,13 @@ pub async fn run(
     let sweep = tokio::spawn(sweep::run(
         db.clone(),
         wake,
-        settings.recall,
-        settings.sweep_period,
+        settings.recall.policy,
+        settings.recall.sweep_period,
         stopped(stop.clone()),
     ));
 
     let mut waiting = stop.clone();
-    let Some(conn) = connect_redis(&settings.redis_url, &mut waiting).await else {
+    let Some(conn) = connect_redis(redis_url, &mut waiting).await else {
         sweep.await?;
         return Ok(());
     };

@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use ondeck_env::ConfigError;
 use ondeck_media::media_key::MediaKey;
-use ondeck_media::storage::{S3Credentials, SettingError, Storage, StorageError, StorageSettings};
+use ondeck_media::storage::{S3Credentials, Storage, StorageError, StorageSettings};
 
 const ACCESS_KEY: &str = "ondeck";
 const SECRET_KEY: &str = "ondeck-secret";
@@ -197,7 +198,7 @@ impl Drop for S3Server {
     }
 }
 
-fn settings_from(vars: &[(&str, &str)]) -> Result<StorageSettings, SettingError> {
+fn settings_from(vars: &[(&str, &str)]) -> Result<StorageSettings, ConfigError> {
     let vars: Vec<(String, String)> = vars
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

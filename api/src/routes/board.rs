@@ -90,8 +90,8 @@ async fn get_queue(
     let median = scores::median_play_seconds(&mut conn, show_id)
         .await?
         .unwrap_or(DEFAULT_PLAY_SECONDS);
-    let per_place = median / f64::from(state.config.stations);
-    let (pii, minutes) = (caller.sees_pii(), state.config.recall.minutes);
+    let per_place = median / f64::from(state.config.venue.stations);
+    let (pii, minutes) = (caller.sees_pii(), state.config.worker.recall.policy.minutes);
     for game in games {
         let state = game.state;
         let view = GameView::new(game, pii, minutes);
@@ -198,7 +198,7 @@ async fn get_leaderboard(
         return Ok(axum::Json(board));
     };
     board.show_id = Some(show_id);
-    let tz = state.config.tz_name();
+    let tz = state.config.venue.tz_name();
     board.players = scores::leaderboard_players(&mut conn, show_id, day, tz, limit)
         .await?
         .into_iter()

@@ -42,7 +42,9 @@ pub struct CueList {
 async fn list_cues(State(state): State<AppState>, _caller: Caller) -> Result<axum::Json<CueList>> {
     let items = state
         .config
+        .worker
         .cues
+        .file
         .iter()
         .flat_map(|file| file.cues.iter())
         .map(|(name, cue)| CueView {
@@ -83,7 +85,9 @@ async fn fire_cue(
     caller.allow(&[Role::Tablet, Role::Game])?;
     let known = state
         .config
+        .worker
         .cues
+        .file
         .as_ref()
         .is_some_and(|c| c.cues.contains_key(&input.cue));
     if !known {

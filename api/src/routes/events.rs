@@ -93,7 +93,7 @@ async fn stream_events(
     let permit = limits.sse.clone().try_acquire_owned().map_err(|_| {
         ApiError::Unavailable(format!(
             "this server already streams events to {} subscribers; try again shortly",
-            state.config.sse_max_subscribers
+            state.config.http.sse_max_subscribers
         ))
     })?;
     // Subscribed before the replay is read, so nothing falls between them.

@@ -79,7 +79,13 @@ async fn create_game(
     let show = shows::resolve(&mut tx, input.show_id).await?;
     let id = games::create(&mut tx, player_id, show.id).await?;
     let game = games::get(&mut tx, id).await?;
-    events::game_changed(&mut tx, &game, None, state.config.recall.minutes).await?;
+    events::game_changed(
+        &mut tx,
+        &game,
+        None,
+        state.config.worker.recall.policy.minutes,
+    )
+    .await?;
     tx.commit().await?;
     state.wake.after_commit();
     Ok((
@@ -87,7 +93,7 @@ async fn create_game(
         axum::Json(GameView::new(
             game,
             caller.sees_pii(),
-            state.config.recall.minutes,
+            state.config.worker.recall.policy.minutes,
         )),
     )
         .into_response())
@@ -195,8 +201,14 @@ async fn list_games(
     };
     errors.into_result().map_err(ApiError::Invalid)?;
     let mut conn = state.reads.acquire(Some(caller)).await?;
-    let paged = games::list(&mut conn, &filter, state.config.tz_name(), listing.page).await?;
-    let (pii, minutes) = (caller.sees_pii(), state.config.recall.minutes);
+    let paged = games::list(
+        &mut conn,
+        &filter,
+        state.config.venue.tz_name(),
+        listing.page,
+    )
+    .await?;
+    let (pii, minutes) = (caller.sees_pii(), state.config.worker.recall.policy.minutes);
     listing.respond(
         paged.map(|g| GameView::new(g, pii, minutes)),
         "games",
@@ -216,7 +228,7 @@ async fn get_game(
     Ok(axum::Json(GameView::new(
         game,
         caller.sees_pii(),
-        state.config.recall.minutes,
+        state.config.worker.recall.policy.minutes,
     )))
 }
 
@@ -237,12 +249,12 @@ async fn transition(
     completion: Option<Completion>,
 ) -> Result<axum::Json<GameView>> {
     let caller = caller.allow(roles_for(transition))?;
-    let policy = state.config.recall;
+    let policy = state.config.worker.recall.policy;
     // The transition, its side effects and its events commit together.
     let mut tx = state.db.begin().await?;
     let changed = lifecycle::apply(&mut tx, id, transition, completion, policy).await?;
     // Cues on game events fire from the outbox, with the transition or not at all.
-    if let Some(cues) = &state.config.cues {
+    if let Some(cues) = &state.config.worker.cues.file {
         for t in &changed {
             for name in cues.on_state(t.game.state, t.game.team.as_deref()) {
                 let job = outbox::Job::Cue {
@@ -266,7 +278,7 @@ async fn transition(
     Ok(axum::Json(GameView::new(
         game,
         caller.sees_pii(),
-        state.config.recall.minutes,
+        state.config.worker.recall.policy.minutes,
     )))
 }
 

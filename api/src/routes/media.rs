@@ -152,7 +152,7 @@ pub async fn object_urls<'a>(
 async fn object_url(state: &AppState, key: &str) -> Result<String> {
     state
         .storage
-        .url(key, &state.config.public_base_url)
+        .url(key, &state.config.http.public_base_url)
         .await
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing a media URL")))
 }

@@ -169,7 +169,7 @@ pub fn allowed_transitions() -> serde_json::Value {
 }
 
 async fn board(State(state): State<AppState>) -> Response {
-    let html = BOARD_HTML.replace("{{VENUE_TZ}}", &escape_html(state.config.tz_name()));
+    let html = BOARD_HTML.replace("{{VENUE_TZ}}", &escape_html(state.config.venue.tz_name()));
     page(StatusCode::OK, html)
 }
 
@@ -182,7 +182,7 @@ async fn admin(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
     match lookup(&state, token).await? {
         Some(caller) if caller.role == Role::Admin => {
             let html = ADMIN_HTML
-                .replace("{{VENUE_TZ}}", &escape_html(state.config.tz_name()))
+                .replace("{{VENUE_TZ}}", &escape_html(state.config.venue.tz_name()))
                 .replace("{{TRANSITIONS}}", &script_json(&allowed_transitions()));
             Ok(page(StatusCode::OK, html))
         }
@@ -235,7 +235,7 @@ fn login_page(state: &AppState, status: StatusCode, error: Option<&str>, clear: 
 
 /// Sets the admin cookie to `token`, or clears it.
 fn set_cookie(response: &mut Response, state: &AppState, token: Option<&str>) {
-    let secure = if state.config.public_base_url.starts_with("https://") {
+    let secure = if state.config.http.public_base_url.starts_with("https://") {
         "; Secure"
     } else {
         ""

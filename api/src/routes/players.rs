@@ -39,7 +39,7 @@ pub async fn load(
 ) -> Result<PlayerView> {
     let player = players::get(conn, id).await?;
     let pii = caller.sees_pii();
-    let minutes = state.config.recall.minutes;
+    let minutes = state.config.worker.recall.policy.minutes;
     let games: Vec<GameView> = games::of_player(conn, id)
         .await?
         .into_iter()
@@ -77,7 +77,7 @@ async fn create_player(
     let caller = caller.allow(&[Role::Tablet])?;
     refuse_finalist_unless_admin(caller, &input)?;
     let changes = input
-        .validate(state.config.default_region, true)
+        .validate(state.config.venue.default_region, true)
         .map_err(ApiError::Invalid)?;
     let mut tx = state.db.begin().await?;
     let show = shows::resolve(&mut tx, changes.show_id).await?;
@@ -94,7 +94,13 @@ async fn create_player(
         .await?;
     }
     let game = games::get(&mut tx, game_id).await?;
-    events::game_changed(&mut tx, &game, None, state.config.recall.minutes).await?;
+    events::game_changed(
+        &mut tx,
+        &game,
+        None,
+        state.config.worker.recall.policy.minutes,
+    )
+    .await?;
     let view = load(&mut tx, &state, player_id, caller).await?;
     tx.commit().await?;
     state.wake.after_commit();
@@ -242,7 +248,7 @@ async fn list_players(
         .filter_map(|p| p.active_game_id)
         .collect();
     let pii = caller.sees_pii();
-    let minutes = state.config.recall.minutes;
+    let minutes = state.config.worker.recall.policy.minutes;
     let mut active: std::collections::HashMap<_, _> = games::get_many(&mut conn, &active_ids)
         .await?
         .into_iter()
@@ -283,7 +289,7 @@ async fn update_player(
     let caller = caller.allow(&[Role::Tablet])?;
     refuse_finalist_unless_admin(caller, &input)?;
     let changes = input
-        .validate(state.config.default_region, false)
+        .validate(state.config.venue.default_region, false)
         .map_err(ApiError::Invalid)?;
     let mut tx = state.db.begin().await?;
     players::update(&mut tx, id, &changes).await?;

@@ -76,7 +76,7 @@ async fn list_teams(
     let mut conn = state.reads.acquire(Some(caller)).await?;
     let paged = teams::list(&mut conn, listing.page).await?;
     let ids: Vec<_> = paged.items.iter().map(|t| t.id).collect();
-    let mut days = scores::team_days(&mut conn, &ids, state.config.tz_name()).await?;
+    let mut days = scores::team_days(&mut conn, &ids, state.config.venue.tz_name()).await?;
     let paged = paged.map(|team| {
         let scores = days.remove(&team.id).unwrap_or_default();
         TeamView::new(team, scores)
@@ -104,7 +104,7 @@ async fn get_team(
 ) -> Result<axum::Json<TeamView>> {
     let mut conn = state.reads.acquire(Some(caller)).await?;
     let team = teams::get(&mut conn, id).await?;
-    let days = scores::team_days(&mut conn, &[id], state.config.tz_name())
+    let days = scores::team_days(&mut conn, &[id], state.config.venue.tz_name())
         .await?
         .remove(&id)
         .unwrap_or_default();

@@ -176,7 +176,7 @@ impl TestApp {
     ) -> TestApp {
         let config = Arc::new(test_config(overrides));
         let options = (*pool.connect_options()).clone();
-        let storage = ondeck_media::storage::Storage::open(&config.storage, &pool)
+        let storage = ondeck_media::storage::Storage::open(&config.worker.storage, &pool)
             .await
             .expect("storage");
         let server_config = config.clone();

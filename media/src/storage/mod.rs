@@ -23,7 +23,7 @@ use crate::media_key::MediaKey;
 use backends::local::LocalBackend;
 use backends::s3::S3Backend;
 use keys::check_key;
-pub use settings::{S3Credentials, SettingError, StorageSettings};
+pub use settings::{S3Credentials, StorageSettings};
 
 /// How long a presigned GET URL stays valid.
 pub const PRESIGNED_URL_TTL: Duration = Duration::from_secs(3600);

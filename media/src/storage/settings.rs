@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use ondeck_env::{ConfigError, Source};
 use secrecy::SecretString;
 
 /// Where objects are kept, as read from the environment.
@@ -24,26 +25,11 @@ pub enum StorageSettings {
     },
 }
 
-/// A storage setting that is missing or malformed. Displays as `VAR: problem`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{var}: {problem}")]
-pub struct SettingError {
-    pub var: String,
-    pub problem: String,
-}
-
-fn setting_error(var: &str, problem: impl Into<String>) -> SettingError {
-    SettingError {
-        var: var.to_owned(),
-        problem: problem.into(),
-    }
-}
-
-fn http_url(var: &str, raw: &str) -> Result<String, SettingError> {
+fn http_url(var: &str, raw: &str) -> Result<String, ConfigError> {
     let ok = (raw.starts_with("http://") || raw.starts_with("https://"))
         && url::Url::parse(raw).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()));
     if !ok {
-        return Err(setting_error(
+        return Err(ConfigError::new(
             var,
             format!("expected an http(s):// URL, got {raw:?}"),
         ));
@@ -55,50 +41,42 @@ impl StorageSettings {
     /// Reads `STORAGE` (`local`, the default, or `s3`), `DATA_DIR` (default
     /// `data`), and with `s3`: `S3_BUCKET` (required), `S3_REGION` (default
     /// `us-east-1`), `S3_ENDPOINT` and `S3_PUBLIC_BASE_URL` (both optional).
-    ///
-    /// `lookup` returns a variable's value. It is expected to apply the
-    /// `X_FILE` convention already (the API's `config::var` does); values are
-    /// trimmed and an empty value counts as unset.
-    pub fn from_env(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let storage = get("STORAGE");
+    pub fn from_env(env: Source) -> Result<Self, ConfigError> {
+        let get = |name: &str| ondeck_env::var(env, name);
+        let storage = get("STORAGE")?;
         match storage.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("local") => Ok(StorageSettings::Local {
-                dir: PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "data".to_owned())),
+                dir: PathBuf::from(get("DATA_DIR")?.unwrap_or_else(|| "data".to_owned())),
             }),
             Some("s3") => {
-                let bucket = get("S3_BUCKET")
-                    .ok_or_else(|| setting_error("S3_BUCKET", "is required when STORAGE=s3"))?;
+                let bucket = get("S3_BUCKET")?
+                    .ok_or_else(|| ConfigError::new("S3_BUCKET", "is required when STORAGE=s3"))?;
                 let bucket_ok = (3..=255).contains(&bucket.len())
                     && bucket
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
                 if !bucket_ok {
-                    return Err(setting_error(
+                    return Err(ConfigError::new(
                         "S3_BUCKET",
                         format!(
                             "expected a bucket name (3 or more letters, digits, '.', '-', '_'), got {bucket:?}"
                         ),
                     ));
                 }
-                let region = get("S3_REGION").unwrap_or_else(|| "us-east-1".to_owned());
+                let region = get("S3_REGION")?.unwrap_or_else(|| "us-east-1".to_owned());
                 if !region
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
                 {
-                    return Err(setting_error(
+                    return Err(ConfigError::new(
                         "S3_REGION",
                         format!("expected a region such as us-east-1, got {region:?}"),
                     ));
                 }
-                let endpoint = get("S3_ENDPOINT")
+                let endpoint = get("S3_ENDPOINT")?
                     .map(|v| http_url("S3_ENDPOINT", &v))
                     .transpose()?;
-                let public_base_url = get("S3_PUBLIC_BASE_URL")
+                let public_base_url = get("S3_PUBLIC_BASE_URL")?
                     .map(|v| http_url("S3_PUBLIC_BASE_URL", &v))
                     .transpose()?;
                 Ok(StorageSettings::S3 {
@@ -108,7 +86,7 @@ impl StorageSettings {
                     public_base_url,
                 })
             }
-            Some(_) => Err(setting_error(
+            Some(_) => Err(ConfigError::new(
                 "STORAGE",
                 format!(
                     "expected local or s3, got {:?}",

@@ -1,0 +1,109 @@
+//! What a worker is configured with, in parts that each read their own
+//! variables. The API's configuration holds these settings as they are, so
+//! a process that runs both reads every variable once.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ondeck_domain::store::recall::RecallPolicy;
+use ondeck_env::{ConfigError, Source, bounded, seconds};
+use secrecy::SecretString;
+
+use crate::cues::CueFile;
+use ondeck_media::images::souvenir::Format;
+use crate::sms::SmsSettings;
+use ondeck_media::storage::StorageSettings;
+
+/// Everything a worker process is configured with, beyond the addresses it
+/// shares with the API (see [`crate::run`]).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub recall: RecallSettings,
+    pub sms: SmsSettings,
+    pub storage: StorageSettings,
+    pub souvenir: SouvenirSettings,
+    pub cues: CueSettings,
+    /// Jobs run at once per queue (`WORKER_CONCURRENCY`).
+    pub concurrency: usize,
+}
+
+impl Settings {
+    pub fn from_env(env: Source) -> Result<Self, ConfigError> {
+        Ok(Settings {
+            recall: RecallSettings::from_env(env)?,
+            souvenir: SouvenirSettings::from_env(env)?,
+            sms: SmsSettings::from_env(env)?,
+            storage: StorageSettings::from_env(env)?,
+            concurrency: bounded(env, "WORKER_CONCURRENCY", 16, 1, 1000)? as usize,
+            cues: CueSettings::from_env(env)?,
+        })
+    }
+}
+
+/// `RECALL_WINDOW_SIZE`, `RECALL_WINDOW_MINUTES`, `RECALL_DISABLE` and how
+/// often the sweep looks for games to recall (`RECALL_SWEEP_SECONDS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecallSettings {
+    pub policy: RecallPolicy,
+    pub sweep_period: Duration,
+}
+
+impl RecallSettings {
+    pub fn from_env(env: Source) -> Result<Self, ConfigError> {
+        Ok(RecallSettings {
+            policy: RecallPolicy {
+                size: bounded(env, "RECALL_WINDOW_SIZE", 2, 0, 1000)? as i64,
+                minutes: bounded(env, "RECALL_WINDOW_MINUTES", 20, 1, 24 * 60)? as i64,
+                enabled: !ondeck_env::boolean(env, "RECALL_DISABLE")?,
+            },
+            sweep_period: seconds(env, "RECALL_SWEEP_SECONDS", 30, 1, 86_400)?,
+        })
+    }
+}
+
+/// `SOUVENIR_SIZE` (pixels a side) and `SOUVENIR_FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SouvenirSettings {
+    pub size: u32,
+    pub format: Format,
+}
+
+impl SouvenirSettings {
+    pub fn from_env(env: Source) -> Result<Self, ConfigError> {
+        Ok(SouvenirSettings {
+            size: bounded(env, "SOUVENIR_SIZE", 1080, 64, 4096)? as u32,
+            format: match ondeck_env::choice(env, "SOUVENIR_FORMAT", "jpeg", &["jpeg", "png"])? {
+                "png" => Format::Png,
+                _ => Format::Jpeg,
+            },
+        })
+    }
+}
+
+/// Venue cues: `CUES_FILE`, parsed and checked at start, `DMX_DEVICE` and
+/// `CUES_WEBHOOK_SECRET`.
+#[derive(Debug, Clone, Default)]
+pub struct CueSettings {
+    pub file: Option<Arc<CueFile>>,
+    /// This process's worker drives the DMX interface at this path.
+    pub dmx_device: Option<PathBuf>,
+    /// Signs webhooks whose cue file names no secret of its own.
+    pub webhook_secret: Option<SecretString>,
+}
+
+impl CueSettings {
+    pub fn from_env(env: Source) -> Result<Self, ConfigError> {
+        Ok(CueSettings {
+            file: ondeck_env::var(env, "CUES_FILE")?
+                .map(|path| {
+                    CueFile::load(std::path::Path::new(&path))
+                        .map(Arc::new)
+                        .map_err(|e| ConfigError::new("CUES_FILE", format!("{e:#}")))
+                })
+                .transpose()?,
+            dmx_device: ondeck_env::var(env, "DMX_DEVICE")?.map(PathBuf::from),
+            webhook_secret: ondeck_env::var(env, "CUES_WEBHOOK_SECRET")?.map(SecretString::from),
+        })
+    }
+}
