@@ -9,6 +9,7 @@ use apalis::prelude::{
     AbortError, Attempt, BackendExt, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt,
 };
 use apalis_redis::RedisStorage;
+use ondeck_domain::Lifecycle;
 use ondeck_domain::store::outbox::{self, Job};
 use ondeck_domain::store::recall::RecallPolicy;
 use ondeck_domain::store::wake::Wake;
@@ -44,6 +45,14 @@ pub struct Settings {
     /// After the stop signal, how long jobs in progress may take to finish;
     /// those still running then are handed back to the queue.
     pub shutdown_timeout: Duration,
+}
+
+impl Settings {
+    /// The path every change to a game takes, as this worker's recall sweep
+    /// makes them: the same recall window and cues as the API's.
+    pub fn lifecycle(&self, wake: Wake) -> Lifecycle {
+        Lifecycle::new(self.recall, wake).with_cues(self.cues.clone())
+    }
 }
 
 /// Liveness of workers in Redis: a worker silent for `HEARTBEAT × MISSED`
@@ -311,6 +320,7 @@ pub async fn run(
         .await
         .context("cannot open the souvenir storage")?;
     let wake = Wake::start(db.clone());
+    let lifecycle = settings.lifecycle(wake.clone());
     let deps = Arc::new(Deps {
         db: db.clone(),
         wake: wake.clone(),
@@ -336,8 +346,7 @@ pub async fn run(
     let held = deps.clone();
     let sweep = tokio::spawn(sweep::run(
         db.clone(),
-        wake,
-        settings.recall,
+        lifecycle,
         settings.sweep_period,
         stopped(stop.clone()),
     ));
