@@ -5,7 +5,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ondeck_domain::validation::FieldErrors;
-use ondeck_domain::{DomainError, GameState, Transition};
+use ondeck_domain::{Actor, DomainError, GameState, Transition};
 use serde_json::{Map, Value, json};
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -105,6 +105,11 @@ impl From<DomainError> for ApiError {
                 current: t.current,
                 transition: t.transition,
             },
+            // The message speaks of the caller's token, as every other 403 does.
+            DomainError::NotPermitted(refused) => ApiError::Forbidden(match refused.actor {
+                Actor::Staff(role) => format!("a {role} token may not do this"),
+                Actor::System => refused.to_string(),
+            }),
             DomainError::Conflict(detail) => ApiError::Conflict(detail),
             DomainError::Invalid(errors) => ApiError::Invalid(errors),
             DomainError::Database(e) => e.into(),

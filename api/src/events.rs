@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use ondeck_domain::store::events::{self, CHANNEL, Event};
+use ondeck_domain::store::event_log::{self, CHANNEL, Event};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, watch};
@@ -19,7 +19,7 @@ const BUFFER: usize = 1024;
 /// Events fetched per query.
 pub const BATCH: i64 = 500;
 /// The hub reads the log at most this often: finding the log's horizon
-/// holds event writers back for an instant (see `events::horizon`).
+/// holds event writers back for an instant (see `event_log::horizon`).
 const MIN_INTERVAL: Duration = Duration::from_millis(5);
 
 pub struct EventHub {
@@ -60,7 +60,7 @@ impl EventHub {
         self.sender.subscribe()
     }
 
-    /// Replays read the log up to here (see `events::horizon`).
+    /// Replays read the log up to here (see `event_log::horizon`).
     pub fn horizon(&self) -> i64 {
         self.horizon.load(Ordering::Acquire)
     }
@@ -71,7 +71,7 @@ impl EventHub {
     pub async fn run(&self, pool: PgPool) {
         let mut last = loop {
             match pool.acquire().await {
-                Ok(mut conn) => match events::horizon(&mut conn, 0).await {
+                Ok(mut conn) => match event_log::horizon(&mut conn, 0).await {
                     Ok(id) => {
                         self.horizon.store(id, Ordering::Release);
                         break id;
@@ -109,7 +109,7 @@ impl EventHub {
         let Ok(mut conn) = pool.acquire().await else {
             return last;
         };
-        let horizon = match events::horizon(&mut conn, last).await {
+        let horizon = match event_log::horizon(&mut conn, last).await {
             Ok(horizon) => horizon,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the event log");
@@ -120,7 +120,7 @@ impl EventHub {
         // their broadcast (it subscribed just after) replays up to here.
         self.horizon.store(horizon, Ordering::Release);
         loop {
-            let batch = match events::after(&mut conn, last, horizon, BATCH).await {
+            let batch = match event_log::after(&mut conn, last, horizon, BATCH).await {
                 Ok(batch) => batch,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the event log");

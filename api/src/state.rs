@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
+use ondeck_domain::Lifecycle;
 use sqlx::PgPool;
 
 use crate::config::Config;
@@ -32,5 +33,13 @@ pub struct AppState {
 impl FromRef<AppState> for Arc<Config> {
     fn from_ref(state: &AppState) -> Self {
         state.config.clone()
+    }
+}
+
+impl AppState {
+    /// The path every change to a game takes (see `ondeck_domain::lifecycle`),
+    /// with this process's recall window, cues and wake-ups.
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.config.worker.lifecycle(self.wake.clone())
     }
 }

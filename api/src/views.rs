@@ -2,8 +2,8 @@
 //! a player's mobile number and email present only for roles that see PII.
 
 use chrono::{DateTime, Utc};
+pub use ondeck_domain::game_view::{GamePlayer, GameView, pii};
 use ondeck_domain::models::{DayScore, Player, Team};
-pub use ondeck_domain::views::{GamePlayer, GameView, pii};
 use ondeck_domain::{PlayerId, ShowId, TeamId};
 use serde::Serialize;
 use utoipa::ToSchema;

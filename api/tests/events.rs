@@ -171,7 +171,7 @@ async fn a_client_that_stops_reading_does_not_stall_the_others() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_horizon_waits_for_an_event_still_in_flight() {
-    use ondeck_domain::store::{events, games};
+    use ondeck_domain::store::{event_log, games};
     let stack = Stack::new().await;
     let ondeck = stack.spawn(Mode::Serve, &[]).await;
     let (first, second) = (
@@ -187,7 +187,7 @@ async fn the_horizon_waits_for_an_event_still_in_flight() {
         connect().await.expect("connect"),
         connect().await.expect("connect"),
     );
-    let known = events::horizon(&mut reader, 0).await.expect("horizon");
+    let known = event_log::horizon(&mut reader, 0).await.expect("horizon");
 
     // One writer takes the lower id and has not committed; another takes
     // the next id and commits.
@@ -195,14 +195,14 @@ async fn the_horizon_waits_for_an_event_still_in_flight() {
     let game = games::get(&mut slow_tx, ondeck_domain::GameId(first))
         .await
         .expect("game");
-    events::game_changed(&mut slow_tx, &game, None, 20)
+    event_log::game_changed(&mut slow_tx, &game, None, 20)
         .await
         .expect("event");
     let game = games::get(&mut fast, ondeck_domain::GameId(second))
         .await
         .expect("game");
     let mut fast_tx = fast.begin().await.expect("begin");
-    events::game_changed(&mut fast_tx, &game, None, 20)
+    event_log::game_changed(&mut fast_tx, &game, None, 20)
         .await
         .expect("event");
     fast_tx.commit().await.expect("commit");
@@ -213,8 +213,10 @@ async fn the_horizon_waits_for_an_event_still_in_flight() {
 
     // The reader must not pass the lower id while it is in flight.
     let waiting = tokio::spawn(async move {
-        let horizon = events::horizon(&mut reader, known).await.expect("horizon");
-        let seen = events::after(&mut reader, known, horizon, 100)
+        let horizon = event_log::horizon(&mut reader, known)
+            .await
+            .expect("horizon");
+        let seen = event_log::after(&mut reader, known, horizon, 100)
             .await
             .expect("events");
         reader.close().await.expect("close");

@@ -1,7 +1,7 @@
 //! What can go wrong in the domain, independent of HTTP: the API maps each
 //! variant to a status code in one place.
 
-use crate::state::IllegalTransition;
+use crate::game_state::{IllegalTransition, NotPermitted};
 use crate::validation::FieldErrors;
 
 #[derive(Debug, thiserror::Error)]
@@ -10,6 +10,9 @@ pub enum DomainError {
     NotFound(&'static str),
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
+    /// The transition table does not let this actor make the transition.
+    #[error(transparent)]
+    NotPermitted(#[from] NotPermitted),
     /// The request conflicts with the current state of something else (a
     /// player's open game, a missing show).
     #[error("{0}")]

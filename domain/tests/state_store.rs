@@ -2,16 +2,16 @@
 //! transitions, from every state, applied with `store::games::transition`
 //! against PostgreSQL (`DATABASE_URL` names the server; the test makes a
 //! database of its own and drops it). Each step must do what the table in
-//! `state.rs` says, a refused step must change nothing, and the per-state
+//! `game_state.rs` says, a refused step must change nothing, and the per-state
 //! timestamps must never move backwards.
 
 use std::str::FromStr as _;
 
 use chrono::{DateTime, Utc};
 use ondeck_domain::DomainError;
+use ondeck_domain::game_state::{GameState, Transition};
 use ondeck_domain::ids::GameId;
 use ondeck_domain::models::{Completion, Game};
-use ondeck_domain::state::{GameState, Transition};
 use ondeck_domain::store::games;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use ondeck_domain::GameState;
+use ondeck_domain::lifecycle::GameCues;
 use serde::Deserialize;
 use sha2::Sha256;
 use tokio::io::AsyncWriteExt;
@@ -192,6 +193,13 @@ impl CueFile {
             cues.push(cue.get_ref().clone());
         }
         cues
+    }
+}
+
+/// The domain fires these cues as games change (see `ondeck_domain::lifecycle`).
+impl GameCues for CueFile {
+    fn on_entering(&self, state: GameState, team: Option<&str>) -> Vec<String> {
+        self.on_state(state, team)
     }
 }
 

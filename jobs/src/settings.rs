@@ -10,10 +10,13 @@ use ondeck_domain::store::recall::RecallPolicy;
 use ondeck_env::{ConfigError, Source, bounded, seconds};
 use secrecy::SecretString;
 
-use crate::cues::CueFile;
+use ondeck_domain::Lifecycle;
+use ondeck_domain::store::wake::Wake;
 use ondeck_media::images::souvenir::Format;
-use crate::sms::SmsSettings;
 use ondeck_media::storage::StorageSettings;
+
+use crate::cues::CueFile;
+use crate::sms::SmsSettings;
 
 /// Everything a worker process is configured with, beyond the addresses it
 /// shares with the API (see [`crate::run`]).
@@ -38,6 +41,12 @@ impl Settings {
             concurrency: bounded(env, "WORKER_CONCURRENCY", 16, 1, 1000)? as usize,
             cues: CueSettings::from_env(env)?,
         })
+    }
+
+    /// The path every change to a game takes, as this worker's recall sweep
+    /// makes them: the same recall window and cues as the API's.
+    pub fn lifecycle(&self, wake: Wake) -> Lifecycle {
+        Lifecycle::new(self.recall.policy, wake).with_cues(self.cues.file.clone())
     }
 }
 

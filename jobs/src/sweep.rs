@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use ondeck_domain::store::events;
-use ondeck_domain::store::recall::{self, RecallPolicy};
-use ondeck_domain::store::wake::Wake;
+use ondeck_domain::Lifecycle;
+use ondeck_domain::store::recall;
 use sqlx::PgPool;
 
 /// Claims this period of a periodic job: of all the processes that ask
@@ -31,12 +30,10 @@ pub async fn claim_period(pool: &PgPool, name: &str, period: Duration) -> anyhow
 }
 
 /// Runs auto-recall for every show with a queue, each in its own
-/// transaction. Returns how many games were recalled.
-pub async fn recall_sweep(
-    pool: &PgPool,
-    wake: &Wake,
-    policy: RecallPolicy,
-) -> anyhow::Result<usize> {
+/// transaction, through the same path as every other change to a game:
+/// each recall texts its player, fires its cues and counts in
+/// `ondeck_transitions_total`. Returns how many games were recalled.
+pub async fn recall_sweep(pool: &PgPool, lifecycle: &Lifecycle) -> anyhow::Result<usize> {
     let shows = {
         let mut conn = pool.acquire().await?;
         recall::shows_with_queue(&mut conn).await?
@@ -44,13 +41,11 @@ pub async fn recall_sweep(
     let mut recalled = 0;
     for show_id in shows {
         let mut tx = pool.begin().await?;
-        let games = recall::auto_recall(&mut tx, show_id, policy)
+        let games = lifecycle
+            .auto_recall(&mut tx, show_id)
             .await
             .context("auto-recall failed")?;
-        events::game_changed_all(&mut tx, &games, policy.minutes).await?;
-        tx.commit().await?;
-        recalled += games.len();
-        wake.after_commit();
+        recalled += games.commit(tx).await?.len();
     }
     Ok(recalled)
 }
@@ -58,14 +53,14 @@ pub async fn recall_sweep(
 /// Every `period`, if this process wins the period, sweep.
 pub async fn run(
     pool: PgPool,
-    wake: Wake,
-    policy: RecallPolicy,
+    lifecycle: Lifecycle,
     period: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let enabled = lifecycle.recall().enabled;
     tracing::info!(
         period_seconds = period.as_secs(),
-        enabled = policy.enabled,
+        enabled,
         "recall sweep running"
     );
     let mut ticker = tokio::time::interval(period);
@@ -76,11 +71,11 @@ pub async fn run(
             () = &mut shutdown => break,
             _ = ticker.tick() => {}
         }
-        if !policy.enabled {
+        if !enabled {
             continue;
         }
         match claim_period(&pool, "recall_sweep", period).await {
-            Ok(true) => match recall_sweep(&pool, &wake, policy).await {
+            Ok(true) => match recall_sweep(&pool, &lifecycle).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(recalled = n, "recall sweep"),
                 Err(e) => tracing::error!(error = ?e, "recall sweep failed"),

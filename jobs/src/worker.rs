@@ -327,6 +327,7 @@ pub async fn run(
         .await
         .context("cannot open the souvenir storage")?;
     let wake = Wake::start(db.clone());
+    let lifecycle = settings.lifecycle(wake.clone());
     let deps = Arc::new(Deps {
         db: db.clone(),
         wake: wake.clone(),
@@ -353,8 +354,7 @@ pub async fn run(
     let held = deps.clone();
     let sweep = tokio::spawn(sweep::run(
         db.clone(),
-        wake,
-        settings.recall.policy,
+        lifecycle,
         settings.recall.sweep_period,
         stopped(stop.clone()),
     ));

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
-use ondeck_domain::store::events::{self, Event};
+use ondeck_domain::store::event_log::{self, Event};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::error::RecvError;
@@ -188,7 +188,9 @@ impl Yield {
         let mut conn = db.acquire().await.ok()?;
         let until = hub.horizon();
         loop {
-            let batch = events::after(&mut conn, after, until, BATCH).await.ok()?;
+            let batch = event_log::after(&mut conn, after, until, BATCH)
+                .await
+                .ok()?;
             let full = batch.len() as i64 == BATCH;
             for event in &batch {
                 if !self.send(sse(event)).await {

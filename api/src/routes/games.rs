@@ -5,12 +5,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use ondeck_domain::lifecycle;
-use ondeck_domain::models::{Completion, CompletionInput, Role};
+use ondeck_domain::lifecycle::GameChange;
+use ondeck_domain::models::{CompletionInput, Role};
 use ondeck_domain::store::games::{self, GameFilter};
-use ondeck_domain::store::{events, outbox, players, shows};
 use ondeck_domain::validation::FieldErrors;
-use ondeck_domain::{DomainError, GameId, PlayerId, ShowId, Transition};
+use ondeck_domain::{Actor, GameId, PlayerId, ShowId, Transition};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -61,33 +60,11 @@ async fn create_game(
         .player_id
         .ok_or_else(|| ApiError::invalid("player_id", "is required"))?;
     let mut tx = state.db.begin().await?;
-    players::lock(&mut tx, player_id)
-        .await
-        .map_err(|e| match e {
-            DomainError::NotFound(_) => {
-                ApiError::invalid("player_id", format!("no player has id {player_id}"))
-            }
-            other => other.into(),
-        })?;
-    if let Some((active, current)) = games::active_of(&mut tx, player_id).await?
-        && !current.is_final()
-    {
-        return Err(ApiError::Conflict(format!(
-            "the player's active game {active} is {current}; it must be completed or cancelled first"
-        )));
-    }
-    let show = shows::resolve(&mut tx, input.show_id).await?;
-    let id = games::create(&mut tx, player_id, show.id).await?;
-    let game = games::get(&mut tx, id).await?;
-    events::game_changed(
-        &mut tx,
-        &game,
-        None,
-        state.config.worker.recall.policy.minutes,
-    )
-    .await?;
-    tx.commit().await?;
-    state.wake.after_commit();
+    let started = state
+        .lifecycle()
+        .start_game(&mut tx, player_id, input.show_id)
+        .await?;
+    let game = started.commit(tx).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(GameView::new(
@@ -232,49 +209,16 @@ async fn get_game(
     )))
 }
 
-/// Who may make each transition (admin may make all).
-fn roles_for(transition: Transition) -> &'static [Role] {
-    match transition {
-        Transition::Play | Transition::Complete => &[Role::Game],
-        _ => &[Role::Tablet],
-    }
-}
-
-/// Applies a transition in one transaction with its side effects.
+/// Makes a change in one transaction with everything it implies (see
+/// `ondeck_domain::lifecycle`).
 async fn transition(
     state: &AppState,
     caller: Caller,
-    id: GameId,
-    transition: Transition,
-    completion: Option<Completion>,
+    change: GameChange,
 ) -> Result<axum::Json<GameView>> {
-    let caller = caller.allow(roles_for(transition))?;
-    let policy = state.config.worker.recall.policy;
-    // The transition, its side effects and its events commit together.
     let mut tx = state.db.begin().await?;
-    let changed = lifecycle::apply(&mut tx, id, transition, completion, policy).await?;
-    // Cues on game events fire from the outbox, with the transition or not at all.
-    if let Some(cues) = &state.config.worker.cues.file {
-        for t in &changed {
-            for name in cues.on_state(t.game.state, t.game.team.as_deref()) {
-                let job = outbox::Job::Cue {
-                    name,
-                    game_id: Some(t.game.id),
-                };
-                outbox::enqueue(&mut tx, &job).await?;
-            }
-        }
-    }
-    tx.commit().await?;
-    state.wake.after_commit();
-    for t in &changed {
-        metrics::counter!("ondeck_transitions_total", "to" => t.game.state.as_str()).increment(1);
-    }
-    let game = changed
-        .into_iter()
-        .next()
-        .expect("lifecycle::apply returns the game it moved first")
-        .game;
+    let changed = state.lifecycle().apply(&mut tx, change).await?;
+    let game = changed.commit(tx).await?.game.game;
     Ok(axum::Json(GameView::new(
         game,
         caller.sees_pii(),
@@ -291,7 +235,8 @@ macro_rules! transition_endpoint {
             responses((status = 200, body = GameView), (status = 404),
                       (status = 409, description = "not allowed from the game's state; the problem carries `current_state` and `transition`")))]
         async fn $name(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<GameId>) -> Result<axum::Json<GameView>> {
-            transition(&state, caller, id, Transition::$variant, None).await
+            let change = GameChange::new(Actor::Staff(caller.role), id, Transition::$variant)?;
+            transition(&state, caller, change).await
         }
     };
 }
@@ -324,7 +269,6 @@ async fn complete(
     ApiPath(id): ApiPath<GameId>,
     ApiJson(input): ApiJson<CompletionInput>,
 ) -> Result<axum::Json<GameView>> {
-    let caller = caller.allow(roles_for(Transition::Complete))?;
-    let completion = input.validate().map_err(ApiError::Invalid)?;
-    transition(&state, caller, id, Transition::Complete, Some(completion)).await
+    let change = GameChange::complete(Actor::Staff(caller.role), id, input)?;
+    transition(&state, caller, change).await
 }

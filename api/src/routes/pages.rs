@@ -19,8 +19,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use ondeck_domain::game_state::TRANSITIONS;
 use ondeck_domain::models::Role;
-use ondeck_domain::state::TRANSITIONS;
 use ondeck_domain::store::tokens;
 use ondeck_domain::{GameState, Transition};
 use serde::Deserialize;
@@ -150,14 +150,14 @@ fn script_json(value: &serde_json::Value) -> String {
 }
 
 /// For each state, the transitions allowed from it, in the order of
-/// `ondeck_domain::state::TRANSITIONS` (the table the API's guard uses).
+/// `ondeck_domain::game_state::TRANSITIONS` (the table the API's guard uses).
 pub fn allowed_transitions() -> serde_json::Value {
     let mut map = serde_json::Map::new();
     for from in GameState::ALL {
         let allowed: Vec<&str> = TRANSITIONS
             .iter()
-            .filter(|(_, sources, _)| sources.contains(&from))
-            .map(|(t, _, _)| t.as_str())
+            .filter(|rule| rule.from.contains(&from))
+            .map(|rule| rule.transition.as_str())
             .collect();
         map.insert(from.as_str().to_owned(), json!(allowed));
     }

@@ -5,9 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ondeck_domain::models::{Handedness, PlayerInput, Role};
-use ondeck_domain::store::outbox::{self, Job, MessageKind};
 use ondeck_domain::store::players::{self, PlayerFilter};
-use ondeck_domain::store::{PgConnection, events, games, shows};
+use ondeck_domain::store::{PgConnection, games};
 use ondeck_domain::validation::FieldErrors;
 use ondeck_domain::{GameState, PlayerId};
 use serde::Deserialize;
@@ -80,30 +79,10 @@ async fn create_player(
         .validate(state.config.venue.default_region, true)
         .map_err(ApiError::Invalid)?;
     let mut tx = state.db.begin().await?;
-    let show = shows::resolve(&mut tx, changes.show_id).await?;
-    let player_id = players::insert(&mut tx, &changes, show.id).await?;
-    let game_id = games::create(&mut tx, player_id, show.id).await?;
-    if changes.mobile_number.as_ref().is_some_and(Option::is_some) {
-        outbox::enqueue(
-            &mut tx,
-            &Job::Sms {
-                game_id,
-                message: MessageKind::Welcome,
-            },
-        )
-        .await?;
-    }
-    let game = games::get(&mut tx, game_id).await?;
-    events::game_changed(
-        &mut tx,
-        &game,
-        None,
-        state.config.worker.recall.policy.minutes,
-    )
-    .await?;
+    let signed_up = state.lifecycle().sign_up(&mut tx, &changes).await?;
+    let (player_id, game_id) = (signed_up.value().player_id, signed_up.value().game.id);
     let view = load(&mut tx, &state, player_id, caller).await?;
-    tx.commit().await?;
-    state.wake.after_commit();
+    signed_up.commit(tx).await?;
     tracing::info!(player_id = %player_id, game_id = %game_id, "player signed up");
     Ok((StatusCode::CREATED, axum::Json(view)).into_response())
 }

@@ -4,9 +4,9 @@ use chrono::NaiveDate;
 use sqlx::PgConnection;
 
 use crate::error::{DomainError, Result, ResultExt};
+use crate::game_state::{GameState, IllegalTransition, Transition};
 use crate::ids::{GameId, PlayerId, ShowId};
 use crate::models::{Completion, Game};
-use crate::state::{GameState, IllegalTransition, Transition};
 use crate::store::{Order, Page, Paged, paginate};
 
 /// A game after a transition, with the state it left.

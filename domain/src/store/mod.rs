@@ -19,7 +19,7 @@ macro_rules! game_joins {
 }
 
 pub mod cue_runs;
-pub mod events;
+pub mod event_log;
 pub mod games;
 pub mod idempotency;
 pub mod messages;

@@ -3,9 +3,9 @@
 use sqlx::PgConnection;
 
 use crate::error::{DomainError, Result};
+use crate::game_state::GameState;
 use crate::ids::{PlayerId, ShowId, TeamId};
 use crate::models::{Handedness, Player, PlayerChanges};
-use crate::state::GameState;
 use crate::store::{Order, Page, Paged, paginate};
 
 /// The columns of `Player`, with `player_from!()`.

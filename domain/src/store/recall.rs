@@ -1,13 +1,10 @@
-//! Auto-recall: keep `size` players recalled (texted to come back) at a time,
-//! taking the longest-queued first.
+//! Auto-recall's queries: keep `size` players recalled (texted to come back)
+//! at a time, taking the longest-queued first.
 
 use sqlx::PgConnection;
 
-use crate::error::{DomainError, Result};
-use crate::ids::ShowId;
-use crate::state::Transition;
-use crate::store::games::{self, Transitioned};
-use crate::store::outbox::{self, Job, MessageKind};
+use crate::error::Result;
+use crate::ids::{GameId, ShowId};
 
 /// `RECALL_WINDOW_SIZE`, `RECALL_WINDOW_MINUTES` and `RECALL_DISABLE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,33 +27,19 @@ impl Default for RecallPolicy {
 /// Class of the per-show advisory lock that serializes auto-recall.
 const RECALL_LOCK_CLASS: i32 = 0x6f64_0001;
 
-/// Writes the recall text of a game that was just recalled to the outbox,
-/// if its player has a mobile number.
-pub async fn notify_recalled(conn: &mut PgConnection, recalled: &Transitioned) -> Result<()> {
-    if recalled.game.mobile_number.is_some() {
-        outbox::enqueue(
-            conn,
-            &Job::Sms {
-                game_id: recalled.game.id,
-                message: MessageKind::Recall,
-            },
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Recalls the oldest-queued games of a show whose players have a mobile
-/// number, until the active recalls (recalled within the window) reach the
-/// window size. The caller logs their events. Runs inside the caller's transaction and holds a
-/// transaction-scoped lock per show, so concurrent callers take turns and
-/// each sees the recalls of the one before: the window is never overfilled.
+/// The games auto-recall should recall now: the oldest-queued games of a
+/// show whose players have a mobile number, as many as the window has room
+/// for (active recalls are those recalled within the window). Takes a
+/// transaction-scoped lock per show, held until the caller commits, so
+/// concurrent callers take turns and each sees the recalls of the one
+/// before: the window is never overfilled. The caller recalls them (see
+/// `lifecycle`).
 #[tracing::instrument(skip_all, fields(show_id = %show_id))]
-pub async fn auto_recall(
+pub async fn due(
     conn: &mut PgConnection,
     show_id: ShowId,
     policy: RecallPolicy,
-) -> Result<Vec<Transitioned>> {
+) -> Result<Vec<GameId>> {
     if !policy.enabled || policy.size <= 0 {
         return Ok(Vec::new());
     }
@@ -84,7 +67,7 @@ pub async fn auto_recall(
     // complete or cancel waiting for this show's lock, which this
     // transaction holds: waiting for it would deadlock). The next caller or
     // sweep recalls a game passed over that is still queued.
-    let candidates: Vec<crate::ids::GameId> = sqlx::query_scalar(
+    Ok(sqlx::query_scalar(
         "SELECT g.id FROM games g JOIN players p ON p.id = g.player_id \
          WHERE g.show_id = $1 AND g.state = 'queued' AND p.mobile_number IS NOT NULL \
          ORDER BY g.queued_at, g.id LIMIT $2 \
@@ -93,21 +76,7 @@ pub async fn auto_recall(
     .bind(show_id)
     .bind(room)
     .fetch_all(&mut *conn)
-    .await?;
-    let mut recalled = Vec::with_capacity(candidates.len());
-    for id in candidates {
-        // A tablet may have moved the game meanwhile; the guard says so and
-        // the next sweep fills the gap.
-        match games::transition(conn, id, Transition::Recall, None).await {
-            Ok(game) => {
-                notify_recalled(conn, &game).await?;
-                recalled.push(game);
-            }
-            Err(DomainError::IllegalTransition(_)) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(recalled)
+    .await?)
 }
 
 /// The shows that have queued games: what the periodic sweep visits.

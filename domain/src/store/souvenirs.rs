@@ -5,8 +5,8 @@ use rand::Rng;
 use sqlx::PgConnection;
 
 use crate::error::Result;
+use crate::game_state::GameState;
 use crate::ids::GameId;
-use crate::state::GameState;
 
 /// Everything a souvenir shows, read in one query.
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -15,9 +15,9 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use crate::store::{events, outbox};
+use crate::store::{event_log, outbox};
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Wake {
     pending: Arc<Notify>,
 }
@@ -49,7 +49,7 @@ async fn notify_loop(pool: PgPool, pending: Arc<Notify>) {
             continue;
         }
         let sent = sqlx::query("SELECT pg_notify($1, ''), pg_notify($2, '')")
-            .bind(events::CHANNEL)
+            .bind(event_log::CHANNEL)
             .bind(outbox::CHANNEL)
             .execute(&pool)
             .await;

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use ondeck_domain::store::outbox::{self, Job, MessageKind};
-use ondeck_domain::store::{events, games, souvenirs};
+use ondeck_domain::store::{event_log, games, souvenirs};
 use ondeck_domain::{GameId, GameState};
 use ondeck_media::images::{photo, souvenir};
 
@@ -93,8 +93,8 @@ pub async fn render_souvenir(
     }
     let game = games::get(&mut tx, game_id).await?;
     let recall_minutes = (deps.recall_validity.as_secs() / 60) as i64;
-    // Last, as every event (see `events`): nothing waited for after it.
-    events::game_changed(&mut tx, &game, Some(game.state), recall_minutes).await?;
+    // Last, as every event (see `event_log`): nothing waited for after it.
+    event_log::game_changed(&mut tx, &game, Some(game.state), recall_minutes).await?;
     tx.commit().await?;
     deps.wake.after_commit();
     tracing::info!(key, bytes = size, "souvenir rendered");

@@ -1,8 +1,11 @@
-//! The game lifecycle as data: one table of transitions from which both the
-//! Rust check (`GameState::apply`) and the SQL guard
-//! (`... WHERE state = ANY($sources)`, see `store::games::transition`) derive.
+//! The game lifecycle as data: one table of transitions, with who may make
+//! each, from which the Rust check (`GameState::apply`), the SQL guard
+//! (`... WHERE state = ANY($sources)`, see `store::games::transition`) and
+//! the permission check (`Transition::check`) all derive.
 
 use serde::{Deserialize, Serialize};
+
+use crate::role::Role;
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
@@ -30,19 +33,76 @@ pub enum Transition {
     Cancel,
 }
 
+/// Who makes a change to a game. An admin may make every transition; the
+/// table lists who else may make each. (A player acting on their own game
+/// will be one more kind of actor, listed in the rows it may make.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// Staff through the API, by the role of their token.
+    Staff(Role),
+    /// ondeck itself: auto-recall after a complete or cancel, and the
+    /// periodic sweep.
+    System,
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::Staff(role) => write!(f, "a {role} token"),
+            Actor::System => f.write_str("ondeck"),
+        }
+    }
+}
+
+/// One row of the lifecycle: `transition` moves a game from any state of
+/// `from` to `to`, made by an admin or any actor of `by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub transition: Transition,
+    pub from: &'static [GameState],
+    pub to: GameState,
+    pub by: &'static [Actor],
+}
+
+impl Rule {
+    const fn new(
+        transition: Transition,
+        from: &'static [GameState],
+        to: GameState,
+        by: &'static [Actor],
+    ) -> Rule {
+        Rule {
+            transition,
+            from,
+            to,
+            by,
+        }
+    }
+}
+
+use Actor::{Staff, System};
 use GameState::*;
 
-/// The single source of truth: (transition, allowed sources, target).
-pub const TRANSITIONS: &[(Transition, &[GameState], GameState)] = &[
-    (Transition::Queue, &[New, Recalled], Queued),
-    (Transition::Recall, &[Queued], Recalled),
-    (Transition::Confirm, &[New, Queued, Recalled], Confirmed),
-    (Transition::Play, &[Confirmed], Playing),
-    (Transition::Complete, &[Playing], Completed),
-    (
+const TABLET: Actor = Staff(Role::Tablet);
+const GAME: Actor = Staff(Role::Game);
+
+/// The single source of truth: (transition, from, to, who besides an admin).
+pub const TRANSITIONS: &[Rule] = &[
+    Rule::new(Transition::Queue, &[New, Recalled], Queued, &[TABLET]),
+    Rule::new(Transition::Recall, &[Queued], Recalled, &[TABLET, System]),
+    Rule::new(
+        Transition::Confirm,
+        &[New, Queued, Recalled],
+        Confirmed,
+        &[TABLET],
+    ),
+    Rule::new(Transition::Play, &[Confirmed], Playing, &[GAME]),
+    Rule::new(Transition::Complete, &[Playing], Completed, &[GAME]),
+    Rule::new(
         Transition::Cancel,
         &[New, Queued, Recalled, Confirmed, Playing, Completed],
         Cancelled,
+        &[TABLET],
     ),
 ];
 
@@ -51,6 +111,14 @@ pub const TRANSITIONS: &[(Transition, &[GameState], GameState)] = &[
 #[error("cannot {transition} a game that is {current}")]
 pub struct IllegalTransition {
     pub current: GameState,
+    pub transition: Transition,
+}
+
+/// A transition attempted by an actor its row does not list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{actor} may not {transition} a game")]
+pub struct NotPermitted {
+    pub actor: Actor,
     pub transition: Transition,
 }
 
@@ -64,20 +132,38 @@ impl Transition {
         Transition::Cancel,
     ];
 
-    fn row(self) -> &'static (Transition, &'static [GameState], GameState) {
+    pub fn rule(self) -> &'static Rule {
         TRANSITIONS
             .iter()
-            .find(|(t, _, _)| *t == self)
+            .find(|r| r.transition == self)
             .expect("every transition has a row in TRANSITIONS")
     }
 
     /// The states this transition may start from: the SQL guard's `ANY(...)`.
     pub fn sources(self) -> &'static [GameState] {
-        self.row().1
+        self.rule().from
     }
 
     pub fn target(self) -> GameState {
-        self.row().2
+        self.rule().to
+    }
+
+    /// Whether `actor` may make this transition: an admin always, anyone
+    /// else when the row lists them.
+    pub fn permits(self, actor: Actor) -> bool {
+        actor == Staff(Role::Admin) || self.rule().by.contains(&actor)
+    }
+
+    /// [`Transition::permits`], as an error to return.
+    pub fn check(self, actor: Actor) -> Result<(), NotPermitted> {
+        if self.permits(actor) {
+            Ok(())
+        } else {
+            Err(NotPermitted {
+                actor,
+                transition: self,
+            })
+        }
     }
 
     pub fn as_str(self) -> &'static str {
@@ -174,7 +260,7 @@ mod tests {
     #[test]
     fn every_transition_has_exactly_one_row() {
         for t in Transition::ALL {
-            let rows = TRANSITIONS.iter().filter(|(r, _, _)| *r == t).count();
+            let rows = TRANSITIONS.iter().filter(|r| r.transition == t).count();
             assert_eq!(rows, 1, "{t} must appear once in TRANSITIONS");
         }
     }
@@ -197,6 +283,36 @@ mod tests {
         );
         assert!(Queued.apply(Transition::Play).is_err());
         assert!(New.apply(Transition::Complete).is_err());
+    }
+
+    #[test]
+    fn staff_roles_and_the_system_make_what_the_contract_says() {
+        use Transition::*;
+        let admin = Staff(Role::Admin);
+        let display = Staff(Role::Display);
+        for t in Transition::ALL {
+            assert!(t.permits(admin), "an admin may {t}");
+            assert!(!t.permits(display), "a display may not {t}");
+            let tablet = matches!(t, Queue | Recall | Confirm | Cancel);
+            assert_eq!(t.permits(TABLET), tablet, "tablet and {t}");
+            assert_eq!(
+                t.permits(GAME),
+                matches!(t, Play | Complete),
+                "game and {t}"
+            );
+            assert_eq!(t.permits(System), t == Recall, "the system and {t}");
+        }
+        assert_eq!(
+            Play.check(TABLET),
+            Err(NotPermitted {
+                actor: TABLET,
+                transition: Play
+            })
+        );
+        assert_eq!(
+            Play.check(TABLET).map_err(|e| e.to_string()),
+            Err("a tablet token may not play a game".to_owned())
+        );
     }
 
     #[test]
@@ -226,7 +342,7 @@ mod tests {
             for t in attempts {
                 match state.apply(t) {
                     Ok(next) => {
-                        prop_assert!(TRANSITIONS.iter().any(|(r, from, to)| *r == t && from.contains(&state) && *to == next));
+                        prop_assert!(TRANSITIONS.iter().any(|r| r.transition == t && r.from.contains(&state) && r.to == next));
                         state = next;
                     }
                     Err(e) => {

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::game_state::GameState;
 use crate::ids::{GameId, PlayerId, ShowId};
 use crate::models::Game;
-use crate::state::GameState;
 
 /// `None` (the key is left out) unless the viewer sees PII.
 pub fn pii(value: &Option<String>, sees_pii: bool) -> Option<Option<String>> {

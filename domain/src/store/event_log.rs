@@ -17,10 +17,9 @@ use serde_json::Value;
 use sqlx::PgConnection;
 
 use crate::error::Result;
+use crate::game_state::GameState;
+use crate::game_view::GameView;
 use crate::models::Game;
-use crate::state::GameState;
-use crate::store::games::Transitioned;
-use crate::views::GameView;
 
 pub const CHANNEL: &str = "ondeck_events";
 
@@ -96,18 +95,6 @@ pub async fn horizon(conn: &mut PgConnection, known: i64) -> Result<i64> {
     .fetch_one(conn)
     .await?;
     Ok(newest.unwrap_or(known).max(taken).max(known))
-}
-
-/// Records each of `changed` (a transition and its consequences).
-pub async fn game_changed_all(
-    conn: &mut PgConnection,
-    changed: &[Transitioned],
-    recall_minutes: i64,
-) -> Result<()> {
-    for t in changed {
-        game_changed(conn, &t.game, Some(t.previous_state), recall_minutes).await?;
-    }
-    Ok(())
 }
 
 /// Events after `after` up to `until` (a [`horizon`]), oldest first, at
