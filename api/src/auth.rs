@@ -19,9 +19,9 @@ use ondeck_domain::TokenId;
 use ondeck_domain::models::Role;
 use ondeck_domain::store::tokens;
 
+use crate::app_state::AppState;
 use crate::db::Source;
 use crate::error::{ApiError, Result};
-use crate::state::AppState;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,9 +29,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgConnection, PgPool, Postgres};
 
+use crate::app_state::AppState;
 use crate::auth::{Caller, authenticate};
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// How often the monitor looks at both servers, and how long it waits for one.
 const CHECK_EVERY: Duration = Duration::from_secs(1);

@@ -1,22 +1,22 @@
 //! ondeck's HTTP API and the processes of the `ondeck` binary. `main.rs`
 //! only parses the command line; everything here is callable from tests.
 
+pub mod app_state;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod events;
+pub mod event_hub;
 pub mod extract;
 pub mod list;
 pub mod middleware;
 pub mod prometheus;
 pub mod reporting;
+pub mod responses;
 pub mod routes;
-pub mod state;
 pub mod telemetry;
 pub mod token_cache;
-pub mod views;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -36,9 +36,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::app_state::AppState;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// The whole HTTP surface: `/api/v1`, the operations endpoints and the
 /// problem-format fallbacks. `main` and the tests build it the same way.

@@ -18,11 +18,11 @@ use ondeck_domain::TokenId;
 use ondeck_domain::store::idempotency::{self, Claim};
 use sha2::{Digest, Sha256};
 
+use crate::app_state::AppState;
 use crate::auth::authenticate;
 use crate::config::Config;
 use crate::error::{ApiError, problem};
 use crate::extract::JSON_LIMIT;
-use crate::state::AppState;
 
 /// `X-HTTP-Method-Override: PATCH|PUT|DELETE` on a POST. This must run
 /// before routing, so it wraps the whole router (see `lib.rs`).

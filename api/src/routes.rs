@@ -22,8 +22,8 @@ use utoipa::openapi::{
 use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::app_state::AppState;
 use crate::error::Problem;
-use crate::state::AppState;
 
 /// The `/api/v1` routes and the OpenAPI document that describes them.
 pub fn api() -> (Router<AppState>, OpenApi) {

@@ -10,12 +10,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app_state::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::ApiQuery;
+use crate::responses::{GameView, display_name};
 use crate::routes::games::{parse_day, parse_show_id};
-use crate::state::AppState;
-use crate::views::{GameView, display_name};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

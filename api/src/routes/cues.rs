@@ -12,12 +12,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app_state::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::list::Listing;
 use crate::routes::messages::parse;
-use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

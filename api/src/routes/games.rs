@@ -16,13 +16,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app_state::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::list::Listing;
+use crate::responses::GameView;
 use crate::routes::players::{columns_for, parse_order, parse_state};
-use crate::state::AppState;
-use crate::views::GameView;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -21,12 +21,12 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app_state::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::ApiPath;
+use crate::responses::PlayerView;
 use crate::routes::players::load;
-use crate::state::AppState;
-use crate::views::PlayerView;
 
 /// Routes under `/api/v1` (documented).
 pub fn router() -> OpenApiRouter<AppState> {

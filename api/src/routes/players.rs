@@ -15,13 +15,13 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app_state::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::list::Listing;
+use crate::responses::{GameView, PlayerView};
 use crate::routes::media;
-use crate::state::AppState;
-use crate::views::{GameView, PlayerView};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

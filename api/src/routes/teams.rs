@@ -12,12 +12,12 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app_state::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::list::Listing;
-use crate::state::AppState;
-use crate::views::TeamView;
+use crate::responses::TeamView;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
