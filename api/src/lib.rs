@@ -3,6 +3,7 @@
 
 pub mod app_state;
 pub mod auth;
+pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -10,8 +11,12 @@ pub mod error;
 pub mod event_hub;
 pub mod extract;
 pub mod list;
+pub mod media_urls;
 pub mod middleware;
+pub mod openapi;
+pub mod player_detail;
 pub mod prometheus;
+pub mod query;
 pub mod reporting;
 pub mod responses;
 pub mod routes;
@@ -65,7 +70,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            db::route_writes,
+            middleware::route_writes,
         ))
         .layer(DefaultBodyLimit::max(extract::JSON_LIMIT))
         .merge(routes::ops::router(openapi))

@@ -13,11 +13,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app_state::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::list::Listing;
-use crate::routes::messages::parse;
+use crate::query::parse;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -119,7 +119,7 @@ pub struct RunListQuery {
     limit: Option<String>,
     cursor: Option<String>,
     /// `json` (default) or `csv`.
-    #[param(schema_with = crate::routes::params::format)]
+    #[param(schema_with = crate::query::params::format)]
     format: Option<String>,
 }
 
@@ -177,9 +177,9 @@ async fn list_runs(
 }
 
 fn status_param() -> utoipa::openapi::schema::Object {
-    crate::routes::params::one_of(&["pending", "ok", "retrying", "failed"])
+    crate::query::params::one_of(&["pending", "ok", "retrying", "failed"])
 }
 
 fn kind_param() -> utoipa::openapi::schema::Object {
-    crate::routes::params::one_of(&["dmx", "webhook"])
+    crate::query::params::one_of(&["dmx", "webhook"])
 }

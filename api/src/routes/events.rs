@@ -23,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app_state::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::event_hub::{BATCH, EventHub};
 use crate::extract::ApiQuery;

@@ -12,10 +12,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app_state::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::ApiQuery;
 use crate::list::Listing;
+use crate::query::parse;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_messages))
@@ -36,23 +37,8 @@ pub struct MessageListQuery {
     limit: Option<String>,
     cursor: Option<String>,
     /// `json` (default) or `csv`.
-    #[param(schema_with = crate::routes::params::format)]
+    #[param(schema_with = crate::query::params::format)]
     format: Option<String>,
-}
-
-pub(crate) fn parse<T: std::str::FromStr>(
-    errors: &mut FieldErrors,
-    field: &str,
-    raw: Option<&str>,
-    expected: &str,
-) -> Option<T> {
-    raw.filter(|s| !s.is_empty()).and_then(|s| {
-        let parsed = s.trim().parse().ok();
-        if parsed.is_none() {
-            errors.add(field, format!("must be {expected}"));
-        }
-        parsed
-    })
 }
 
 /// Texts, newest first, with their status, attempts and provider id.
@@ -111,9 +97,9 @@ async fn list_messages(
 }
 
 fn status_param() -> utoipa::openapi::schema::Object {
-    crate::routes::params::one_of(&["queued", "sent", "failed", "delivered"])
+    crate::query::params::one_of(&["queued", "sent", "failed", "delivered"])
 }
 
 fn kind_param() -> utoipa::openapi::schema::Object {
-    crate::routes::params::one_of(&["welcome", "recall", "souvenir"])
+    crate::query::params::one_of(&["welcome", "recall", "souvenir"])
 }

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app_state::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::list::Listing;
@@ -46,7 +46,7 @@ pub struct ShowListQuery {
     limit: Option<String>,
     cursor: Option<String>,
     /// `json` (default) or `csv`.
-    #[param(schema_with = crate::routes::params::format)]
+    #[param(schema_with = crate::query::params::format)]
     format: Option<String>,
 }
 
