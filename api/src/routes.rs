@@ -92,6 +92,29 @@ mod tests {
     }
 
     #[test]
+    fn every_list_documents_its_paging_and_format() {
+        let doc = document();
+        for path in [
+            "/api/v1/games",
+            "/api/v1/players",
+            "/api/v1/messages",
+            "/api/v1/cues/runs",
+            "/api/v1/teams",
+            "/api/v1/shows",
+        ] {
+            let params = doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path} has parameters"));
+            let names: Vec<_> = params.iter().filter_map(|p| p["name"].as_str()).collect();
+            let paging = &names[names.len().saturating_sub(3)..];
+            assert_eq!(paging, ["limit", "cursor", "format"], "{path}: {names:?}");
+            for p in params {
+                assert_eq!(p["in"], "query", "{path}: {p}");
+            }
+        }
+    }
+
+    #[test]
     fn a_new_show_needs_a_name_and_a_date() {
         let doc = document();
         let body = &doc["paths"]["/api/v1/shows"]["post"]["requestBody"]["content"]["application/json"]

@@ -2,13 +2,12 @@
 //! transitions of the lifecycle.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ondeck_domain::lifecycle;
 use ondeck_domain::models::{Completion, CompletionInput, Role};
 use ondeck_domain::store::games::{self, GameFilter};
 use ondeck_domain::store::{events, outbox, players, shows};
-use ondeck_domain::validation::FieldErrors;
 use ondeck_domain::{DomainError, GameId, PlayerId, ShowId, Transition};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -19,7 +18,7 @@ use crate::app_state::AppState;
 use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::list::Listing;
+use crate::list::ListParams;
 use crate::query::{columns_for, parse_day, parse_order, parse_show_id, parse_state};
 use crate::responses::GameView;
 
@@ -109,12 +108,6 @@ pub struct GameListQuery {
     /// `score`, `-score`, `created_at` (default) or `-created_at`.
     #[param(schema_with = crate::query::params::order)]
     order: Option<String>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
-    limit: Option<String>,
-    cursor: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(schema_with = crate::query::params::format)]
-    format: Option<String>,
 }
 
 const GAME_COLUMNS: &[&str] = &[
@@ -144,22 +137,15 @@ const GAME_COLUMNS: &[&str] = &[
 ];
 
 /// List games, filtered and ordered; JSON or CSV.
-#[utoipa::path(get, path = "/api/v1/games", tag = "games", params(GameListQuery),
+#[utoipa::path(get, path = "/api/v1/games", tag = "games", params(GameListQuery, ListParams),
     responses((status = 200, description = "`{items: [Game], next_cursor}` or CSV")))]
 async fn list_games(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     ApiQuery(q): ApiQuery<GameListQuery>,
+    list: ListParams,
 ) -> Result<Response> {
-    let mut errors = FieldErrors::new();
-    let listing = Listing::parse(
-        &mut errors,
-        q.limit.as_deref(),
-        q.cursor.as_deref(),
-        q.format.as_deref(),
-        &headers,
-    );
+    let (listing, mut errors) = list.into_parts();
     let filter = GameFilter {
         states: q
             .state

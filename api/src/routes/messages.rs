@@ -1,11 +1,9 @@
 //! `/api/v1/messages`: every text ondeck sent or tried to send (admin only).
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use ondeck_domain::models::Role;
 use ondeck_domain::store::messages::{self, MessageFilter};
-use ondeck_domain::validation::FieldErrors;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +13,7 @@ use crate::app_state::AppState;
 use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::ApiQuery;
-use crate::list::Listing;
+use crate::list::ListParams;
 use crate::query::parse;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -33,32 +31,19 @@ pub struct MessageListQuery {
     kind: Option<String>,
     #[param(value_type = Option<i64>)]
     game_id: Option<String>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
-    limit: Option<String>,
-    cursor: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(schema_with = crate::query::params::format)]
-    format: Option<String>,
 }
 
 /// Texts, newest first, with their status, attempts and provider id.
-#[utoipa::path(get, path = "/api/v1/messages", tag = "messages", params(MessageListQuery),
+#[utoipa::path(get, path = "/api/v1/messages", tag = "messages", params(MessageListQuery, ListParams),
     responses((status = 200, description = "`{items: [Message], next_cursor}` or CSV")))]
 async fn list_messages(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     ApiQuery(q): ApiQuery<MessageListQuery>,
+    list: ListParams,
 ) -> Result<Response> {
     caller.allow(&[Role::Admin])?;
-    let mut errors = FieldErrors::new();
-    let listing = Listing::parse(
-        &mut errors,
-        q.limit.as_deref(),
-        q.cursor.as_deref(),
-        q.format.as_deref(),
-        &headers,
-    );
+    let (listing, mut errors) = list.into_parts();
     let filter = MessageFilter {
         status: parse(
             &mut errors,

@@ -2,14 +2,13 @@
 //! reads, the filtered list and PATCH.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ondeck_domain::PlayerId;
 use ondeck_domain::models::{Handedness, PlayerInput, Role};
 use ondeck_domain::store::outbox::{self, Job, MessageKind};
 use ondeck_domain::store::players::{self, PlayerFilter};
 use ondeck_domain::store::{events, games, shows};
-use ondeck_domain::validation::FieldErrors;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,7 +18,7 @@ use crate::app_state::AppState;
 use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::list::Listing;
+use crate::list::ListParams;
 use crate::media_urls::object_urls;
 use crate::player_detail::load;
 use crate::query::{columns_for, parse_bool, parse_order, parse_state};
@@ -100,13 +99,6 @@ pub struct PlayerListQuery {
     /// `score`, `-score`, `created_at` (default) or `-created_at`.
     #[param(schema_with = crate::query::params::order)]
     order: Option<String>,
-    /// 1 to 500 (default 50); CSV exports default to everything.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
-    limit: Option<String>,
-    cursor: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(schema_with = crate::query::params::format)]
-    format: Option<String>,
 }
 
 const PLAYER_COLUMNS: &[&str] = &[
@@ -129,22 +121,15 @@ const PLAYER_COLUMNS: &[&str] = &[
 ];
 
 /// List players, filtered and ordered; JSON or CSV.
-#[utoipa::path(get, path = "/api/v1/players", tag = "players", params(PlayerListQuery),
+#[utoipa::path(get, path = "/api/v1/players", tag = "players", params(PlayerListQuery, ListParams),
     responses((status = 200, description = "`{items: [Player], next_cursor}` or CSV")))]
 async fn list_players(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     ApiQuery(q): ApiQuery<PlayerListQuery>,
+    list: ListParams,
 ) -> Result<Response> {
-    let mut errors = FieldErrors::new();
-    let listing = Listing::parse(
-        &mut errors,
-        q.limit.as_deref(),
-        q.cursor.as_deref(),
-        q.format.as_deref(),
-        &headers,
-    );
+    let (listing, mut errors) = list.into_parts();
     let handedness = q
         .handedness
         .as_deref()
