@@ -15,38 +15,13 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use ondeck_domain::TokenId;
 use ondeck_domain::models::Role;
 use ondeck_domain::store::tokens;
 
+use crate::app_state::AppState;
+use crate::caller::Caller;
 use crate::db::Source;
 use crate::error::{ApiError, Result};
-use crate::state::AppState;
-
-/// The authenticated caller of a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Caller {
-    pub token_id: TokenId,
-    pub role: Role,
-}
-
-impl Caller {
-    /// Refuses the request unless the caller's role is one of `roles`.
-    pub fn allow(self, roles: &[Role]) -> Result<Self> {
-        if self.role == Role::Admin || roles.contains(&self.role) {
-            Ok(self)
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "a {} token may not do this",
-                self.role
-            )))
-        }
-    }
-
-    pub fn sees_pii(self) -> bool {
-        self.role.sees_pii()
-    }
-}
 
 /// The cookie in which the staff page keeps the admin token it logged in with.
 pub const ADMIN_COOKIE: &str = "ondeck_admin";

@@ -20,18 +20,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use ondeck_domain::TokenId;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgConnection, PgPool, Postgres};
 
-use crate::auth::{Caller, authenticate};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::caller::Caller;
 
 /// How often the monitor looks at both servers, and how long it waits for one.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -47,9 +42,6 @@ const SLACK: Duration = Duration::from_secs(2);
 /// What a write answers while the primary is unreachable.
 pub const PRIMARY_DOWN: &str = "the primary database is unavailable: nothing can be changed \
      until it is back; reads still work";
-
-/// What every request answers while the one database is unreachable.
-pub const DATABASE_DOWN: &str = "the database is unavailable; try again shortly";
 
 /// Which server a read went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -516,39 +508,6 @@ async fn replay_position(conn: &mut PgConnection) -> sqlx::Result<i64> {
     )
     .fetch_one(conn)
     .await
-}
-
-/// In front of the `/api/v1` handlers. With a replica, a change (any method
-/// but GET, HEAD, OPTIONS) answers 503 at once while the primary is known to
-/// be down, and a successful one makes its client read from the primary
-/// until the replica has it. Without one, every request answers 503 at once
-/// while the database is known to refuse connections.
-pub async fn route_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !state.reads.has_replica() {
-        if state.reads.primary_down() {
-            return ApiError::Unavailable(DATABASE_DOWN.into()).into_response();
-        }
-        return next.run(req).await;
-    }
-    if req.method().is_safe() {
-        return next.run(req).await;
-    }
-    let (mut parts, body) = req.into_parts();
-    // Unauthenticated requests are refused by the handler as usual.
-    let Ok(caller) = authenticate(&state, &parts).await else {
-        return next.run(Request::from_parts(parts, body)).await;
-    };
-    parts.extensions.insert(caller);
-    if state.reads.primary_down() {
-        return ApiError::Unavailable(PRIMARY_DOWN.into()).into_response();
-    }
-    let response = next.run(Request::from_parts(parts, body)).await;
-    if response.status().is_success() {
-        // Remembered even if the client goes away meanwhile.
-        let reads = state.reads.clone();
-        let _ = tokio::spawn(async move { reads.wrote(caller).await }).await;
-    }
-    response
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@ use serde_json::{Map, Value, json};
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// What every request answers while the one database is unreachable.
+pub const DATABASE_DOWN: &str = "the database is unavailable; try again shortly";
+
 /// The body of every error (`application/problem+json`), as the OpenAPI
 /// document describes it.
 #[derive(utoipa::ToSchema)]
@@ -138,7 +141,7 @@ impl From<sqlx::Error> for ApiError {
         if is_outage(&e) {
             // Tell the client to come back rather than hang or blame it.
             tracing::warn!(error = %e, "database unavailable");
-            return ApiError::Unavailable(crate::db::DATABASE_DOWN.into());
+            return ApiError::Unavailable(DATABASE_DOWN.into());
         }
         ApiError::Internal(anyhow::Error::new(e).context("database query failed"))
     }

@@ -1,23 +1,28 @@
 //! ondeck's HTTP API and the processes of the `ondeck` binary. `main.rs`
 //! only parses the command line; everything here is callable from tests.
 
+pub mod app_state;
 pub mod auth;
+pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod events;
+pub mod event_hub;
 pub mod extract;
 pub mod list;
+pub mod media_urls;
 pub mod middleware;
+pub mod openapi;
+pub mod player_detail;
 pub mod pool;
 pub mod prometheus;
+pub mod query;
 pub mod reporting;
+pub mod responses;
 pub mod routes;
-pub mod state;
 pub mod telemetry;
 pub mod token_cache;
-pub mod views;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -37,9 +42,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::app_state::AppState;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// The whole HTTP surface: `/api/v1`, the operations endpoints and the
 /// problem-format fallbacks. `main` and the tests build it the same way.
@@ -66,7 +71,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            db::route_writes,
+            middleware::route_writes,
         ))
         .layer(DefaultBodyLimit::max(extract::JSON_LIMIT))
         .merge(routes::ops::router(openapi))

@@ -1,16 +1,22 @@
 //! Lists: `limit`/`cursor` paging, and the same items as JSON or as CSV
-//! (`?format=csv` or `Accept: text/csv`).
+//! (`?format=csv` or `Accept: text/csv`). Every list handler takes
+//! [`ListParams`].
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ondeck_domain::store::{Page, Paged};
 use ondeck_domain::validation::FieldErrors;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
 
 use crate::error::{ApiError, Result};
+use crate::extract::ApiQuery;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
@@ -97,6 +103,67 @@ impl Listing {
             return Ok(response);
         }
         Ok(axum::Json(json!({ "items": paged.items, "next_cursor": next_cursor })).into_response())
+    }
+}
+
+/// The paging and format parameters of every list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// 1 to 500 (default 50); CSV exports default to everything.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+    /// The `next_cursor` of the page before.
+    cursor: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(schema_with = crate::query::params::format)]
+    format: Option<String>,
+}
+
+/// `limit`, `cursor` and `format` of a list, and its `Accept` header. A value
+/// that is not valid is not refused here but kept, so that the handler
+/// answers it in one 422 with the mistakes of its own filters.
+pub struct ListParams {
+    listing: Listing,
+    errors: FieldErrors,
+}
+
+impl ListParams {
+    /// How the list was asked for, and the mistakes found so far (to which a
+    /// handler adds its filters').
+    pub fn into_parts(self) -> (Listing, FieldErrors) {
+        (self.listing, self.errors)
+    }
+
+    /// How a list without filters was asked for; 422 for a value not valid.
+    pub fn checked(self) -> Result<Listing> {
+        self.errors.into_result().map_err(ApiError::Invalid)?;
+        Ok(self.listing)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let ApiQuery(q) = ApiQuery::<ListQuery>::from_request_parts(parts, state).await?;
+        let mut errors = FieldErrors::new();
+        let listing = Listing::parse(
+            &mut errors,
+            q.limit.as_deref(),
+            q.cursor.as_deref(),
+            q.format.as_deref(),
+            &parts.headers,
+        );
+        Ok(ListParams { listing, errors })
+    }
+}
+
+/// The document describes the parameters of [`ListParams`] beside a
+/// handler's own: `params(GameListQuery, ListParams)`.
+impl IntoParams for ListParams {
+    fn into_params(parameter_in_provider: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        ListQuery::into_params(parameter_in_provider)
     }
 }
 

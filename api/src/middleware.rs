@@ -1,6 +1,7 @@
 //! Request plumbing that sits in front of the handlers: the method override
-//! for web views that can only POST, `Idempotency-Key`, HTTP metrics, and
-//! the limits (rate per token, request timeout, event streams).
+//! for web views that can only POST, `Idempotency-Key`, HTTP metrics, the
+//! routing of writes to the primary (see `db`), and the limits (rate per
+//! token, request timeout, event streams).
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -18,11 +19,45 @@ use ondeck_domain::TokenId;
 use ondeck_domain::store::idempotency::{self, Claim};
 use sha2::{Digest, Sha256};
 
+use crate::app_state::AppState;
 use crate::auth::authenticate;
 use crate::config::Config;
-use crate::error::{ApiError, problem};
+use crate::db;
+use crate::error::{ApiError, DATABASE_DOWN, problem};
 use crate::extract::JSON_LIMIT;
-use crate::state::AppState;
+
+/// In front of the `/api/v1` handlers. With a replica, a change (any method
+/// but GET, HEAD, OPTIONS) answers 503 at once while the primary is known to
+/// be down, and a successful one makes its client read from the primary
+/// until the replica has it. Without one, every request answers 503 at once
+/// while the database is known to refuse connections.
+pub async fn route_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !state.reads.has_replica() {
+        if state.reads.primary_down() {
+            return ApiError::Unavailable(DATABASE_DOWN.into()).into_response();
+        }
+        return next.run(req).await;
+    }
+    if req.method().is_safe() {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    // Unauthenticated requests are refused by the handler as usual.
+    let Ok(caller) = authenticate(&state, &parts).await else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    parts.extensions.insert(caller);
+    if state.reads.primary_down() {
+        return ApiError::Unavailable(db::PRIMARY_DOWN.into()).into_response();
+    }
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if response.status().is_success() {
+        // Remembered even if the client goes away meanwhile.
+        let reads = state.reads.clone();
+        let _ = tokio::spawn(async move { reads.wrote(caller).await }).await;
+    }
+    response
+}
 
 /// `X-HTTP-Method-Override: PATCH|PUT|DELETE` on a POST. This must run
 /// before routing, so it wraps the whole router (see `lib.rs`).

@@ -14,7 +14,7 @@ use ondeck_domain::GameState;
 use ondeck_domain::store::stats;
 use sqlx::PgPool;
 
-use crate::state::AppState;
+use crate::app_state::AppState;
 
 /// Request latency buckets, in seconds: most answers take a few
 /// milliseconds, the slowest allowed one 30 s (the request timeout).

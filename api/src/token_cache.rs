@@ -14,7 +14,7 @@ use ondeck_domain::store::tokens::REVOKED_CHANNEL;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 
 const TTL: Duration = Duration::from_secs(30);
 /// A bound on memory: past it the cache starts over.

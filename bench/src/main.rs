@@ -13,7 +13,6 @@
 //! `ondeck-bench render` times the souvenir worker's CPU work in process:
 //! decode a player's photo, render the souvenir, encode it.
 
-use std::error::Error as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -24,13 +23,20 @@ use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use hdrhistogram::Histogram;
 use ondeck_media::images::souvenir;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+
 use reqwest::{Client, Method, Url};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
+mod api_client;
+mod photo;
+mod rounding;
 mod soak;
 mod sse;
+
+use api_client::{active_game_id, chain, client};
+use photo::synthetic_photo;
+use rounding::round;
 
 #[derive(Parser)]
 #[command(
@@ -164,25 +170,6 @@ async fn lifecycle(args: LifecycleArgs) -> anyhow::Result<()> {
         bail!("no transition succeeded: is the server up and the token an admin's?");
     }
     Ok(())
-}
-
-/// One client for every task, so connections are pooled and reused; the pool
-/// keeps one idle connection per task, as each has at most one request in flight.
-fn client(token: &str, concurrency: usize) -> anyhow::Result<Client> {
-    let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
-        .context("the token is not a valid header value")?;
-    auth.set_sensitive(true);
-    let mut headers = HeaderMap::new();
-    headers.insert(AUTHORIZATION, auth);
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Client::builder()
-        .default_headers(headers)
-        .pool_max_idle_per_host(concurrency)
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("building the HTTP client")
 }
 
 /// What every task shares: the client, the target and the measured window.
@@ -337,37 +324,9 @@ async fn player_loop(ctx: Arc<Ctx>) -> anyhow::Result<Stats> {
     Ok(stats)
 }
 
-/// An error with its causes, as reqwest's own `Display` leaves them out
-/// ("error sending request" says nothing of "connection refused").
-fn chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
-}
-
 /// Keeps a task from spinning when the server is down or refuses everything.
 async fn backoff() {
     tokio::time::sleep(Duration::from_millis(20)).await;
-}
-
-/// The new game's id from a signup response. Ids are opaque (numbers or
-/// strings), so it is kept as the text that goes into the URL.
-fn active_game_id(body: &[u8]) -> Option<String> {
-    let player: Value = serde_json::from_slice(body).ok()?;
-    id_text(player.get("active_game")?.get("id")?)
-}
-
-/// An opaque id (a JSON number or string) as the text that goes into a URL.
-pub(crate) fn id_text(id: &Value) -> Option<String> {
-    match id {
-        Value::String(id) => Some(id.clone()),
-        Value::Number(id) => Some(id.to_string()),
-        _ => None,
-    }
 }
 
 #[derive(Clone, Copy)]
@@ -484,11 +443,6 @@ impl Report {
             self.errors,
         )
     }
-}
-
-fn round(x: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (x * scale).round() / scale
 }
 
 /// Untimed renders before measuring (page faults, allocator, caches).
@@ -617,57 +571,4 @@ fn sample_souvenir(photo: Option<&image::DynamicImage>) -> souvenir::Souvenir<'_
         homeruns: 4,
         photo,
     }
-}
-
-/// A 1600×1200 stand-in for a phone photo, encoded as a JPEG once: an evening
-/// sky over a lit field, with grain so that it compresses like a photo.
-pub(crate) fn synthetic_photo() -> anyhow::Result<Vec<u8>> {
-    use image::{Rgb, RgbImage};
-
-    let (w, h) = (1600u32, 1200u32);
-    let horizon = h as f32 * 0.5;
-    // Stadium lights: (x, y, radius).
-    let lights = [
-        (260.0, 300.0, 120.0),
-        (800.0, 240.0, 150.0),
-        (1340.0, 310.0, 120.0),
-    ];
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let image = RgbImage::from_fn(w, h, |x, y| {
-        let (fx, fy) = (x as f32, y as f32);
-        let mut c = if fy < horizon {
-            let t = fy / horizon;
-            [20.0 + 210.0 * t * t, 30.0 + 90.0 * t * t, 80.0 + 40.0 * t]
-        } else {
-            let t = (fy - horizon) / (h as f32 - horizon);
-            let stripe = if (((fx + fy * 0.6) / 90.0) as u32).is_multiple_of(2) {
-                1.0
-            } else {
-                0.9
-            };
-            [
-                (40.0 - 20.0 * t) * stripe,
-                (140.0 - 60.0 * t) * stripe,
-                (60.0 - 30.0 * t) * stripe,
-            ]
-        };
-        for (lx, ly, r) in lights {
-            let d2 = ((fx - lx).powi(2) + (fy - ly).powi(2)) / (r * r);
-            let glow = 200.0 / (1.0 + 4.0 * d2);
-            c[0] += glow;
-            c[1] += glow * 0.95;
-            c[2] += glow * 0.8;
-        }
-        // xorshift grain
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let grain = (seed % 25) as f32 - 12.0;
-        Rgb(c.map(|v| (v + grain).clamp(0.0, 255.0) as u8))
-    });
-    let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
-        .encode_image(&image)
-        .context("encoding the synthetic photo")?;
-    Ok(jpeg)
 }

@@ -10,7 +10,6 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::Args;
 use reqwest::{Client, Url};
-use serde::Serialize;
 use tokio::sync::watch;
 
 mod boards;
@@ -20,6 +19,7 @@ mod report;
 mod venue;
 
 use model::Model;
+use report::Sample;
 use venue::{Tokens, Venue};
 
 #[derive(Args)]
@@ -88,16 +88,6 @@ pub struct SoakArgs {
     model: Model,
 }
 
-/// One sample of the server during the run.
-#[derive(Clone, Serialize)]
-pub struct Sample {
-    pub at_seconds: f64,
-    pub rss_mb: Option<f64>,
-    pub backlog: Option<i64>,
-    pub requests: u64,
-    pub errors: u64,
-}
-
 pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
     if args.base_url.cannot_be_a_base() || !args.base_url.scheme().starts_with("http") {
         bail!("--base-url must be an http(s) URL, got {}", args.base_url);
@@ -122,7 +112,7 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
         .connect_timeout(Duration::from_secs(5))
         .build()
         .context("building the SSE client")?;
-    let photo = Bytes::from(crate::synthetic_photo()?);
+    let photo = Bytes::from(crate::photo::synthetic_photo()?);
     let metrics_url = args.base_url.join("/metrics")?;
 
     let started = Instant::now();

@@ -16,7 +16,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, watch};
 
-use crate::{active_game_id, chain, client, id_text, round};
+use crate::api_client::{active_game_id, chain, client, id_text};
+use crate::rounding::round;
 
 #[derive(Args)]
 pub struct SseArgs {

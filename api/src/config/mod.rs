@@ -73,8 +73,8 @@ mod tests {
 
     use chrono_tz::Tz;
     use ondeck_domain::store::recall::RecallPolicy;
-    use ondeck_media::images::souvenir::Format;
     use ondeck_jobs::sms::SmsSettings;
+    use ondeck_media::images::souvenir::Format;
     use ondeck_media::storage::StorageSettings;
 
     use super::*;

@@ -10,12 +10,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::Caller;
+use crate::app_state::AppState;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::ApiQuery;
-use crate::routes::games::{parse_day, parse_show_id};
-use crate::state::AppState;
-use crate::views::{GameView, display_name};
+use crate::query::{parse_day, parse_show_id};
+use crate::responses::{GameView, display_name};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -120,7 +120,7 @@ pub struct LeaderboardQuery {
     #[param(value_type = Option<i64>)]
     show_id: Option<String>,
     /// `YYYY-MM-DD` in `VENUE_TZ`; default: every day of the show.
-    #[param(schema_with = crate::routes::params::day)]
+    #[param(schema_with = crate::query::params::day)]
     day: Option<String>,
     /// Rows of each ranking, 1 to 500 (default 10).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]

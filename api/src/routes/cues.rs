@@ -1,23 +1,22 @@
 //! `/api/v1/cues`: the venue cues of `CUES_FILE`, and firing one.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use ondeck_domain::models::Role;
 use ondeck_domain::store::cue_runs::{self, RunFilter};
 use ondeck_domain::store::outbox::{self, Job};
-use ondeck_domain::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::Caller;
+use crate::app_state::AppState;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::list::Listing;
-use crate::routes::messages::parse;
-use crate::state::AppState;
+use crate::list::ListParams;
+use crate::query::parse;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -119,34 +118,21 @@ pub struct RunListQuery {
     kind: Option<String>,
     /// A cue's name.
     cue: Option<String>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
-    limit: Option<String>,
-    cursor: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(schema_with = crate::routes::params::format)]
-    format: Option<String>,
 }
 
 /// What each action of each fired cue did, newest first: a DMX scene or a
 /// webhook, its target, status (`pending`, `ok`, `retrying`, `failed`),
 /// attempts and last error (admin only).
-#[utoipa::path(get, path = "/api/v1/cues/runs", tag = "cues", params(RunListQuery),
+#[utoipa::path(get, path = "/api/v1/cues/runs", tag = "cues", params(RunListQuery, ListParams),
     responses((status = 200, description = "`{items: [CueRun], next_cursor}` or CSV")))]
 async fn list_runs(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     ApiQuery(q): ApiQuery<RunListQuery>,
+    list: ListParams,
 ) -> Result<Response> {
     caller.allow(&[Role::Admin])?;
-    let mut errors = FieldErrors::new();
-    let listing = Listing::parse(
-        &mut errors,
-        q.limit.as_deref(),
-        q.cursor.as_deref(),
-        q.format.as_deref(),
-        &headers,
-    );
+    let (listing, mut errors) = list.into_parts();
     let filter = RunFilter {
         status: parse(
             &mut errors,
@@ -181,9 +167,9 @@ async fn list_runs(
 }
 
 fn status_param() -> utoipa::openapi::schema::Object {
-    crate::routes::params::one_of(&["pending", "ok", "retrying", "failed"])
+    crate::query::params::one_of(&["pending", "ok", "retrying", "failed"])
 }
 
 fn kind_param() -> utoipa::openapi::schema::Object {
-    crate::routes::params::one_of(&["dmx", "webhook"])
+    crate::query::params::one_of(&["dmx", "webhook"])
 }

@@ -22,12 +22,12 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::Caller;
+use crate::app_state::AppState;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
-use crate::events::{BATCH, EventHub};
+use crate::event_hub::{BATCH, EventHub};
 use crate::extract::ApiQuery;
 use crate::middleware::Limits;
-use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(stream_events))

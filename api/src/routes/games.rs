@@ -2,26 +2,24 @@
 //! transitions of the lifecycle.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::NaiveDate;
 use ondeck_domain::lifecycle::GameChange;
 use ondeck_domain::models::{CompletionInput, Role};
 use ondeck_domain::store::games::{self, GameFilter};
-use ondeck_domain::validation::FieldErrors;
 use ondeck_domain::{Actor, GameId, PlayerId, ShowId, Transition};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::Caller;
+use crate::app_state::AppState;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::list::Listing;
-use crate::routes::players::{columns_for, parse_order, parse_state};
-use crate::state::AppState;
-use crate::views::GameView;
+use crate::list::ListParams;
+use crate::query::{columns_for, parse_day, parse_order, parse_show_id, parse_state};
+use crate::responses::GameView;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -81,44 +79,18 @@ async fn create_game(
 pub struct GameListQuery {
     /// Repeatable: `?state=queued&state=recalled`.
     #[serde(default)]
-    #[param(schema_with = crate::routes::params::game_states)]
+    #[param(schema_with = crate::query::params::game_states)]
     state: Vec<String>,
     /// A team's name.
     team: Option<String>,
     #[param(value_type = Option<i64>)]
     show_id: Option<String>,
     /// `YYYY-MM-DD` in `VENUE_TZ`: games created that day.
-    #[param(schema_with = crate::routes::params::day)]
+    #[param(schema_with = crate::query::params::day)]
     day: Option<String>,
     /// `score`, `-score`, `created_at` (default) or `-created_at`.
-    #[param(schema_with = crate::routes::params::order)]
+    #[param(schema_with = crate::query::params::order)]
     order: Option<String>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
-    limit: Option<String>,
-    cursor: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(schema_with = crate::routes::params::format)]
-    format: Option<String>,
-}
-
-pub fn parse_day(errors: &mut FieldErrors, raw: Option<&str>) -> Option<NaiveDate> {
-    raw.filter(|d| !d.is_empty()).and_then(|d| {
-        let parsed = NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok();
-        if parsed.is_none() {
-            errors.add("day", "must be a date as YYYY-MM-DD");
-        }
-        parsed
-    })
-}
-
-pub fn parse_show_id(errors: &mut FieldErrors, raw: Option<&str>) -> Option<ShowId> {
-    raw.filter(|s| !s.is_empty()).and_then(|s| {
-        let parsed = s.trim().parse().ok();
-        if parsed.is_none() {
-            errors.add("show_id", "must be a show's id");
-        }
-        parsed
-    })
 }
 
 const GAME_COLUMNS: &[&str] = &[
@@ -148,22 +120,15 @@ const GAME_COLUMNS: &[&str] = &[
 ];
 
 /// List games, filtered and ordered; JSON or CSV.
-#[utoipa::path(get, path = "/api/v1/games", tag = "games", params(GameListQuery),
+#[utoipa::path(get, path = "/api/v1/games", tag = "games", params(GameListQuery, ListParams),
     responses((status = 200, description = "`{items: [Game], next_cursor}` or CSV")))]
 async fn list_games(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     ApiQuery(q): ApiQuery<GameListQuery>,
+    list: ListParams,
 ) -> Result<Response> {
-    let mut errors = FieldErrors::new();
-    let listing = Listing::parse(
-        &mut errors,
-        q.limit.as_deref(),
-        q.cursor.as_deref(),
-        q.format.as_deref(),
-        &headers,
-    );
+    let (listing, mut errors) = list.into_parts();
     let filter = GameFilter {
         states: q
             .state

@@ -21,12 +21,13 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::Caller;
+use crate::app_state::AppState;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::ApiPath;
-use crate::routes::players::load;
-use crate::state::AppState;
-use crate::views::PlayerView;
+use crate::media_urls::object_url;
+use crate::player_detail::load;
+use crate::responses::PlayerView;
 
 /// Routes under `/api/v1` (documented).
 pub fn router() -> OpenApiRouter<AppState> {
@@ -131,30 +132,6 @@ async fn rerender_souvenir(
         axum::Json(json!({"game_id": id, "status": "queued"})),
     )
         .into_response())
-}
-
-/// URLs where a browser can fetch the stored objects `keys` (in order;
-/// `None` stays `None`): signed `/media/` URLs for local storage,
-/// `S3_PUBLIC_BASE_URL` or presigned URLs for S3 (`Storage::url`).
-pub async fn object_urls<'a>(
-    state: &AppState,
-    keys: impl IntoIterator<Item = Option<&'a str>>,
-) -> Result<Vec<Option<String>>> {
-    let urls = keys.into_iter().map(|key| async move {
-        match key {
-            Some(key) => object_url(state, key).await.map(Some),
-            None => Ok(None),
-        }
-    });
-    futures::future::try_join_all(urls).await
-}
-
-async fn object_url(state: &AppState, key: &str) -> Result<String> {
-    state
-        .storage
-        .url(key, &state.config.http.public_base_url)
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing a media URL")))
 }
 
 async fn redirect_to_object(state: &AppState, key: &str) -> Result<Response> {

@@ -1,21 +1,20 @@
 //! `/api/v1/messages`: every text ondeck sent or tried to send (admin only).
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use ondeck_domain::models::Role;
 use ondeck_domain::store::messages::{self, MessageFilter};
-use ondeck_domain::validation::FieldErrors;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::Caller;
+use crate::app_state::AppState;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::ApiQuery;
-use crate::list::Listing;
-use crate::state::AppState;
+use crate::list::ListParams;
+use crate::query::parse;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_messages))
@@ -32,47 +31,19 @@ pub struct MessageListQuery {
     kind: Option<String>,
     #[param(value_type = Option<i64>)]
     game_id: Option<String>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
-    limit: Option<String>,
-    cursor: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(schema_with = crate::routes::params::format)]
-    format: Option<String>,
-}
-
-pub(crate) fn parse<T: std::str::FromStr>(
-    errors: &mut FieldErrors,
-    field: &str,
-    raw: Option<&str>,
-    expected: &str,
-) -> Option<T> {
-    raw.filter(|s| !s.is_empty()).and_then(|s| {
-        let parsed = s.trim().parse().ok();
-        if parsed.is_none() {
-            errors.add(field, format!("must be {expected}"));
-        }
-        parsed
-    })
 }
 
 /// Texts, newest first, with their status, attempts and provider id.
-#[utoipa::path(get, path = "/api/v1/messages", tag = "messages", params(MessageListQuery),
+#[utoipa::path(get, path = "/api/v1/messages", tag = "messages", params(MessageListQuery, ListParams),
     responses((status = 200, description = "`{items: [Message], next_cursor}` or CSV")))]
 async fn list_messages(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     ApiQuery(q): ApiQuery<MessageListQuery>,
+    list: ListParams,
 ) -> Result<Response> {
     caller.allow(&[Role::Admin])?;
-    let mut errors = FieldErrors::new();
-    let listing = Listing::parse(
-        &mut errors,
-        q.limit.as_deref(),
-        q.cursor.as_deref(),
-        q.format.as_deref(),
-        &headers,
-    );
+    let (listing, mut errors) = list.into_parts();
     let filter = MessageFilter {
         status: parse(
             &mut errors,
@@ -111,9 +82,9 @@ async fn list_messages(
 }
 
 fn status_param() -> utoipa::openapi::schema::Object {
-    crate::routes::params::one_of(&["queued", "sent", "failed", "delivered"])
+    crate::query::params::one_of(&["queued", "sent", "failed", "delivered"])
 }
 
 fn kind_param() -> utoipa::openapi::schema::Object {
-    crate::routes::params::one_of(&["welcome", "recall", "souvenir"])
+    crate::query::params::one_of(&["welcome", "recall", "souvenir"])
 }

@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::state::AppState;
+use crate::app_state::AppState;
 
 pub fn router(openapi: String) -> Router<AppState> {
     Router::new()

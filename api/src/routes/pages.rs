@@ -26,9 +26,9 @@ use ondeck_domain::{GameState, Transition};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::app_state::AppState;
 use crate::auth::{ADMIN_COOKIE, cookie, lookup};
 use crate::error::Result;
-use crate::state::AppState;
 
 const BOARD_HTML: &str = include_str!("../../assets/board.html");
 const ADMIN_HTML: &str = include_str!("../../assets/admin.html");

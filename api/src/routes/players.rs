@@ -2,54 +2,31 @@
 //! reads, the filtered list and PATCH.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use ondeck_domain::PlayerId;
 use ondeck_domain::models::{Handedness, PlayerInput, Role};
+use ondeck_domain::store::games;
 use ondeck_domain::store::players::{self, PlayerFilter};
-use ondeck_domain::store::{PgConnection, games};
-use ondeck_domain::validation::FieldErrors;
-use ondeck_domain::{GameState, PlayerId};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::Caller;
+use crate::app_state::AppState;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::list::Listing;
-use crate::routes::media;
-use crate::state::AppState;
-use crate::views::{GameView, PlayerView};
+use crate::list::ListParams;
+use crate::media_urls::object_urls;
+use crate::player_detail::load;
+use crate::query::{columns_for, parse_bool, parse_order, parse_state};
+use crate::responses::{GameView, PlayerView};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_player, list_players))
         .routes(routes!(get_player, update_player))
-}
-
-/// A player as `caller` may see them, with their active game and, for the
-/// detail view, every game.
-pub async fn load(
-    conn: &mut PgConnection,
-    state: &AppState,
-    id: PlayerId,
-    caller: Caller,
-) -> Result<PlayerView> {
-    let player = players::get(conn, id).await?;
-    let pii = caller.sees_pii();
-    let minutes = state.config.worker.recall.policy.minutes;
-    let games: Vec<GameView> = games::of_player(conn, id)
-        .await?
-        .into_iter()
-        .map(|g| GameView::new(g, pii, minutes))
-        .collect();
-    let active = games.last().cloned();
-    let photo_url = media::object_urls(state, [player.photo_key.as_deref()])
-        .await?
-        .pop()
-        .flatten();
-    Ok(PlayerView::new(player, active, Some(games), pii, photo_url))
 }
 
 fn refuse_finalist_unless_admin(caller: Caller, input: &PlayerInput) -> Result<()> {
@@ -91,12 +68,12 @@ async fn create_player(
 #[into_params(parameter_in = Query)]
 pub struct PlayerListQuery {
     /// The state of the player's active game.
-    #[param(schema_with = crate::routes::params::game_state)]
+    #[param(schema_with = crate::query::params::game_state)]
     state: Option<String>,
     /// A team's name.
     team: Option<String>,
     /// `L` or `R`.
-    #[param(schema_with = crate::routes::params::handedness)]
+    #[param(schema_with = crate::query::params::handedness)]
     handedness: Option<String>,
     #[param(value_type = Option<bool>)]
     signed_waiver: Option<String>,
@@ -105,45 +82,8 @@ pub struct PlayerListQuery {
     /// Part of a name, or at least three digits of a mobile number (PII roles).
     q: Option<String>,
     /// `score`, `-score`, `created_at` (default) or `-created_at`.
-    #[param(schema_with = crate::routes::params::order)]
+    #[param(schema_with = crate::query::params::order)]
     order: Option<String>,
-    /// 1 to 500 (default 50); CSV exports default to everything.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
-    limit: Option<String>,
-    cursor: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(schema_with = crate::routes::params::format)]
-    format: Option<String>,
-}
-
-fn parse_bool(errors: &mut FieldErrors, field: &str, raw: Option<&str>) -> Option<bool> {
-    match raw.map(str::trim) {
-        None | Some("") => None,
-        Some("true" | "1") => Some(true),
-        Some("false" | "0") => Some(false),
-        Some(_) => {
-            errors.add(field, "must be true or false");
-            None
-        }
-    }
-}
-
-pub fn parse_order(errors: &mut FieldErrors, raw: Option<&str>) -> ondeck_domain::store::Order {
-    raw.map(|o| {
-        o.trim().parse().unwrap_or_else(|()| {
-            errors.add("order", "must be score, -score, created_at or -created_at");
-            Default::default()
-        })
-    })
-    .unwrap_or_default()
-}
-
-pub fn parse_state(errors: &mut FieldErrors, raw: &str) -> Option<GameState> {
-    let parsed = raw.trim().parse().ok();
-    if parsed.is_none() {
-        errors.add("state", format!("{raw:?} is not a game state"));
-    }
-    parsed
 }
 
 const PLAYER_COLUMNS: &[&str] = &[
@@ -165,32 +105,16 @@ const PLAYER_COLUMNS: &[&str] = &[
     "updated_at",
 ];
 
-/// Columns of an empty CSV, without the PII ones for roles that don't see it.
-pub fn columns_for(columns: &'static [&'static str], caller: Caller) -> Vec<&'static str> {
-    columns
-        .iter()
-        .copied()
-        .filter(|c| caller.sees_pii() || !c.ends_with("mobile_number") && !c.ends_with("email"))
-        .collect()
-}
-
 /// List players, filtered and ordered; JSON or CSV.
-#[utoipa::path(get, path = "/api/v1/players", tag = "players", params(PlayerListQuery),
+#[utoipa::path(get, path = "/api/v1/players", tag = "players", params(PlayerListQuery, ListParams),
     responses((status = 200, description = "`{items: [Player], next_cursor}` or CSV")))]
 async fn list_players(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     ApiQuery(q): ApiQuery<PlayerListQuery>,
+    list: ListParams,
 ) -> Result<Response> {
-    let mut errors = FieldErrors::new();
-    let listing = Listing::parse(
-        &mut errors,
-        q.limit.as_deref(),
-        q.cursor.as_deref(),
-        q.format.as_deref(),
-        &headers,
-    );
+    let (listing, mut errors) = list.into_parts();
     let handedness = q
         .handedness
         .as_deref()
@@ -234,7 +158,7 @@ async fn list_players(
         .map(|g| (g.id, GameView::new(g, pii, minutes)))
         .collect();
     let photo_keys = paged.items.iter().map(|p| p.photo_key.as_deref());
-    let mut photo_urls = media::object_urls(&state, photo_keys).await?.into_iter();
+    let mut photo_urls = object_urls(&state, photo_keys).await?.into_iter();
     let views = paged.map(|p| {
         let game = p.active_game_id.and_then(|id| active.remove(&id));
         let photo_url = photo_urls.next().flatten();

@@ -1,22 +1,19 @@
 //! `/api/v1/shows`: events, each with its text messages. Written by admins.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ondeck_domain::ShowId;
 use ondeck_domain::models::{Role, Show, ShowInput};
 use ondeck_domain::store::shows;
-use ondeck_domain::validation::FieldErrors;
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::Caller;
+use crate::app_state::AppState;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::list::Listing;
-use crate::state::AppState;
+use crate::extract::{ApiJson, ApiPath};
+use crate::list::ListParams;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -39,35 +36,15 @@ async fn create_show(
     Ok((StatusCode::CREATED, axum::Json(show)).into_response())
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ShowListQuery {
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
-    limit: Option<String>,
-    cursor: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(schema_with = crate::routes::params::format)]
-    format: Option<String>,
-}
-
 /// Shows, latest date first.
-#[utoipa::path(get, path = "/api/v1/shows", tag = "shows", params(ShowListQuery),
+#[utoipa::path(get, path = "/api/v1/shows", tag = "shows", params(ListParams),
     responses((status = 200, description = "`{items: [Show], next_cursor}` or CSV")))]
 async fn list_shows(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<ShowListQuery>,
+    list: ListParams,
 ) -> Result<Response> {
-    let mut errors = FieldErrors::new();
-    let listing = Listing::parse(
-        &mut errors,
-        q.limit.as_deref(),
-        q.cursor.as_deref(),
-        q.format.as_deref(),
-        &headers,
-    );
-    errors.into_result().map_err(ApiError::Invalid)?;
+    let listing = list.checked()?;
     let mut conn = state.reads.acquire(Some(caller)).await?;
     let paged = shows::list(&mut conn, listing.page).await?;
     listing.respond(

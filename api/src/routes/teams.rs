@@ -1,23 +1,20 @@
 //! `/api/v1/teams`: teams with their members and daily scores. Written by admins.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ondeck_domain::TeamId;
 use ondeck_domain::models::{Role, TeamInput};
 use ondeck_domain::store::{scores, teams};
-use ondeck_domain::validation::FieldErrors;
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::Caller;
+use crate::app_state::AppState;
+use crate::caller::Caller;
 use crate::error::{ApiError, Result};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::list::Listing;
-use crate::state::AppState;
-use crate::views::TeamView;
+use crate::extract::{ApiJson, ApiPath};
+use crate::list::ListParams;
+use crate::responses::TeamView;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -44,35 +41,15 @@ async fn create_team(
         .into_response())
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TeamListQuery {
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
-    limit: Option<String>,
-    cursor: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(schema_with = crate::routes::params::format)]
-    format: Option<String>,
-}
-
 /// Teams in creation order, each with its daily scores.
-#[utoipa::path(get, path = "/api/v1/teams", tag = "teams", params(TeamListQuery),
+#[utoipa::path(get, path = "/api/v1/teams", tag = "teams", params(ListParams),
     responses((status = 200, description = "`{items: [Team], next_cursor}` or CSV")))]
 async fn list_teams(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<TeamListQuery>,
+    list: ListParams,
 ) -> Result<Response> {
-    let mut errors = FieldErrors::new();
-    let listing = Listing::parse(
-        &mut errors,
-        q.limit.as_deref(),
-        q.cursor.as_deref(),
-        q.format.as_deref(),
-        &headers,
-    );
-    errors.into_result().map_err(ApiError::Invalid)?;
+    let listing = list.checked()?;
     let mut conn = state.reads.acquire(Some(caller)).await?;
     let paged = teams::list(&mut conn, listing.page).await?;
     let ids: Vec<_> = paged.items.iter().map(|t| t.id).collect();

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ondeck_api::app_state::AppState;
 use ondeck_api::config::Config;
-use ondeck_api::state::AppState;
 use ondeck_domain::models::Role;
 use ondeck_domain::store::tokens;
 use reqwest::{Method, StatusCode};

@@ -21,7 +21,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Option<PrometheusHandle>,
     /// This process's side of `GET /api/v1/events`.
-    pub events: Arc<crate::events::EventHub>,
+    pub events: Arc<crate::event_hub::EventHub>,
     /// Where photos and souvenirs are kept.
     pub storage: ondeck_media::storage::Storage,
     /// Recently authenticated tokens (see `token_cache`).
