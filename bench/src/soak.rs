@@ -122,7 +122,7 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
         .connect_timeout(Duration::from_secs(5))
         .build()
         .context("building the SSE client")?;
-    let photo = Bytes::from(crate::synthetic_photo()?);
+    let photo = Bytes::from(crate::render::synthetic_photo()?);
     let metrics_url = args.base_url.join("/metrics")?;
 
     let started = Instant::now();
@@ -281,7 +281,7 @@ impl Probe {
                 .fold((0, 0), |(r, e), ep| (r + ep.requests, e + ep.errors))
         };
         Sample {
-            at_seconds: report::round(started.elapsed().as_secs_f64(), 1),
+            at_seconds: crate::round(started.elapsed().as_secs_f64(), 1),
             rss_mb: self.memory().map(|(rss, _)| rss),
             backlog: self.backlog().await,
             requests,

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::Sample;
 use super::boards::Feed;
 use super::venue::Venue;
+use crate::round;
 
 pub struct Inputs<'a> {
     pub venue: &'a Venue,
@@ -257,9 +258,4 @@ impl Report {
         );
         md
     }
-}
-
-pub fn round(x: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (x * scale).round() / scale
 }

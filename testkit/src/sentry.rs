@@ -1,6 +1,5 @@
 //! A local HTTP server standing in for Sentry's ingestion endpoint, for
-//! the error-reporting tests (`sentry.rs`, `sentry_jobs.rs`).
-#![allow(dead_code)]
+//! the error-reporting tests of the API and of the worker.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,7 +9,7 @@ use axum::extract::Path;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use crate::support::eventually;
+use crate::wait::eventually;
 
 /// Sentry's ingestion API as the SDK uses it: envelopes (and the older
 /// store endpoint) POSTed per project, recorded as they came.
