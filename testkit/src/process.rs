@@ -78,6 +78,19 @@ pub(crate) fn find_program(name: &str, env_var: &str, extra: &[PathBuf], hint: &
         .unwrap_or_else(|| panic!("{name} not found: {hint}"))
 }
 
+/// Serves `app` on `listener` in a task of the caller's runtime, as the
+/// stand-ins for outside services do; their address and that task.
+pub(crate) fn serve_in_task(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let addr = listener.local_addr().expect("the listener's address");
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, server)
+}
+
 /// Waits until something listens on `port`; `false` after `limit`, or as
 /// soon as `alive` says the server is gone.
 pub(crate) fn wait_for_port(port: u16, limit: Duration, mut alive: impl FnMut() -> bool) -> bool {

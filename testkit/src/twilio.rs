@@ -18,6 +18,8 @@ use chrono::{DateTime, Utc};
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
+use crate::process::serve_in_task;
+
 pub const TWILIO_SID: &str = "AC0e2e0000000000000000000000000000";
 pub const TWILIO_FROM: &str = "+15005550006";
 
@@ -110,10 +112,7 @@ impl FakeTwilio {
                 )
             })
             .with_state(shared);
-        let addr = listener.local_addr().expect("its address");
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, server) = serve_in_task(listener, app);
         FakeTwilio {
             base: format!("http://{addr}"),
             token,
