@@ -120,6 +120,11 @@ impl Drop for Db {
     fn drop(&mut self) {
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         let (pool, server) = (self.pool.clone(), self.server.clone());
+        // The pool's connections belong to the test's runtime, which waits
+        // below: a single-threaded one could not close them, so there they
+        // are left for `WITH (FORCE)` to end.
+        let close = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread);
         // On a thread of its own: Drop may run inside the test's runtime.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -127,7 +132,9 @@ impl Drop for Db {
                 .build()
                 .expect("a runtime");
             runtime.block_on(async move {
-                pool.close().await;
+                if close {
+                    pool.close().await;
+                }
                 on_server(&server, sql).await
             })
         });
