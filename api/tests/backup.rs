@@ -5,16 +5,14 @@
 //! sequences and a checksum of the games table compared; then ondeck serves
 //! the restored data. Also the image's health probe, `compose/healthz`.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use ondeck_testkit::{Db, Mode, Ondeck, S3_ACCESS_KEY, S3_BUCKET, Stack, TempDir, free_port};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
-use support::{Db, Mode, Ondeck, S3_ACCESS_KEY, S3_BUCKET, Stack, TempDir, free_port};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -4,63 +4,39 @@
 //! server `DATABASE_URL` names, and drops it at the end.
 
 use std::process::{Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use ondeck_domain::models::Role;
 use ondeck_domain::store::tokens;
-use reqwest::{StatusCode, Url};
+use ondeck_testkit::process::{ondeck_binary, run_ondeck as ondeck};
+use ondeck_testkit::redis::redis_url;
+use reqwest::StatusCode;
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
+use sqlx::AssertSqlSafe;
 use tokio::process::Command;
 
-const ONDECK: &str = env!("CARGO_BIN_EXE_ondeck");
+/// A database of the test's own, empty (the tests migrate it), with the
+/// CLI's calls written as command lines.
+struct Db(ondeck_testkit::Db);
 
-fn server_url() -> String {
-    std::env::var("DATABASE_URL").expect("DATABASE_URL names the PostgreSQL server for tests")
-}
+impl std::ops::Deref for Db {
+    type Target = ondeck_testkit::Db;
 
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// Runs SQL on the server `DATABASE_URL` names.
-async fn on_server(sql: String) -> Result<(), sqlx::Error> {
-    let mut server = PgConnection::connect(&server_url()).await?;
-    sqlx::query(AssertSqlSafe(sql)).execute(&mut server).await?;
-    Ok(())
-}
-
-/// A database of one test's own, dropped when the test ends, even by a panic.
-struct Db {
-    name: String,
-    url: String,
-    pool: PgPool,
+    fn deref(&self) -> &ondeck_testkit::Db {
+        &self.0
+    }
 }
 
 impl Db {
     async fn create() -> Db {
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::UNIX_EPOCH
-            .elapsed()
-            .expect("clock")
-            .subsec_nanos();
-        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let name = format!("ondeck_cli_{}_{nanos}_{seq}", std::process::id());
-        let created = on_server(format!("CREATE DATABASE {name}")).await;
-        created.expect("create a database on DATABASE_URL's server");
-        let mut url = Url::parse(&server_url()).expect("DATABASE_URL is a URL");
-        url.set_path(&name);
-        let pool = PgPool::connect(url.as_str()).await.expect("connect");
-        let url = url.to_string();
-        Db { name, url, pool }
+        Db(ondeck_testkit::Db::empty().await)
     }
 
     /// Runs `ondeck` (arguments split at spaces) with this database and
     /// nothing else in its environment.
     async fn run(&self, args: &str) -> Output {
         let args: Vec<&str> = args.split_whitespace().collect();
-        ondeck(&args, &[("DATABASE_URL", &self.url)]).await
+        self.0.run(&args).await
     }
 
     /// Runs `ondeck`, which must succeed, and returns what it printed.
@@ -75,33 +51,6 @@ impl Db {
         let count = query.fetch_one(&self.pool).await;
         count.unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // On a thread of its own: Drop may run inside the test's runtime.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            runtime.expect("a runtime").block_on(on_server(sql))
-        });
-        if let Ok(Err(e)) = dropped.join() {
-            eprintln!("could not drop {}: {e}", self.name);
-        }
-    }
-}
-
-/// Runs `ondeck args` with only `env` in its environment, for at most 30 s.
-async fn ondeck(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(ONDECK);
-    command.args(args).env_clear().envs(env.iter().copied());
-    let output = command.kill_on_drop(true).stdin(Stdio::null()).output();
-    let output = tokio::time::timeout(Duration::from_secs(30), output).await;
-    output
-        .expect("ondeck finishes within 30 s")
-        .expect("ondeck runs")
 }
 
 fn stdout(output: &Output) -> String {
@@ -265,7 +214,7 @@ async fn serve_answers_until_sigterm_then_exits_0() {
         ("REDIS_URL", redis.as_str()),
         ("LISTEN_ADDR", listen.as_str()),
     ];
-    let mut command = Command::new(ONDECK);
+    let mut command = Command::new(ondeck_binary());
     command
         .arg("serve")
         .env_clear()

@@ -2,8 +2,6 @@
 //! pseudo-terminal pair (socat) standing in for the USB–DMX interface, and a
 //! webhook target inside the test.
 
-mod support;
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
+use ondeck_testkit::{Mode, Ondeck, Stack, TempDir, eventually};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use support::{Mode, Ondeck, Stack, TempDir, eventually};
 
 const FRAME: usize = 518;
 
@@ -81,7 +79,7 @@ impl Interface {
 
     /// Unplugs the interface: socat ends and removes its links.
     fn stop(&mut self) {
-        support::signal(self.socat.id(), "TERM");
+        ondeck_testkit::signal(self.socat.id(), "TERM");
         let _ = self.socat.wait();
     }
 }

@@ -4,14 +4,12 @@
 //! hold up the others, and events written concurrently arrive in id order
 //! with none skipped (the log's horizon waits for writers in flight).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use ondeck_testkit::sse::Subscriber;
+use ondeck_testkit::{Mode, Ondeck, Stack};
 use serde_json::Value;
 use sqlx::Connection;
-use support::sse::Subscriber;
-use support::{Mode, Ondeck, Stack};
 
 fn game_id(player: &Value) -> i64 {
     player["active_game"]["id"]

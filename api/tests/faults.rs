@@ -16,19 +16,17 @@
 //! cancel over and over (cancels make the server auto-recall waiting
 //! players, so recall texts go out too).
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ondeck_testkit::postgres::Cluster;
+use ondeck_testkit::sse::Subscriber;
+use ondeck_testkit::{Mode, Ondeck, Stack, eventually, signal};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Connection;
-use support::pg::Cluster;
-use support::sse::Subscriber;
-use support::{Mode, Ondeck, Stack, eventually, signal};
 
 /// One request of the load, as its client saw it.
 #[derive(Debug, Clone)]

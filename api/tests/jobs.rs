@@ -1,19 +1,17 @@
 //! The background-job pipeline end to end (docs/texts-and-media.md): the real
 //! `ondeck` processes against a real PostgreSQL and a Redis of the test's
 //! own, a fake Twilio inside the test that checks and records every request,
-//! and a real S3-compatible server (s3s-fs) on loopback. See `support/`.
-
-mod support;
+//! and a real S3-compatible server (s3s-fs) on loopback. See `testkit/`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ondeck_media::images::photo::{self, PhotoFormat};
-use reqwest::Method;
-use serde_json::{Value, json};
-use support::{
+use ondeck_testkit::{
     Body, Mode, Ondeck, Stack, TWILIO_FROM, eventually, jpeg_dimensions, noise_png, png_header,
 };
+use reqwest::Method;
+use serde_json::{Value, json};
 
 const SOUVENIR_SIDE: u32 = 1080;
 
@@ -100,7 +98,7 @@ async fn follow_to_image(stack: &Stack, url: &str, token: Option<&str>, what: &s
     if let Some(token) = token {
         req = req.bearer_auth(token);
     }
-    let first = support::read_reply(
+    let first = ondeck_testkit::Reply::read(
         req.send()
             .await
             .unwrap_or_else(|e| panic!("{what}: GET {url}: {e}")),
@@ -118,7 +116,7 @@ async fn follow_to_image(stack: &Stack, url: &str, token: Option<&str>, what: &s
     let image = reqwest::get(&location)
         .await
         .unwrap_or_else(|e| panic!("{what}: GET {location}: {e}"));
-    let image = support::read_reply(image).await;
+    let image = ondeck_testkit::Reply::read(image).await;
     assert_eq!(
         image.status,
         200,
@@ -468,7 +466,7 @@ async fn texts_pending_when_the_process_is_killed_go_out_exactly_once_after_a_re
         .zip(&numbers)
         .map(|(name, number)| stack.signup(&first, name, number))
         .collect();
-    support::at_most(8, signups).await;
+    ondeck_testkit::at_most(8, signups).await;
     eventually(
         "the first texts to reach the provider",
         Duration::from_secs(30),

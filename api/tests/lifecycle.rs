@@ -1,12 +1,10 @@
 //! The game lifecycle through HTTP: every (state, transition) pair, the
 //! timestamps, and the races the conditional write must win.
 
-mod common;
-
-use common::TestApp;
 use futures::future::join_all;
 use ondeck_domain::models::Role;
 use ondeck_domain::{GameState, Transition};
+use ondeck_testkit::TestApp;
 use serde_json::json;
 use sqlx::PgPool;
 

@@ -7,14 +7,12 @@
 //! slow without any test-only route: the test itself locks a game's row, so
 //! a transition of that game waits, holding its pool connection.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use ondeck_testkit::{Mode, Ondeck, Reply, Stack, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::{Connection as _, PgConnection};
-use support::{Mode, Ondeck, Reply, Stack, eventually};
 
 /// A response with its `Retry-After`.
 struct Answer {
@@ -53,7 +51,7 @@ async fn send(
             .unwrap_or_else(|| panic!("Retry-After in whole seconds, got {v:?}"))
     });
     Answer {
-        reply: support::read_reply(res).await,
+        reply: Reply::read(res).await,
         retry_after,
     }
 }

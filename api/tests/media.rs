@@ -2,16 +2,14 @@
 //! `STORAGE=local`, `/media/` serves a file only to a URL signed with the
 //! key in the database (any process, after restarts), and refuses every
 //! other request alike; with `STORAGE=s3`, `photo_url` points to the bucket.
-//! The real `ondeck` processes, PostgreSQL, and s3s-fs (see `support/`).
-
-mod support;
+//! The real `ondeck` processes, PostgreSQL, and s3s-fs (see `testkit/`).
 
 use std::time::Duration;
 
 use ondeck_media::media_key::MediaKey;
+use ondeck_testkit::{Body, Mode, Ondeck, Reply, Stack, TempDir, eventually, noise_png};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{Body, Mode, Ondeck, Reply, Stack, TempDir, eventually, noise_png};
 
 fn id(value: &Value) -> i64 {
     value["id"]
@@ -69,7 +67,7 @@ async fn fetch(stack: &Stack, url: &str) -> (Reply, Option<String>) {
         .get("cache-control")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    (support::read_reply(res).await, cache_control)
+    (Reply::read(res).await, cache_control)
 }
 
 /// Asserts that `url` is refused as `/media/` refuses: a 404 problem, no
@@ -275,7 +273,7 @@ async fn a_local_souvenir_is_reached_through_its_short_link() {
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
-        let reply = support::read_reply(req.send().await.expect("a reply")).await;
+        let reply = Reply::read(req.send().await.expect("a reply")).await;
         assert_eq!(reply.status, 302, "GET {url}: {}", reply.text());
         let location = reply.location.expect("a Location");
         let media = format!("{}/media/souvenirs/{game}.jpg?expires=", ondeck.base);

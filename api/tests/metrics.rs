@@ -4,17 +4,14 @@
 //! pools; and the Grafana dashboard in `deploy/grafana/` uses only metrics
 //! that ondeck exports.
 
-mod common;
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::TestApp;
 use ondeck_domain::models::Role;
+use ondeck_testkit::TestApp;
+use ondeck_testkit::{Mode, Stack, eventually};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use support::{Mode, Stack, eventually};
 
 /// One sample of a Prometheus text exposition.
 #[derive(Debug)]
@@ -78,9 +75,9 @@ async fn scrape(app: &TestApp) -> String {
     let reply = app
         .send(reqwest::Method::GET, "/metrics", None, None, &[])
         .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.status, 200, "{}", reply.text());
     assert!(reply.content_type.starts_with("text/plain"), "{reply:?}");
-    reply.text
+    reply.text()
 }
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
@@ -332,7 +329,7 @@ async fn the_dashboard_uses_only_metrics_that_ondeck_exports() {
 async fn a_separate_worker_serves_its_own_metrics_on_metrics_addr() {
     let stack = Stack::new().await;
     let api = stack.spawn(Mode::Serve, &[]).await;
-    let metrics_addr = format!("127.0.0.1:{}", support::free_port());
+    let metrics_addr = format!("127.0.0.1:{}", ondeck_testkit::free_port());
     let _worker = stack
         .spawn(Mode::Work, &[("METRICS_ADDR", &metrics_addr)])
         .await;

@@ -3,17 +3,15 @@
 //! it made by `pg_basebackup -R`, both on loopback, and the real `ondeck
 //! serve` given both URLs. The replica's replay is paused to tell which
 //! server answered a read; then each server is stopped in turn under a
-//! running ondeck. See `support/pg.rs`.
-
-mod support;
+//! running ondeck. See `testkit/src/postgres/cluster.rs`.
 
 use std::time::{Duration, Instant};
 
+use ondeck_testkit::postgres::Cluster;
+use ondeck_testkit::{Mode, Ondeck, Stack, cli, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
-use support::pg::Cluster;
-use support::{Mode, Ondeck, Stack, cli, eventually};
 
 /// Runs one statement on the server at `url`, over a connection of its own.
 async fn execute(url: &str, sql: &str) {
@@ -66,7 +64,7 @@ async fn transition(
     token: &str,
     game: i64,
     name: &str,
-) -> support::Reply {
+) -> ondeck_testkit::Reply {
     let path = format!("/api/v1/games/{game}/{name}");
     stack
         .send(ondeck, Method::POST, &path, Some(token), None)

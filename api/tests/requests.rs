@@ -1,10 +1,8 @@
 //! The conventions and resources of docs/api.md: field validation, problem
 //! statuses, idempotency, the method override, lists and their CSV form.
 
-mod common;
-
-use common::{Reply, TestApp};
 use ondeck_domain::models::Role;
+use ondeck_testkit::{Reply, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -25,31 +23,19 @@ async fn raw(app: &TestApp, content_type: Option<&str>, body: String, key: Optio
             req = req.header(name, value);
         }
     }
-    let res = req.send().await.expect("request reaches the server");
-    let status = res.status();
-    let content_type = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok());
-    let content_type = content_type.unwrap_or_default().to_owned();
-    let text = res.text().await.expect("response body");
-    Reply {
-        status,
-        content_type,
-        text,
-    }
+    Reply::read(req.send().await.expect("request reaches the server")).await
 }
 
 #[track_caller]
 fn expect_problem(reply: &Reply, status: u16, label: &str) -> Value {
-    let (got, body) = (reply.status.as_u16(), &reply.text);
+    let (got, body) = (reply.status, &reply.text());
     assert_eq!(got, status, "{label}: expected {status}; body: {body}");
     reply.problem(status)
 }
 
 #[track_caller]
 fn expect_invalid(reply: &Reply, field: &str, label: &str) {
-    let (got, body) = (reply.status.as_u16(), &reply.text);
+    let (got, body) = (reply.status, &reply.text());
     assert_eq!(got, 422, "{label}: expected a 422 naming {field}: {body}");
     let named = reply.json()["errors"].get(field).is_some();
     assert!(named, "{label}: the 422 should name {field}: {body}");
@@ -495,11 +481,11 @@ async fn lists_answer_csv_with_a_header_row(pool: PgPool) {
             let label = format!("GET {path} with {headers:?}");
             let token = Some(app.token(ADMIN));
             let reply = app.send(Method::GET, &path, token, None, headers).await;
-            assert_eq!(reply.status.as_u16(), 200, "{label}: {}", reply.text);
+            assert_eq!(reply.status, 200, "{label}: {}", reply.text());
             let content_type = &reply.content_type;
             let is_csv = content_type.starts_with("text/csv");
             assert!(is_csv, "{label}: {content_type:?}");
-            let mut csv = csv::Reader::from_reader(reply.text.as_bytes());
+            let mut csv = csv::Reader::from_reader(reply.body.as_slice());
             let header = csv.headers().expect("a header row").clone();
             let names_id = header.iter().any(|h| h == "id");
             assert!(names_id, "{label}: header {header:?}");
@@ -541,7 +527,7 @@ async fn a_500_shows_no_internals(pool: PgPool) {
     expect_problem(&reply, 500, "a read of a table that is gone");
     let internals = "teams_moved_away|relation|does not exist|sqlx|SELECT|.rs:";
     for internal in internals.split('|') {
-        let text = &reply.text;
+        let text = &reply.text();
         assert!(!text.contains(internal), "a 500 shows {internal:?}: {text}");
     }
 }

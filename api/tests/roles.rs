@@ -2,11 +2,9 @@
 //! that refused calls change nothing, and that a player's mobile number and
 //! email reach only the roles that may see them.
 
-mod common;
-
-use common::{Reply, TestApp};
 use ondeck_domain::models::Role;
 use ondeck_domain::store::tokens;
+use ondeck_testkit::{Reply, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -193,10 +191,9 @@ async fn snapshot(app: &TestApp, resource: Option<&str>) -> (Vec<i64>, Value) {
 /// A problem with `status`, failing with `label` when it is not one.
 #[track_caller]
 fn expect_problem(reply: &Reply, status: u16, label: &str) -> Value {
-    let body = &reply.text;
+    let body = &reply.text();
     assert_eq!(
-        reply.status.as_u16(),
-        status,
+        reply.status, status,
         "{label}: expected {status}; body: {body}"
     );
     let content_type = &reply.content_type;
@@ -252,11 +249,12 @@ async fn every_endpoint_answers_each_caller_as_the_role_table_says(pool: PgPool)
                     "{label} was refused with {status} but changed something"
                 );
             } else {
-                let got = reply.status.as_u16();
+                let got = reply.status;
                 assert_eq!(
-                    got, wanted,
+                    got,
+                    wanted,
                     "{label} should be allowed; body: {}",
-                    reply.text
+                    reply.text()
                 );
             }
         }
@@ -393,8 +391,8 @@ async fn only_admin_and_tablet_tokens_ever_see_a_mobile_number_or_an_email(pool:
                 let reply = app
                     .send(Method::GET, &path, Some(app.token(role)), None, headers)
                     .await;
-                let text = &reply.text;
-                assert_eq!(reply.status.as_u16(), 200, "{label}: {text}");
+                let text = &reply.text();
+                assert_eq!(reply.status, 200, "{label}: {text}");
                 if matches!(role, Role::Admin | Role::Tablet) {
                     for value in *pii {
                         assert!(text.contains(value), "{label} should show {value}: {text}");

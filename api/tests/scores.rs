@@ -2,10 +2,8 @@
 //! assignment, the queue with its estimated waits, the leaderboard, and the
 //! auto-recall window with the texts it writes to the outbox.
 
-mod common;
-
-use common::TestApp;
 use ondeck_domain::models::Role;
+use ondeck_testkit::TestApp;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 

@@ -6,17 +6,13 @@
 //! are in `sentry_jobs.rs` (this test process reports its own panics, so it
 //! holds this one test).
 
-mod common;
-mod fake_sentry;
-mod support;
-
 use axum::extract::Path;
 use axum::routing::post;
-use common::TestApp;
-use fake_sentry::{FakeSentry, assert_error_level};
 use ondeck_api::app_state::AppState;
 use ondeck_api::error::ApiError;
 use ondeck_domain::models::Role;
+use ondeck_testkit::TestApp;
+use ondeck_testkit::sentry::{FakeSentry, assert_error_level};
 use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
@@ -139,7 +135,7 @@ async fn a_panic_a_500_and_a_503_give_one_event_each_with_the_route_and_no_pii(p
     // A 503 of ours (a busy database) is a warning; a bare 503 is no event.
     for path in ["/api/v1/test/busy", "/api/v1/test/not-ready"] {
         let reply = app.send(Method::POST, path, Some(&token), None, &[]).await;
-        assert_eq!(reply.status, 503, "{path}: {}", reply.text);
+        assert_eq!(reply.status, 503, "{path}: {}", reply.text());
     }
     let events = sentry.exactly(3).await;
     let busy = &events[2];

@@ -3,11 +3,8 @@
 //! one event with the job's context and no phone number or token. (Apart
 //! from `sentry.rs`, whose test process reports its own panics.)
 
-mod fake_sentry;
-mod support;
-
-use fake_sentry::{FakeSentry, assert_error_level};
-use support::{Mode, Stack};
+use ondeck_testkit::sentry::{FakeSentry, assert_error_level};
+use ondeck_testkit::{Mode, Stack};
 
 const MOBILE: &str = "+14155552671";
 

@@ -4,10 +4,8 @@
 //! exactly like a recall made by a tablet. (A test binary of its own: the
 //! counters are per process, and no other test here may move them.)
 
-mod common;
-
-use common::TestApp;
 use ondeck_domain::store::wake::Wake;
+use ondeck_testkit::TestApp;
 use sqlx::PgPool;
 
 const CUES: &str = r#"
@@ -24,9 +22,9 @@ async fn recalled_total(app: &TestApp) -> f64 {
     let reply = app
         .send(reqwest::Method::GET, "/metrics", None, None, &[])
         .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.status, 200, "{}", reply.text());
     reply
-        .text
+        .text()
         .lines()
         .find_map(|l| l.strip_prefix(r#"ondeck_transitions_total{to="recalled"} "#))
         .map_or(0.0, |v| v.parse().expect("a number"))

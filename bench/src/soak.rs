@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::Args;
 use reqwest::{Client, Url};
+use serde::Serialize;
 use tokio::sync::watch;
 
 mod boards;
@@ -19,7 +20,6 @@ mod report;
 mod venue;
 
 use model::Model;
-use report::Sample;
 use venue::{Tokens, Venue};
 
 #[derive(Args)]
@@ -88,6 +88,16 @@ pub struct SoakArgs {
     model: Model,
 }
 
+/// One sample of the server during the run.
+#[derive(Clone, Serialize)]
+pub struct Sample {
+    pub at_seconds: f64,
+    pub rss_mb: Option<f64>,
+    pub backlog: Option<i64>,
+    pub requests: u64,
+    pub errors: u64,
+}
+
 pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
     if args.base_url.cannot_be_a_base() || !args.base_url.scheme().starts_with("http") {
         bail!("--base-url must be an http(s) URL, got {}", args.base_url);
@@ -112,7 +122,7 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
         .connect_timeout(Duration::from_secs(5))
         .build()
         .context("building the SSE client")?;
-    let photo = Bytes::from(crate::photo::synthetic_photo()?);
+    let photo = Bytes::from(crate::render::synthetic_photo()?);
     let metrics_url = args.base_url.join("/metrics")?;
 
     let started = Instant::now();
@@ -271,7 +281,7 @@ impl Probe {
                 .fold((0, 0), |(r, e), ep| (r + ep.requests, e + ep.errors))
         };
         Sample {
-            at_seconds: report::round(started.elapsed().as_secs_f64(), 1),
+            at_seconds: crate::round(started.elapsed().as_secs_f64(), 1),
             rss_mb: self.memory().map(|(rss, _)| rss),
             backlog: self.backlog().await,
             requests,

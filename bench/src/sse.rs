@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use hdrhistogram::Histogram;
+use ondeck_testkit::sse::Block;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Client, Url};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, watch};
 
-use crate::api_client::{active_game_id, chain, client, id_text};
-use crate::rounding::round;
+use crate::http::{active_game_id, chain, client, id_text};
+use crate::round;
 
 #[derive(Args)]
 pub struct SseArgs {
@@ -353,22 +354,9 @@ fn queued_game(block: &[u8]) -> Option<String> {
 /// and its `data:` lines joined and parsed as JSON. `None` for a keep-alive
 /// comment, or data that is not JSON.
 pub(crate) fn parse_block(block: &[u8]) -> Option<(Option<String>, Value)> {
-    let text = std::str::from_utf8(block).ok()?;
-    let (mut data, mut id) = (String::new(), None);
-    for line in text.lines() {
-        if let Some(v) = line.strip_prefix("data:") {
-            if !data.is_empty() {
-                data.push('\n');
-            }
-            data.push_str(v.strip_prefix(' ').unwrap_or(v));
-        } else if let Some(v) = line.strip_prefix("id:") {
-            id = Some(v.trim().to_owned());
-        }
-    }
-    if data.is_empty() {
-        return None;
-    }
-    Some((id, serde_json::from_str(&data).ok()?))
+    let block = Block::parse(std::str::from_utf8(block).ok()?);
+    let data = block.json()?;
+    Some((block.id, data))
 }
 
 /// The process's VmRSS and VmHWM, in MB.

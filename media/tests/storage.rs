@@ -13,16 +13,15 @@
 //! test binary again) that gets `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`
 //! in its environment.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ondeck_env::ConfigError;
 use ondeck_media::media_key::MediaKey;
 use ondeck_media::storage::{S3Credentials, Storage, StorageError, StorageSettings};
+use ondeck_testkit::{S3, TempDir};
 
 const ACCESS_KEY: &str = "ondeck";
 const SECRET_KEY: &str = "ondeck-secret";
@@ -30,134 +29,16 @@ const BUCKET: &str = "ondeck-test";
 
 // --- helpers -------------------------------------------------------------------
 
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default();
-        let path = std::env::temp_dir().join(format!(
-            "ondeck-storage-{tag}-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).expect("create a temporary directory");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-const INSTALL_HINT: &str = "the S3 storage tests need the s3s-fs binary (a local S3-compatible \
-     server). Install it with `cargo install s3s-fs@0.14.1 --features binary --locked` (about \
-     3 minutes), or run deploy/test, which installs it (ondeck_s3s_fs in deploy/lib/services.sh), \
-     or set ONDECK_S3S_FS to the path of the binary";
-
-/// Finds s3s-fs, or fails the test saying how to install it.
-fn s3s_fs_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("ONDECK_S3S_FS").filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "ONDECK_S3S_FS is set to {}, which is not a file; {INSTALL_HINT}",
-            path.display()
-        );
-        return path;
-    }
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let cargo_bins = [
-        std::env::var_os("CARGO_HOME").map(|h| PathBuf::from(h).join("bin")),
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin")),
-    ];
-    on_path
-        .into_iter()
-        .chain(cargo_bins.into_iter().flatten())
-        .map(|dir| dir.join("s3s-fs"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| panic!("s3s-fs not found: {INSTALL_HINT}"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("find a free port")
-        .port()
-}
-
 /// A running s3s-fs with the bucket `BUCKET`, killed on drop.
-struct S3Server {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
-}
+struct S3Server(S3);
 
 impl S3Server {
     fn start() -> S3Server {
-        let binary = s3s_fs_binary();
-        let dir = TempDir::new("s3");
-        let root = dir.path().join("data");
-        // s3s-fs keeps each bucket in a directory of that name.
-        std::fs::create_dir_all(root.join(BUCKET)).expect("create the bucket directory");
-        let log_path = dir.path().join("s3s-fs.log");
-        for _attempt in 0..5 {
-            let port = free_port();
-            let log = std::fs::File::create(&log_path).expect("create the s3s-fs log");
-            let mut child = Command::new(&binary)
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-                .arg(&root)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("clone the log handle"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                if let Ok(Some(_status)) = child.try_wait() {
-                    // Most likely someone took the port in between: try another.
-                    break;
-                }
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return S3Server {
-                        child,
-                        port,
-                        _dir: dir,
-                    };
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "s3s-fs did not listen on {addr} within 20 s; its log:\n{}",
-                        std::fs::read_to_string(&log_path).unwrap_or_default()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        panic!(
-            "s3s-fs exited at start five times; its last log:\n{}",
-            std::fs::read_to_string(&log_path).unwrap_or_default()
-        );
+        S3Server(S3::start_with(ACCESS_KEY, SECRET_KEY, BUCKET))
     }
 
     fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.0.endpoint()
     }
 
     fn settings(&self, bucket: &str, public_base_url: Option<&str>) -> StorageSettings {
@@ -188,13 +69,6 @@ impl S3Server {
 
     async fn storage(&self) -> Storage {
         self.storage_with(BUCKET, SECRET_KEY, None).await
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

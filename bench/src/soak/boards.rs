@@ -11,7 +11,8 @@ use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use super::venue::Venue;
-use crate::api_client::{chain, id_text};
+use crate::http::chain;
+use crate::http::id_text;
 use crate::sse::parse_block;
 
 /// board.js reloads the queue and leaderboard at most every 200 ms (a client

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use super::model::Rng;
 use super::venue::{Seen, Venue};
-use crate::api_client::{active_game_id, id_text};
+use crate::http::{active_game_id, id_text};
 
 /// Players arrive as a Poisson process until the end of the run; each is
 /// its own task. Returns when every player task has finished.

@@ -7,18 +7,10 @@ use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 
+use super::Sample;
 use super::boards::Feed;
 use super::venue::Venue;
-
-/// One sample of the server during the run.
-#[derive(Clone, Serialize)]
-pub struct Sample {
-    pub at_seconds: f64,
-    pub rss_mb: Option<f64>,
-    pub backlog: Option<i64>,
-    pub requests: u64,
-    pub errors: u64,
-}
+use crate::round;
 
 pub struct Inputs<'a> {
     pub venue: &'a Venue,
@@ -266,9 +258,4 @@ impl Report {
         );
         md
     }
-}
-
-pub fn round(x: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (x * scale).round() / scale
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
 use super::model::Model;
-use crate::api_client::{chain, id_text};
+use crate::http::{chain, id_text};
 
 /// How many failing responses are printed in full; the rest are only counted.
 const PRINTED_ERRORS: usize = 10;

@@ -1,6 +1,5 @@
 //! A local HTTP server standing in for Sentry's ingestion endpoint, for
-//! the error-reporting tests (`sentry.rs`, `sentry_jobs.rs`).
-#![allow(dead_code)]
+//! the error-reporting tests of the API and of the worker.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,7 +9,8 @@ use axum::extract::Path;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use crate::support::eventually;
+use crate::process::serve_in_task;
+use crate::wait::eventually;
 
 /// Sentry's ingestion API as the SDK uses it: envelopes (and the older
 /// store endpoint) POSTed per project, recorded as they came.
@@ -40,10 +40,7 @@ impl FakeSentry {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the fake Sentry");
-        let addr = listener.local_addr().expect("its address");
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, server) = serve_in_task(listener, app);
         FakeSentry {
             dsn: format!("http://public0key@{addr}/42"),
             bodies,

@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use super::{TempDir, find_program, free_port, tail};
+use crate::process::{find_program, free_port};
+use crate::temp::{TempDir, tail};
 
 /// One private cluster; stopped (immediately) and removed on drop.
 pub struct Cluster {

@@ -1,6 +1,7 @@
-//! The test harness: a real ondeck API on a loopback port, over a database of
-//! its own (`#[sqlx::test]`), with one token per role and typed helpers.
-#![allow(dead_code)]
+//! The in-process way in: the API's own router (`ondeck_api::app_with`)
+//! served by this test process on a loopback port, over the test's
+//! `#[sqlx::test]` database and the shared Redis, with one token per role
+//! and typed helpers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,9 +10,13 @@ use ondeck_api::app_state::AppState;
 use ondeck_api::config::Config;
 use ondeck_domain::models::Role;
 use ondeck_domain::store::tokens;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+
+use crate::redis::redis_url;
+use crate::reply::{self, Body, Reply};
+use crate::temp::unique;
 
 pub struct TestApp {
     pub base: String,
@@ -43,94 +48,11 @@ impl Drop for TestApp {
     }
 }
 
-/// A successful or failed response, read once.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub content_type: String,
-    pub text: String,
-}
-
-impl Reply {
-    /// Reads a whole response.
-    pub async fn read(res: reqwest::Response) -> Reply {
-        let status = res.status();
-        let content_type = res
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let text = res.text().await.expect("response body");
-        Reply {
-            status,
-            content_type,
-            text,
-        }
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-
-    /// Asserts the status and returns the body as JSON.
-    #[track_caller]
-    pub fn expect(&self, status: u16) -> Value {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.text
-        );
-        if self.text.is_empty() {
-            Value::Null
-        } else {
-            self.json()
-        }
-    }
-
-    /// Asserts an RFC 9457 problem with this status and returns it.
-    #[track_caller]
-    pub fn problem(&self, status: u16) -> Value {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.text
-        );
-        assert!(
-            self.content_type.starts_with("application/problem+json"),
-            "a problem needs Content-Type application/problem+json, got {:?}",
-            self.content_type
-        );
-        let body = self.json();
-        for key in ["type", "title", "status", "detail"] {
-            assert!(body.get(key).is_some(), "problem without {key}: {body}");
-        }
-        assert_eq!(body["status"], status);
-        body
-    }
-
-    /// Asserts a 422 whose `errors` name exactly `field` (among possibly others).
-    #[track_caller]
-    pub fn invalid_field(&self, field: &str) -> Value {
-        let body = self.problem(422);
-        assert!(
-            body["errors"].get(field).is_some(),
-            "422 should name {field}: {body}"
-        );
-        body
-    }
-}
-
-/// Settings for a test server: the defaults of docs/configuration.md over this test's database.
+/// Settings for a test server: the documented defaults over this test's
+/// database, with `overrides` on top.
 pub fn test_config(overrides: &[(&str, &str)]) -> Config {
     let mut env: HashMap<String, String> = HashMap::new();
-    let data_dir = std::env::temp_dir().join(format!(
-        "ondeck-test-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
+    let data_dir = std::env::temp_dir().join(unique("ondeck-test"));
     env.insert("DATA_DIR".into(), data_dir.to_string_lossy().into_owned());
     env.insert(
         "DATABASE_URL".into(),
@@ -143,18 +65,6 @@ pub fn test_config(overrides: &[(&str, &str)]) -> Config {
         env.insert((*k).into(), (*v).into());
     }
     Config::from_source(&move |k: &str| env.get(k).cloned()).expect("test configuration is valid")
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-pub fn redis_url() -> String {
-    std::env::var("ONDECK_TEST_REDIS_URL")
-        .or_else(|_| std::env::var("REDIS_URL"))
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 impl TestApp {
@@ -256,19 +166,9 @@ impl TestApp {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        Reply::read(req.send().await.expect("request reaches the server")).await
+        let url = format!("{}{path}", self.base);
+        let body = body.map(|v| Body::Json(v.clone()));
+        reply::send(&self.client, method, &url, token, body, headers).await
     }
 
     pub async fn get(&self, role: Role, path: &str) -> Reply {

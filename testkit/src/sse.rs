@@ -1,11 +1,50 @@
-//! A subscriber of `GET /api/v1/events` that parses Server-Sent Events as
-//! they arrive.
+//! Server-Sent Events: one block parsed (shared with the benchmarks), and a
+//! subscriber of `GET /api/v1/events` that parses events as they arrive.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Ondeck, Stack};
+use crate::process::Ondeck;
+use crate::stack::Stack;
+
+/// The fields of one block of an event stream (the lines before a blank
+/// line): `data:` lines joined with newlines, a leading space dropped from
+/// each value, as the HTML standard reads them. Comments (`:`) are skipped.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Block {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: String,
+}
+
+impl Block {
+    pub fn parse(block: &str) -> Block {
+        let mut parsed = Block::default();
+        let mut data: Vec<&str> = Vec::new();
+        for line in block.lines() {
+            let (field, value) = line.split_once(':').unwrap_or((line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "id" => parsed.id = Some(value.trim().to_owned()),
+                "event" => parsed.event = value.trim().to_owned(),
+                "data" => data.push(value),
+                _ => {}
+            }
+        }
+        parsed.data = data.join("\n");
+        parsed
+    }
+
+    /// The data as JSON; `None` for a block without data (a keep-alive
+    /// comment) or data that is not JSON.
+    pub fn json(&self) -> Option<Value> {
+        if self.data.is_empty() {
+            return None;
+        }
+        serde_json::from_str(&self.data).ok()
+    }
+}
 
 /// One parsed Server-Sent Event.
 #[derive(Debug, Clone)]
@@ -56,18 +95,10 @@ impl Subscriber {
                 buffer.push_str(&String::from_utf8_lossy(&chunk));
                 while let Some(end) = buffer.find("\n\n") {
                     let block: String = buffer.drain(..end + 2).collect();
-                    let (mut id, mut event, mut data) = (None, String::new(), String::new());
-                    for line in block.lines() {
-                        if let Some(v) = line.strip_prefix("id:") {
-                            id = v.trim().parse().ok();
-                        } else if let Some(v) = line.strip_prefix("event:") {
-                            event = v.trim().to_owned();
-                        } else if let Some(v) = line.strip_prefix("data:") {
-                            data.push_str(v.trim_start());
-                        }
-                    }
+                    let block = Block::parse(&block);
                     // Keep-alive comments carry no id.
-                    if let Some(id) = id {
+                    if let Some(id) = block.id.and_then(|id| id.parse().ok()) {
+                        let (event, data) = (block.event, block.data);
                         let data = serde_json::from_str(&data).expect("event data is JSON");
                         if tx.send(Sse { id, event, data }).is_err() {
                             return Ok(());
@@ -115,5 +146,29 @@ impl Subscriber {
 impl Drop for Subscriber {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Block;
+
+    #[test]
+    fn a_block_gives_its_id_event_and_joined_data() {
+        let block = Block::parse(
+            "event: game\nid: 9\ndata: {\"id\":\"g1\",\ndata: \"state\":\"queued\"}\n\n",
+        );
+        assert_eq!(block.id.as_deref(), Some("9"));
+        assert_eq!(block.event, "game");
+        assert_eq!(block.data, "{\"id\":\"g1\",\n\"state\":\"queued\"}");
+        let data = block.json().expect("JSON data");
+        assert_eq!(data["state"], "queued");
+    }
+
+    #[test]
+    fn a_keep_alive_comment_has_no_id_and_no_data() {
+        let block = Block::parse(": keep-alive\n\n");
+        assert_eq!(block, Block::default());
+        assert!(block.json().is_none());
     }
 }

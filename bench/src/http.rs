@@ -1,5 +1,5 @@
-//! The HTTP client every benchmark uses, and what they read of ondeck's
-//! answers.
+//! What the load generators share about talking to ondeck: one pooled client
+//! with the token, errors with their causes, and ids as URL text.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// One client for every task, so connections are pooled and reused; the pool
 /// keeps one idle connection per task, as each has at most one request in flight.
-pub fn client(token: &str, concurrency: usize) -> anyhow::Result<Client> {
+pub(crate) fn client(token: &str, concurrency: usize) -> anyhow::Result<Client> {
     let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
         .context("the token is not a valid header value")?;
     auth.set_sensitive(true);
@@ -30,7 +30,7 @@ pub fn client(token: &str, concurrency: usize) -> anyhow::Result<Client> {
 
 /// An error with its causes, as reqwest's own `Display` leaves them out
 /// ("error sending request" says nothing of "connection refused").
-pub fn chain(e: &reqwest::Error) -> String {
+pub(crate) fn chain(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -42,13 +42,13 @@ pub fn chain(e: &reqwest::Error) -> String {
 
 /// The new game's id from a signup response. Ids are opaque (numbers or
 /// strings), so it is kept as the text that goes into the URL.
-pub fn active_game_id(body: &[u8]) -> Option<String> {
+pub(crate) fn active_game_id(body: &[u8]) -> Option<String> {
     let player: Value = serde_json::from_slice(body).ok()?;
     id_text(player.get("active_game")?.get("id")?)
 }
 
 /// An opaque id (a JSON number or string) as the text that goes into a URL.
-pub fn id_text(id: &Value) -> Option<String> {
+pub(crate) fn id_text(id: &Value) -> Option<String> {
     match id {
         Value::String(id) => Some(id.clone()),
         Value::Number(id) => Some(id.to_string()),
