@@ -215,6 +215,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Open `GET /api/v1/events` streams this process serves at most.
     pub sse_max_subscribers: usize,
+    /// Open `GET /api/v1/events` streams one token may hold at most.
+    pub sse_max_per_token: usize,
     /// How long a request waits for a connection of the primary's pool.
     pub database_acquire_timeout: Duration,
     /// After SIGTERM, how long requests and jobs in progress may take to
@@ -372,6 +374,7 @@ impl Config {
                 3600,
             )?),
             sse_max_subscribers: bounded(env, "SSE_MAX_SUBSCRIBERS", 2000, 1, 1_000_000)? as usize,
+            sse_max_per_token: bounded(env, "SSE_MAX_PER_TOKEN", 50, 1, 1_000_000)? as usize,
             database_acquire_timeout: Duration::from_millis(bounded(
                 env,
                 "DATABASE_ACQUIRE_TIMEOUT_MS",
@@ -474,6 +477,7 @@ mod tests {
         assert_eq!(config.request_timeout, Duration::from_secs(30));
         assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(config.sse_max_subscribers, 2000);
+        assert_eq!(config.sse_max_per_token, 50);
         assert_eq!(config.database_acquire_timeout, Duration::from_secs(3));
     }
 
@@ -510,6 +514,7 @@ mod tests {
             ("REQUEST_TIMEOUT_SECONDS", "0"),
             ("SHUTDOWN_TIMEOUT_SECONDS", "0"),
             ("SSE_MAX_SUBSCRIBERS", "-5"),
+            ("SSE_MAX_PER_TOKEN", "0"),
             ("DATABASE_ACQUIRE_TIMEOUT_MS", "10"),
         ];
         for (var, value) in cases {
