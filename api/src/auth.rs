@@ -20,7 +20,6 @@ use ondeck_domain::store::tokens;
 
 use crate::app_state::AppState;
 use crate::caller::Caller;
-use crate::db::Source;
 use crate::error::{ApiError, Result};
 
 /// The cookie in which the staff page keeps the admin token it logged in with.
@@ -57,13 +56,9 @@ fn admin_cookie(parts: &Parts) -> Option<&str> {
     }
 }
 
-/// Looks the request's bearer token (or the admin cookie, see the module
-/// docs) up; the idempotency layer calls this first and leaves the result in
-/// the request's extensions.
-pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Caller> {
-    if let Some(caller) = parts.extensions.get::<Caller>() {
-        return Ok(*caller);
-    }
+/// The credential a request carries: its `Authorization` header, or the
+/// admin cookie (see the module docs). `Err` for a malformed header.
+fn credential(parts: &Parts) -> Result<Option<(&str, Via)>> {
     // An Authorization header, even a malformed one, is the only credential
     // looked at when present.
     if let Some(header) = parts.headers.get(AUTHORIZATION) {
@@ -76,38 +71,103 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Caller> {
             })
             .map(str::trim)
             .ok_or(ApiError::Unauthorized)?;
-        return lookup(state, token).await?.ok_or(ApiError::Unauthorized);
+        return Ok(Some((token, Via::Header)));
     }
-    let token = admin_cookie(parts).ok_or(ApiError::Unauthorized)?;
-    match lookup(state, token).await? {
-        Some(caller) if caller.role == Role::Admin => Ok(caller),
+    Ok(admin_cookie(parts).map(|token| (token, Via::AdminCookie)))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Header,
+    /// Good for an admin token only.
+    AdminCookie,
+}
+
+fn accept(caller: Option<Caller>, via: Via) -> Result<Caller> {
+    match (caller, via) {
+        (Some(caller), Via::Header) => Ok(caller),
+        (Some(caller), Via::AdminCookie) if caller.role == Role::Admin => Ok(caller),
         _ => Err(ApiError::Unauthorized),
     }
 }
 
+/// Looks the request's bearer token (or the admin cookie, see the module
+/// docs) up; the rate limiter calls this first and leaves the result in
+/// the request's extensions.
+pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Caller> {
+    if let Some(caller) = parts.extensions.get::<Caller>() {
+        return Ok(*caller);
+    }
+    let (token, via) = credential(parts)?.ok_or(ApiError::Unauthorized)?;
+    accept(lookup(state, token).await?, via)
+}
+
+/// The caller, when it can be told without asking the database: a token
+/// authenticated a moment ago. `None` when a look-up would be needed (or the
+/// request carries no valid credential at all).
+pub fn cached(state: &AppState, parts: &Parts) -> Option<Caller> {
+    if let Some(caller) = parts.extensions.get::<Caller>() {
+        return Some(*caller);
+    }
+    let (token, via) = credential(parts).ok().flatten()?;
+    if !tokens::is_well_formed(token) {
+        return None;
+    }
+    accept(state.tokens.get(&tokens::hash(token)), via).ok()
+}
+
 /// The live token `token` is, through the cache of recently authenticated
 /// tokens; `None` for an unknown or revoked one.
+///
+/// Tokens are looked up on the primary, where a revocation is written: a
+/// replica that has not replayed it yet would still accept the token. Only
+/// while the primary is down (an off-site API reading its replica) does the
+/// replica answer; nothing can be revoked then anyway.
 pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>> {
-    if !tokens::is_plausible(token) {
+    if !tokens::is_well_formed(token) {
         return Ok(None);
     }
     let token_hash = tokens::hash(token);
     if let Some(caller) = state.tokens.get(&token_hash) {
         return Ok(Some(caller));
     }
-    let (mut conn, source) = state.reads.acquire_from(None).await?;
-    let mut found = tokens::authenticate_hash(&mut conn, &token_hash).await?;
-    drop(conn);
-    // A token created a moment ago may not have reached the replica yet.
-    if found.is_none() && source == Source::Replica && !state.reads.primary_down() {
-        let mut conn = state.db.acquire().await?;
-        found = tokens::authenticate_hash(&mut conn, &token_hash).await?;
+    if state.tokens.was_refused(&token_hash) {
+        return Ok(None);
     }
-    Ok(found.map(|(token_id, role)| {
-        let caller = Caller { token_id, role };
-        state.tokens.insert(token_hash, caller);
-        caller
-    }))
+    let ticket = state.tokens.ticket();
+    let found = match state.reads.replica_pool() {
+        Some(replica) if state.reads.primary_down() => {
+            let mut conn = replica.acquire().await?;
+            tokens::authenticate_hash(&mut conn, &token_hash).await?
+        }
+        _ => {
+            let mut conn = state.db.acquire().await?;
+            tokens::authenticate_hash(&mut conn, &token_hash).await?
+        }
+    };
+    match found {
+        Some((token_id, role)) => {
+            let caller = Caller { token_id, role };
+            state.tokens.insert(ticket, token_hash, caller);
+            Ok(Some(caller))
+        }
+        None => {
+            state.tokens.refuse(token_hash);
+            Ok(None)
+        }
+    }
+}
+
+/// Whether the token behind `caller` is still live, asked of the primary
+/// (the replica while the primary is down): how an event stream checks its
+/// token again after a revocation notice it cannot match, and periodically.
+pub async fn still_live(state: &AppState, caller: Caller) -> Result<bool> {
+    let pool = match state.reads.replica_pool() {
+        Some(replica) if state.reads.primary_down() => replica,
+        _ => &state.db,
+    };
+    let mut conn = pool.acquire().await?;
+    Ok(tokens::is_live(&mut conn, caller.token_id).await?)
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -3,6 +3,7 @@
 //! routing of writes to the primary (see `db`), and the limits (rate per
 //! token, request timeout, event streams).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -247,7 +248,40 @@ pub struct Limits {
     /// When idle keys were last dropped from `rate`.
     swept: Mutex<Instant>,
     /// One permit per open `GET /api/v1/events` stream.
-    pub sse: Arc<tokio::sync::Semaphore>,
+    sse: Arc<tokio::sync::Semaphore>,
+    /// Open streams per token, at most `sse_per_token` each: one leaked
+    /// token cannot take every stream the server has.
+    sse_by_token: Arc<Mutex<HashMap<TokenId, usize>>>,
+    sse_per_token: usize,
+    sse_max: usize,
+}
+
+/// Why no event stream can be opened now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamsFull {
+    /// `SSE_MAX_SUBSCRIBERS` streams are open on this server.
+    Server(usize),
+    /// `SSE_MAX_PER_TOKEN` streams are open with this token.
+    Token(usize),
+}
+
+/// An open event stream's places in both limits, given back when dropped.
+pub struct StreamSlots {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    token: TokenId,
+    by_token: Arc<Mutex<HashMap<TokenId, usize>>>,
+}
+
+impl Drop for StreamSlots {
+    fn drop(&mut self) {
+        let mut by_token = self.by_token.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = by_token.get_mut(&self.token) {
+            *open -= 1;
+            if *open == 0 {
+                by_token.remove(&self.token);
+            }
+        }
+    }
 }
 
 /// Idle rate-limit keys are forgotten this often (or at once when there are
@@ -267,7 +301,29 @@ impl Limits {
             rate,
             swept: Mutex::new(Instant::now()),
             sse: Arc::new(tokio::sync::Semaphore::new(config.http.sse_max_subscribers)),
+            sse_by_token: Arc::default(),
+            sse_per_token: config.http.sse_max_per_token,
+            sse_max: config.http.sse_max_subscribers,
         }
+    }
+
+    /// Places for one more event stream with `token`, or which limit is full.
+    pub fn stream_slots(&self, token: TokenId) -> Result<StreamSlots, StreamsFull> {
+        let mut by_token = self.sse_by_token.lock().unwrap_or_else(|e| e.into_inner());
+        if by_token.get(&token).copied().unwrap_or(0) >= self.sse_per_token {
+            return Err(StreamsFull::Token(self.sse_per_token));
+        }
+        let permit = self
+            .sse
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| StreamsFull::Server(self.sse_max))?;
+        *by_token.entry(token).or_insert(0) += 1;
+        Ok(StreamSlots {
+            _permit: permit,
+            token,
+            by_token: self.sse_by_token.clone(),
+        })
     }
 
     /// `None` when `key` may go on, else how long it should wait.
@@ -295,6 +351,11 @@ const UNLIMITED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 /// Per-token rate limit (`RATE_LIMIT_PER_SECOND`, `RATE_LIMIT_BURST`): over
 /// it, a 429 problem with `Retry-After` in whole seconds. The caller it
 /// authenticates is left in the request for the handler.
+///
+/// A request whose token was authenticated a moment ago counts against that
+/// token. Any other request counts against its client address *before* its
+/// credential is looked up: a client that sends made-up tokens costs the
+/// database at most its address's rate, and a 429 costs it nothing.
 pub async fn rate_limit(
     State((state, limits)): State<(AppState, Arc<Limits>)>,
     req: Request,
@@ -304,20 +365,30 @@ pub async fn rate_limit(
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();
-    let key = match authenticate(&state, &parts).await {
-        Ok(caller) => {
-            parts.extensions.insert(caller);
-            RateKey::Token(caller.token_id)
+    let caller = match crate::auth::cached(&state, &parts) {
+        Some(caller) => Some(caller),
+        None => {
+            let peer = parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(RateKey::UnknownPeer, |peer| RateKey::Peer(peer.0.ip()));
+            if let Some(wait) = limits.wait(peer) {
+                return too_many_requests(wait);
+            }
+            // Refused (or not checkable now): the handler answers for that.
+            authenticate(&state, &parts).await.ok()
         }
-        // Refused (or not checkable now): the handler answers for that.
-        Err(_) => parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(RateKey::UnknownPeer, |peer| RateKey::Peer(peer.0.ip())),
     };
-    let Some(wait) = limits.wait(key) else {
-        return next.run(Request::from_parts(parts, body)).await;
-    };
+    if let Some(caller) = caller {
+        parts.extensions.insert(caller);
+        if let Some(wait) = limits.wait(RateKey::Token(caller.token_id)) {
+            return too_many_requests(wait);
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+fn too_many_requests(wait: Duration) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let seconds = seconds.max(1);
     let mut response = problem(

@@ -298,3 +298,71 @@ async fn a_recall_by_the_periodic_sweep_reaches_subscribers() {
     assert_eq!(recalled.data["id"].as_i64(), Some(game));
     assert_eq!(recalled.data["previous_state"], "queued");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoking_a_token_ends_its_open_event_streams_within_a_second() {
+    let stack = Stack::new().await;
+    let ondeck = stack.spawn(Mode::Serve, &[]).await;
+    let board = Subscriber::connect(&stack, &ondeck, None).await;
+    let mut staff = Subscriber::connect_as(&stack, &ondeck, &stack.tokens.admin, None).await;
+
+    stack.db.cli(&["token", "revoke", "e2e-display"]).await;
+    let started = Instant::now();
+    let rest = board.end(Duration::from_secs(1)).await;
+    assert!(
+        rest.is_ok(),
+        "the revoked token's stream is ended by the server within a second: {rest:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // Another token's stream goes on, and the revoked token opens no other.
+    stack.signup(&ondeck, "Ada", "+14155550101").await;
+    let signup = staff.next(Duration::from_secs(2)).await;
+    assert_eq!(signup.data["state"], "new", "the admin's stream is live");
+    let again = stack
+        .http
+        .get(format!("{}/api/v1/events", ondeck.base))
+        .bearer_auth(&stack.tokens.display)
+        .send()
+        .await
+        .expect("GET /api/v1/events");
+    assert_eq!(again.status(), 401, "a revoked token opens no stream");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_token_holds_at_most_sse_max_per_token_streams() {
+    let stack = Stack::new().await;
+    let ondeck = stack
+        .spawn(Mode::Serve, &[("SSE_MAX_PER_TOKEN", "2")])
+        .await;
+    let first = Subscriber::connect(&stack, &ondeck, None).await;
+    let _second = Subscriber::connect(&stack, &ondeck, None).await;
+    let open = |token: String| {
+        let request = stack
+            .http
+            .get(format!("{}/api/v1/events", ondeck.base))
+            .bearer_auth(token);
+        async move { request.send().await.expect("GET /api/v1/events") }
+    };
+    let third = open(stack.tokens.display.clone()).await;
+    assert_eq!(third.status(), 503, "a third stream with the same token");
+    let problem: Value = third.json().await.expect("a problem body");
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("this token"), "{problem}");
+
+    // Other tokens are not held back by the display token's streams.
+    let _staff = Subscriber::connect_as(&stack, &ondeck, &stack.tokens.admin, None).await;
+
+    // A stream that closes gives its place back.
+    drop(first);
+    let mut status = 0;
+    for _ in 0..40 {
+        let reply = open(stack.tokens.display.clone()).await;
+        status = reply.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 200, "the closed stream's place is free again");
+}

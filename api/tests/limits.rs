@@ -5,7 +5,10 @@
 //! (`SSE_MAX_SUBSCRIBERS`) and a busy connection pool
 //! (`DATABASE_POOL_SIZE`, `DATABASE_ACQUIRE_TIMEOUT_MS`). Requests are made
 //! slow without any test-only route: the test itself locks a game's row, so
-//! a transition of that game waits, holding its pool connection.
+//! a transition of that game waits, holding its pool connection. Token
+//! look-ups are shown to cost nothing for made-up tokens: refused before a
+//! look-up when their address is over its rate, and from memory (while the
+//! test holds the tokens table locked) when malformed or refused before.
 
 use std::time::{Duration, Instant};
 
@@ -426,4 +429,112 @@ async fn a_busy_pool_answers_503_quickly_and_recovers() {
     )
     .await;
     assert_eq!(game_state(&stack, &ondeck, game).await, "queued");
+}
+
+/// A bearer string of a token's exact shape that no token has.
+fn made_up_token(n: u32) -> String {
+    format!("odk_{:A>43}", format!("madeup{n}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_over_its_rate_gets_a_429_before_any_token_is_looked_up() {
+    let (stack, ondeck) =
+        serve_with(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "3")]).await;
+    // Made-up tokens from one address: 401s until the address's bucket is
+    // empty, then 429s.
+    let mut statuses = Vec::new();
+    for n in 0..10 {
+        let token = made_up_token(n);
+        let answer = call(&ondeck, Method::GET, "/api/v1/queue", Some(&token)).await;
+        statuses.push(answer.reply.status);
+        if answer.reply.status == 429 {
+            break;
+        }
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&429),
+        "made-up tokens meet the address's limit: {statuses:?}"
+    );
+    // A real token this server has not seen yet would need a look-up: the
+    // address is over its rate, so it is refused before one.
+    let admin = call(
+        &ondeck,
+        Method::GET,
+        "/api/v1/queue",
+        Some(&stack.tokens.admin),
+    )
+    .await;
+    assert_eq!(
+        admin.reply.status,
+        429,
+        "no look-up for an address over its rate: {}",
+        admin.reply.text()
+    );
+    let wait = admin.retry_after.expect("Retry-After");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    call(
+        &ondeck,
+        Method::GET,
+        "/api/v1/queue",
+        Some(&stack.tokens.admin),
+    )
+    .await
+    .reply
+    .expect(200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_and_recently_refused_tokens_are_refused_without_a_query() {
+    let (stack, ondeck) = serve_with(&[
+        ("RATE_LIMIT_PER_SECOND", "0"),
+        ("REQUEST_TIMEOUT_SECONDS", "2"),
+    ])
+    .await;
+    let refused = made_up_token(1);
+    call(&ondeck, Method::GET, "/api/v1/queue", Some(&refused))
+        .await
+        .reply
+        .problem(401);
+
+    // From here on every token look-up waits for the test's lock.
+    let mut lock = PgConnection::connect(&stack.db.url)
+        .await
+        .expect("a connection of the test's own");
+    sqlx::query("BEGIN")
+        .execute(&mut lock)
+        .await
+        .expect("BEGIN");
+    sqlx::query("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut lock)
+        .await
+        .expect("lock the tokens");
+
+    for (token, why) in [
+        ("odk_nonsense", "not a token's shape"),
+        ("odk_", "a prefix alone"),
+        (refused.as_str(), "refused a moment ago"),
+    ] {
+        let started = Instant::now();
+        let answer = call(&ondeck, Method::GET, "/api/v1/queue", Some(token)).await;
+        answer.reply.problem(401);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{why}: refused at once, without waiting for the database ({:?})",
+            started.elapsed()
+        );
+    }
+    // A token never seen does need the database, which is held up.
+    let unseen = call(
+        &ondeck,
+        Method::GET,
+        "/api/v1/queue",
+        Some(&made_up_token(2)),
+    )
+    .await;
+    assert_unavailable(&unseen);
+    sqlx::query("ROLLBACK")
+        .execute(&mut lock)
+        .await
+        .expect("ROLLBACK");
 }

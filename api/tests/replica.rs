@@ -278,3 +278,49 @@ async fn reads_go_to_the_replica_and_survive_either_database_going_down() {
     let (status, body) = readyz(&stack, &ondeck).await;
     assert_eq!((status, &body["database"]), (200, &json!("ok")), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_token_is_refused_at_once_while_the_replica_has_not_replayed_the_revocation() {
+    let primary = Cluster::primary();
+    let replica = Cluster::replica_of(&primary);
+    let (primary_url, replica_url) = (primary.url("postgres"), replica.url("postgres"));
+    cli(&primary_url, &["migrate"]).await;
+    let reader = token(&primary_url, "display").await;
+    let stack = Stack::new().await;
+    let both = [
+        ("DATABASE_URL", primary_url.as_str()),
+        ("DATABASE_READ_URL", replica_url.as_str()),
+        ("DATABASE_READ_MAX_LAG_SECONDS", "3600"),
+    ];
+    let ondeck = stack.spawn(Mode::Serve, &both).await;
+    wait_for_routing(&stack, &ondeck, "ok", "replica").await;
+    eventually(
+        "the replica to have the token",
+        Duration::from_secs(10),
+        async || {
+            let reply = stack.get(&ondeck, &reader, "/api/v1/shows").await;
+            (reply.status == 200).then_some(())
+        },
+    )
+    .await;
+
+    // The replica keeps the token live: only the primary knows it is revoked.
+    execute(&replica_url, "SELECT pg_wal_replay_pause()").await;
+    cli(&primary_url, &["token", "revoke", "display"]).await;
+    let revoked_at = Instant::now();
+    let mut statuses = Vec::new();
+    while revoked_at.elapsed() < Duration::from_secs(3) {
+        let reply = stack.get(&ondeck, &reader, "/api/v1/shows").await;
+        statuses.push((revoked_at.elapsed().as_millis(), reply.status));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let late: Vec<_> = statuses
+        .iter()
+        .filter(|(ms, status)| *ms >= 1000 && *status != 401)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "from a second after the revocation on, every request is refused, whatever the replica says: {statuses:?}"
+    );
+    execute(&replica_url, "SELECT pg_wal_replay_resume()").await;
+}

@@ -64,10 +64,20 @@ pub struct Subscriber {
 
 impl Subscriber {
     pub async fn connect(stack: &Stack, ondeck: &Ondeck, last_event_id: Option<i64>) -> Subscriber {
+        Subscriber::connect_as(stack, ondeck, &stack.tokens.display, last_event_id).await
+    }
+
+    /// [`Subscriber::connect`] with another token than the display's.
+    pub async fn connect_as(
+        stack: &Stack,
+        ondeck: &Ondeck,
+        token: &str,
+        last_event_id: Option<i64>,
+    ) -> Subscriber {
         let mut request = stack
             .http
             .get(format!("{}/api/v1/events", ondeck.base))
-            .bearer_auth(&stack.tokens.display);
+            .bearer_auth(token);
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id.to_string());
         }

@@ -26,6 +26,8 @@ pub struct Http {
     pub shutdown_timeout: Duration,
     /// Open `GET /api/v1/events` streams this process serves at most.
     pub sse_max_subscribers: usize,
+    /// Open `GET /api/v1/events` streams one token may hold at most.
+    pub sse_max_per_token: usize,
     /// Requests per token (per client address without one); `None` when
     /// `RATE_LIMIT_PER_SECOND=0`.
     pub rate_limit: Option<RateLimit>,
@@ -65,6 +67,7 @@ impl Http {
             },
             request_timeout: seconds(env, "REQUEST_TIMEOUT_SECONDS", 30, 1, 3600)?,
             sse_max_subscribers: bounded(env, "SSE_MAX_SUBSCRIBERS", 2000, 1, 1_000_000)? as usize,
+            sse_max_per_token: bounded(env, "SSE_MAX_PER_TOKEN", 50, 1, 1_000_000)? as usize,
             shutdown_timeout: seconds(env, "SHUTDOWN_TIMEOUT_SECONDS", 30, 1, 3600)?,
         })
     }

@@ -131,6 +131,7 @@ mod tests {
         assert_eq!(config.http.request_timeout, Duration::from_secs(30));
         assert_eq!(config.http.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(config.http.sse_max_subscribers, 2000);
+        assert_eq!(config.http.sse_max_per_token, 50);
         assert_eq!(config.database.acquire_timeout, Duration::from_secs(3));
         assert_eq!(config.database.pool_size, 8);
         assert_eq!(config.worker.concurrency, 16);
@@ -170,6 +171,7 @@ mod tests {
             ("REQUEST_TIMEOUT_SECONDS", "0"),
             ("SHUTDOWN_TIMEOUT_SECONDS", "0"),
             ("SSE_MAX_SUBSCRIBERS", "-5"),
+            ("SSE_MAX_PER_TOKEN", "0"),
             ("DATABASE_ACQUIRE_TIMEOUT_MS", "10"),
             ("DATABASE_POOL_SIZE", "0"),
             ("REDIS_URL", "http://x"),

@@ -16,18 +16,19 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
 use ondeck_domain::store::event_log::{self, Event};
 use serde::Deserialize;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app_state::AppState;
+use crate::auth::still_live;
 use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::event_hub::{BATCH, EventHub};
 use crate::extract::ApiQuery;
-use crate::middleware::Limits;
+use crate::middleware::{Limits, StreamSlots};
+use crate::token_cache::Revoked;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(stream_events))
@@ -69,10 +70,10 @@ impl Drop for Subscribed {
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
     responses((status = 200, content_type = "text/event-stream",
                description = "`event: game`, `id: <n>`, `data: <game without PII, with previous_state>`"),
-               (status = 503, description = "`SSE_MAX_SUBSCRIBERS` streams are open already; `Retry-After` says when to try again")))]
+               (status = 503, description = "`SSE_MAX_SUBSCRIBERS` streams are open already, or `SSE_MAX_PER_TOKEN` with this token")))]
 async fn stream_events(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Extension(limits): Extension<Arc<Limits>>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<EventsQuery>,
@@ -89,18 +90,25 @@ async fn stream_events(
                 .map_err(|_| ApiError::invalid("last_event_id", "must be an event id"))?,
         ),
     };
-    // `SSE_MAX_SUBSCRIBERS`: the permit lives as long as the response body.
-    let permit = limits.sse.clone().try_acquire_owned().map_err(|_| {
-        ApiError::Unavailable(format!(
-            "this server already streams events to {} subscribers; try again shortly",
-            state.config.http.sse_max_subscribers
-        ))
+    // `SSE_MAX_SUBSCRIBERS` and `SSE_MAX_PER_TOKEN`: the slots live as long
+    // as the response body.
+    let slots = limits.stream_slots(caller.token_id).map_err(|full| {
+        ApiError::Unavailable(match full {
+            crate::middleware::StreamsFull::Server(n) => {
+                format!("this server already streams events to {n} subscribers; try again shortly")
+            }
+            crate::middleware::StreamsFull::Token(n) => format!(
+                "this token already has {n} event streams open; close one or use another token"
+            ),
+        })
     })?;
     // Subscribed before the replay is read, so nothing falls between them.
     let mut live = state.events.subscribe();
+    // Subscribed before anything is sent: a revocation from now on ends it.
+    let mut revocations = state.tokens.revocations();
     // The hub's horizon is the primary's: replays read there too.
     let (db, hub) = (state.db.clone(), state.events.clone());
-    let stream = async_stream(permit, move |yield_| async move {
+    let stream = async_stream(slots, move |yield_| async move {
         let _subscribed = Subscribed::new();
         // Without Last-Event-ID, the stream starts with the next live event.
         let mut sent = match last {
@@ -110,11 +118,36 @@ async fn stream_events(
             },
             None => 0,
         };
+        let mut recheck = tokio::time::interval_at(
+            tokio::time::Instant::now() + REAUTHENTICATE_EVERY,
+            REAUTHENTICATE_EVERY,
+        );
         loop {
             // A client that went away ends its stream at once, even while
-            // no event comes.
+            // no event comes; so does a revoked token.
             let received = tokio::select! {
                 received = live.recv() => received,
+                notice = revocations.recv() => {
+                    let revoked = match notice {
+                        Ok(Revoked::Token(id)) => id == caller.token_id,
+                        // Revocations may have been missed: ask.
+                        Ok(Revoked::Unknown) | Err(_) => !still_live(&state, caller).await.unwrap_or(true),
+                    };
+                    if revoked {
+                        tracing::info!(token_id = %caller.token_id, "event stream ended: its token was revoked");
+                        return;
+                    }
+                    continue;
+                }
+                _ = recheck.tick() => {
+                    // A bound on a missed notice; an unreachable database
+                    // keeps the stream (nothing can be revoked meanwhile).
+                    if !still_live(&state, caller).await.unwrap_or(true) {
+                        tracing::info!(token_id = %caller.token_id, "event stream ended: its token is no longer live");
+                        return;
+                    }
+                    continue;
+                }
                 () = yield_.closed() => return,
                 () = hub.stopped() => return,
             };
@@ -142,11 +175,15 @@ async fn stream_events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
+/// How often an open stream checks that its token is still live, whatever
+/// revocation notices it heard: the bound on a missed one.
+const REAUTHENTICATE_EVERY: Duration = Duration::from_secs(60);
+
 /// A small generator: `body` sends items through a bounded channel whose
 /// `send` reports whether the client is still there. `permit` is released
 /// when the response body is dropped.
 fn async_stream<F, Fut>(
-    permit: OwnedSemaphorePermit,
+    permit: StreamSlots,
     body: F,
 ) -> impl Stream<Item = std::result::Result<SseEvent, Infallible>>
 where

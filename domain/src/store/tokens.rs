@@ -32,9 +32,20 @@ pub fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Whether a bearer string could be one of our tokens at all.
-pub fn is_plausible(token: &str) -> bool {
-    token.starts_with(PREFIX) && token.len() <= 100
+/// The length of a token's secret part: 32 random bytes, URL-safe base64
+/// without padding.
+const SECRET_LEN: usize = 43;
+
+/// Whether a bearer string has exactly the shape of one of our tokens
+/// (`odk_` and 43 URL-safe base64 characters). Anything else is refused
+/// without a look-up, so a malformed credential costs no query.
+pub fn is_well_formed(token: &str) -> bool {
+    token.strip_prefix(PREFIX).is_some_and(|secret| {
+        secret.len() == SECRET_LEN
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 /// Creates a token and returns it: the only time it is ever shown.
@@ -63,7 +74,7 @@ pub async fn create(conn: &mut PgConnection, name: &str, role: Role) -> Result<S
 
 /// The live token a bearer string belongs to, if any.
 pub async fn authenticate(conn: &mut PgConnection, token: &str) -> Result<Option<(TokenId, Role)>> {
-    if !is_plausible(token) {
+    if !is_well_formed(token) {
         return Ok(None);
     }
     authenticate_hash(conn, &hash(token)).await
@@ -90,6 +101,16 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<TokenInfo>> {
     )
 }
 
+/// Whether the token with this id exists and is not revoked.
+pub async fn is_live(conn: &mut PgConnection, id: TokenId) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL)",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?)
+}
+
 /// Revokes a token by name; its requests answer 401 from then on, and every
 /// API process hears of it on `REVOKED_CHANNEL` in the same statement.
 pub async fn revoke(conn: &mut PgConnection, name: &str) -> Result<()> {
@@ -106,4 +127,28 @@ pub async fn revoke(conn: &mut PgConnection, name: &str) -> Result<()> {
         return Err(DomainError::NotFound("live token with that name"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_token_shape_is_well_formed() {
+        let secret = "A".repeat(SECRET_LEN);
+        assert!(is_well_formed(&format!("{PREFIX}{secret}")));
+        assert!(is_well_formed(&format!("{PREFIX}{}-_9z", "b".repeat(39))));
+        for bad in [
+            String::new(),
+            PREFIX.to_owned(),
+            format!("{PREFIX}{}", "A".repeat(SECRET_LEN - 1)),
+            format!("{PREFIX}{}", "A".repeat(SECRET_LEN + 1)),
+            format!("{PREFIX}{}=", "A".repeat(SECRET_LEN - 1)),
+            format!("{PREFIX}{}+", "A".repeat(SECRET_LEN - 1)),
+            format!("xdk_{secret}"),
+            format!("{PREFIX}{}é", "A".repeat(SECRET_LEN - 2)),
+        ] {
+            assert!(!is_well_formed(&bad), "{bad:?} is not a token");
+        }
+    }
 }
