@@ -6,6 +6,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod models;
 pub mod phone;
+pub mod scrub;
 pub mod state;
 pub mod store;
 pub mod validation;
