@@ -1,13 +1,15 @@
 //! Bearer tokens and roles (API.md section 2): no or unknown token is 401, a
 //! known token whose role may not do this is 403.
 //!
-//! The staff page (`/admin`, see `routes::pages`) keeps its admin token in an
-//! HttpOnly, SameSite=Strict cookie, [`ADMIN_COOKIE`]. A `/api/v1` request
-//! without an `Authorization` header may authenticate with that cookie instead,
-//! but only when it also carries the header [`CSRF_HEADER`]`: 1` (a cross-site
-//! form or link cannot send a custom header, and a cross-site script cannot
-//! without a CORS preflight that ondeck never allows for it), and only as an
-//! admin: a cookie holding any other token is a 401. The display board sends
+//! The staff page (`/admin`, see `routes::pages`) keeps a server-side
+//! session (see `sessions`) whose random id sits in an HttpOnly,
+//! SameSite=Strict cookie, [`ADMIN_COOKIE`]; the token itself never leaves
+//! the login request. A `/api/v1` request without an `Authorization` header
+//! may authenticate with that cookie instead, but only when it also carries
+//! the header [`CSRF_HEADER`]`: 1` (a cross-site form or link cannot send a
+//! custom header, and a cross-site script cannot without a CORS preflight
+//! that ondeck never allows for it), and only as an admin: a cookie naming
+//! no open session of a live admin token is a 401. The display board sends
 //! its token in the `Authorization` header (it reads the event stream with
 //! `fetch`), so no token is ever accepted in a URL.
 
@@ -48,7 +50,7 @@ impl Caller {
     }
 }
 
-/// The cookie in which the staff page keeps the admin token it logged in with.
+/// The cookie in which the staff page keeps its session's id.
 pub const ADMIN_COOKIE: &str = "ondeck_admin";
 
 /// The header that must accompany [`ADMIN_COOKIE`] on a `/api/v1` request,
@@ -103,8 +105,8 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Caller> {
             .ok_or(ApiError::Unauthorized)?;
         return lookup(state, token).await?.ok_or(ApiError::Unauthorized);
     }
-    let token = admin_cookie(parts).ok_or(ApiError::Unauthorized)?;
-    match lookup(state, token).await? {
+    let session = admin_cookie(parts).ok_or(ApiError::Unauthorized)?;
+    match crate::sessions::caller(state, session).await? {
         Some(caller) if caller.role == Role::Admin => Ok(caller),
         _ => Err(ApiError::Unauthorized),
     }
