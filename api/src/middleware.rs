@@ -51,9 +51,52 @@ pub async fn method_override(mut req: Request, next: Next) -> Response {
 
 const MAX_KEY_LEN: usize = 255;
 
+/// Releases an Idempotency-Key claim when the request holding it is dropped
+/// before its response was kept (the client went away, the request timed
+/// out, the handler panicked): a retry then runs instead of answering 409
+/// for the next 24 hours.
+struct ClaimGuard {
+    db: sqlx::PgPool,
+    token: TokenId,
+    key: String,
+    armed: bool,
+}
+
+impl ClaimGuard {
+    /// The claim was saved or released the ordinary way.
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (db, token, key) = (self.db.clone(), self.token, std::mem::take(&mut self.key));
+        runtime.spawn(async move {
+            let released = async {
+                let mut conn = db.acquire().await?;
+                idempotency::release(&mut conn, token, &key).await?;
+                Ok::<_, ApiError>(())
+            };
+            if let Err(e) = released.await {
+                // The claim then expires after the request timeout.
+                tracing::warn!(error = %e, "could not release an abandoned Idempotency-Key");
+            }
+        });
+    }
+}
+
 /// `Idempotency-Key` on a POST (or an overridden one): the first response is
 /// kept for 24 hours and replayed for a repeat with the same body; the same
-/// key with another body is a 422.
+/// key with another body is a 422. A request that never answered leaves
+/// its key free again (see [`ClaimGuard`]; a claim older than the request
+/// timeout is taken over too).
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(key) = req
         .headers()
@@ -96,7 +139,9 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
 
     let claim = async {
         let mut conn = state.db.acquire().await?;
-        Ok::<_, ApiError>(idempotency::claim(&mut conn, caller.token_id, &key, &hash).await?)
+        let stale_after = state.config.request_timeout;
+        let claimed = idempotency::claim(&mut conn, caller.token_id, &key, &hash, stale_after);
+        Ok::<_, ApiError>(claimed.await?)
     };
     match claim.await {
         Err(e) => return e.into_response(),
@@ -129,6 +174,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         }
         Ok(Claim::New) => {}
     }
+    let guard = ClaimGuard {
+        db: state.db.clone(),
+        token: caller.token_id,
+        key: key.clone(),
+        armed: true,
+    };
 
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
@@ -158,8 +209,10 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         }
         .map_err(ApiError::from)
     };
-    if let Err(e) = outcome.await {
-        tracing::error!(error = %e, "could not record an idempotent response");
+    match outcome.await {
+        Ok(()) => guard.disarm(),
+        // The guard releases the claim, so that a retry can run.
+        Err(e) => tracing::error!(error = %e, "could not record an idempotent response"),
     }
     Response::from_parts(parts, Body::from(body))
 }
