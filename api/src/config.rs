@@ -185,8 +185,9 @@ pub struct Config {
     pub database_pool_size: u32,
     pub redis_url: SecretString,
     pub listen_addr: SocketAddr,
-    /// `METRICS_ADDR`: where `ondeck work` serves `/metrics` (the API
-    /// processes serve it on `LISTEN_ADDR`).
+    /// `METRICS_ADDR`: where `/metrics` is served; for `ondeck serve|run`
+    /// instead of `LISTEN_ADDR` (keeping it off the public port), for
+    /// `ondeck work` its own. Unset, the API serves it on `LISTEN_ADDR`.
     pub metrics_addr: Option<SocketAddr>,
     pub public_base_url: String,
     pub venue_tz: Tz,
