@@ -32,14 +32,14 @@ async fn tablets_see_no_503_while_metrics_and_readyz_are_flooded() {
             Mode::Serve,
             &[
                 ("DATABASE_POOL_SIZE", "4"),
-                ("DATABASE_ACQUIRE_TIMEOUT_MS", "200"),
+                ("DATABASE_ACQUIRE_TIMEOUT_MS", "100"),
             ],
         )
         .await;
     let flood = reqwest::Client::new();
     let until = Instant::now() + Duration::from_secs(4);
     let mut flooders = Vec::new();
-    for n in 0..32 {
+    for n in 0..64 {
         let (client, base) = (flood.clone(), api.base.clone());
         let path = if n % 2 == 0 { "/metrics" } else { "/readyz" };
         flooders.push(tokio::spawn(async move {
