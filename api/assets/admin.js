@@ -1,7 +1,8 @@
-// The staff page (/admin). Logged in through POST /admin/login, which keeps
-// the admin token in an HttpOnly cookie; every /api/v1 call here sends that
-// cookie with the header X-Ondeck-Csrf: 1, which the API requires before it
-// takes the cookie in place of a bearer token. Transitions are offered only
+// The staff page (/admin). Logged in through POST /admin/login, which opens
+// a server-side session and keeps its id (not the token) in an HttpOnly
+// cookie; every /api/v1 call here sends that cookie with the header
+// X-Ondeck-Csrf: 1, which the API requires before it takes the cookie in
+// place of a bearer token. Transitions are offered only
 // where the game's state allows them: the map comes from the server's table.
 import { EventFeed, debounced, today, displayName, h } from "/assets/sse.js";
 
@@ -47,7 +48,7 @@ async function request(method, path, body, accept = "application/json") {
     cache: "no-store",
   });
   if (response.status === 401) {
-    // The cookie is gone or its token was revoked: the page shows the login form.
+    // The session ended (logout, expiry, or its token was revoked): the page shows the login form.
     location.reload();
     throw new Problem("Your session has ended.");
   }

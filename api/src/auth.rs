@@ -1,13 +1,15 @@
 //! Bearer tokens and roles (docs/api.md, section Roles): no or unknown token is 401, a
 //! known token whose role may not do this is 403.
 //!
-//! The staff page (`/admin`, see `routes::pages`) keeps its admin token in an
-//! HttpOnly, SameSite=Strict cookie, [`ADMIN_COOKIE`]. A `/api/v1` request
-//! without an `Authorization` header may authenticate with that cookie instead,
-//! but only when it also carries the header [`CSRF_HEADER`]`: 1` (a cross-site
-//! form or link cannot send a custom header, and a cross-site script cannot
-//! without a CORS preflight that ondeck never allows for it), and only as an
-//! admin: a cookie holding any other token is a 401. The display board sends
+//! The staff page (`/admin`, see `routes::pages`) keeps a server-side
+//! session (see `sessions`) whose random id sits in an HttpOnly,
+//! SameSite=Strict cookie, [`ADMIN_COOKIE`]; the token itself never leaves
+//! the login request. A `/api/v1` request without an `Authorization` header
+//! may authenticate with that cookie instead, but only when it also carries
+//! the header [`CSRF_HEADER`]`: 1` (a cross-site form or link cannot send a
+//! custom header, and a cross-site script cannot without a CORS preflight
+//! that ondeck never allows for it), and only as an admin: a cookie naming
+//! no open session of a live admin token is a 401. The display board sends
 //! its token in the `Authorization` header (it reads the event stream with
 //! `fetch`), so no token is ever accepted in a URL.
 
@@ -22,7 +24,7 @@ use crate::app_state::AppState;
 use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 
-/// The cookie in which the staff page keeps the admin token it logged in with.
+/// The cookie in which the staff page keeps its session's id.
 pub const ADMIN_COOKIE: &str = "ondeck_admin";
 
 /// The header that must accompany [`ADMIN_COOKIE`] on a `/api/v1` request,
@@ -79,7 +81,7 @@ fn credential(parts: &Parts) -> Result<Option<(&str, Via)>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Via {
     Header,
-    /// Good for an admin token only.
+    /// The staff page's session id; good for an admin only.
     AdminCookie,
 }
 
@@ -98,8 +100,13 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Caller> {
     if let Some(caller) = parts.extensions.get::<Caller>() {
         return Ok(*caller);
     }
-    let (token, via) = credential(parts)?.ok_or(ApiError::Unauthorized)?;
-    accept(lookup(state, token).await?, via)
+    match credential(parts)?.ok_or(ApiError::Unauthorized)? {
+        (token, Via::Header) => accept(lookup(state, token).await?, Via::Header),
+        (session, Via::AdminCookie) => accept(
+            crate::sessions::caller(state, session).await?,
+            Via::AdminCookie,
+        ),
+    }
 }
 
 /// The caller, when it can be told without asking the database: a token
@@ -109,11 +116,14 @@ pub fn cached(state: &AppState, parts: &Parts) -> Option<Caller> {
     if let Some(caller) = parts.extensions.get::<Caller>() {
         return Some(*caller);
     }
-    let (token, via) = credential(parts).ok().flatten()?;
+    // A session is looked up on every request (the staff page makes few).
+    let (token, Via::Header) = credential(parts).ok().flatten()? else {
+        return None;
+    };
     if !tokens::is_well_formed(token) {
         return None;
     }
-    accept(state.tokens.get(&tokens::hash(token)), via).ok()
+    accept(state.tokens.get(&tokens::hash(token)), Via::Header).ok()
 }
 
 /// The live token `token` is, through the cache of recently authenticated

@@ -220,6 +220,10 @@ async fn run_purge(before: &str, dry_run: bool) -> anyhow::Result<()> {
         "expired idempotency responses {verb}deleted: {}",
         purged.idempotency_keys
     );
+    println!(
+        "idempotency responses about these players {verb}deleted: {}",
+        purged.player_responses
+    );
     let Some(storage) = storage else {
         tx.rollback().await?;
         println!("stored objects to delete under {} prefixes", pending.len());

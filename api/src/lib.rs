@@ -21,6 +21,7 @@ pub mod query;
 pub mod reporting;
 pub mod responses;
 pub mod routes;
+pub mod sessions;
 pub mod telemetry;
 pub mod token_cache;
 
@@ -32,7 +33,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, header};
 use axum::response::IntoResponse;
-use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
@@ -74,7 +74,11 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
             middleware::route_writes,
         ))
         .layer(DefaultBodyLimit::max(extract::JSON_LIMIT))
-        .merge(routes::ops::router(openapi))
+        // With METRICS_ADDR, /metrics is served there instead (see `serve`).
+        .merge(routes::ops::router(
+            openapi,
+            state.config.http.metrics_addr.is_none(),
+        ))
         .merge(routes::media::public_router())
         .merge(routes::pages::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
@@ -229,7 +233,14 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     })
 }
 
-/// Serves the API until `shutdown` completes, then finishes in-flight requests.
+/// How long a client may take to send a request's head (its line and
+/// headers) before the connection is closed, so that slow or silent
+/// clients cannot hold connections open.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves the API until `shutdown` completes, then finishes in-flight
+/// requests. With `METRICS_ADDR`, `/metrics` is served there and not on the
+/// public port.
 pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -237,11 +248,10 @@ pub async fn serve(
     let addr = state.config.http.listen_addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {addr}"))?
-        // Small JSON answers should leave at once, not wait for Nagle.
-        .tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    if let Some(metrics_addr) = state.config.http.metrics_addr {
+        tokio::spawn(prometheus::api_endpoint(metrics_addr, state.clone()).await?);
+    }
     tracing::info!(%addr, url = %state.config.http.public_base_url, "ondeck API listening");
     // Revocations are announced on the primary, where they are written.
     let (tokens, primary) = (state.tokens.clone(), state.db.clone());
@@ -263,19 +273,77 @@ pub async fn serve(
         hub.stop();
         signalled.send_replace(true);
     };
-    // Peer addresses key the rate limit of requests without a token.
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    let server = serve_connections(listener, app(state), HEADER_READ_TIMEOUT, shutdown);
     let out_of_time = async move {
         let _ = stopping.wait_for(|stop| *stop).await;
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        served = server => served.context("HTTP server failed")?,
+        () = server => {},
         () = out_of_time => tracing::warn!(
             "shutdown timeout reached: requests still in progress are cut off"
         ),
     }
     tracing::info!("API stopped");
     Ok(())
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then waits for
+/// the open connections to finish. This is `axum::serve` (HTTP/1 and h2c,
+/// upgrades, the peer address as `ConnectInfo` for the rate limit of
+/// requests without a token) plus what it cannot set: a connection whose
+/// request head has not arrived within `header_read_timeout` is closed.
+pub async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small JSON answers should leave at once, not wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        let service =
+            app.clone()
+                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    req
+                });
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout);
+        let connection = builder
+            .serve_connection_with_upgrades(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            )
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }

@@ -87,9 +87,52 @@ pub async fn method_override(mut req: Request, next: Next) -> Response {
 
 const MAX_KEY_LEN: usize = 255;
 
+/// Releases an Idempotency-Key claim when the request holding it is dropped
+/// before its response was kept (the client went away, the request timed
+/// out, the handler panicked): a retry then runs instead of answering 409
+/// for the next 24 hours.
+struct ClaimGuard {
+    db: sqlx::PgPool,
+    token: TokenId,
+    key: String,
+    armed: bool,
+}
+
+impl ClaimGuard {
+    /// The claim was saved or released the ordinary way.
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (db, token, key) = (self.db.clone(), self.token, std::mem::take(&mut self.key));
+        runtime.spawn(async move {
+            let released = async {
+                let mut conn = db.acquire().await?;
+                idempotency::release(&mut conn, token, &key).await?;
+                Ok::<_, ApiError>(())
+            };
+            if let Err(e) = released.await {
+                // The claim then expires after the request timeout.
+                tracing::warn!(error = %e, "could not release an abandoned Idempotency-Key");
+            }
+        });
+    }
+}
+
 /// `Idempotency-Key` on a POST (or an overridden one): the first response is
 /// kept for 24 hours and replayed for a repeat with the same body; the same
-/// key with another body is a 422.
+/// key with another body is a 422. A request that never answered leaves
+/// its key free again (see [`ClaimGuard`]; a claim older than the request
+/// timeout is taken over too).
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(key) = req
         .headers()
@@ -132,7 +175,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
 
     let claim = async {
         let mut conn = state.db.acquire().await?;
-        Ok::<_, ApiError>(idempotency::claim(&mut conn, caller.token_id, &key, &hash).await?)
+        // A claim's work is cut off at the request timeout (see below) and
+        // its outcome recorded right after: older than that and a little
+        // more, nothing is working on it any more (its process died).
+        let stale_after = state.config.http.request_timeout + STALE_MARGIN;
+        let claimed = idempotency::claim(&mut conn, caller.token_id, &key, &hash, stale_after);
+        Ok::<_, ApiError>(claimed.await?)
     };
     match claim.await {
         Err(e) => return e.into_response(),
@@ -165,15 +213,36 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         }
         Ok(Claim::New) => {}
     }
+    let guard = ClaimGuard {
+        db: state.db.clone(),
+        token: caller.token_id,
+        key: key.clone(),
+        armed: true,
+    };
 
     // The request and the recording of its outcome run to the end even
     // when the client goes away or the request timeout answers first:
     // cut between the handler's commit and the save, the key would stay "in
-    // progress" for a day, and a retry would get 409 instead of the replay.
+    // progress", and a retry would get 409 instead of the replay. The work
+    // itself is bounded by the request timeout (a handler cut off rolls
+    // back and answers 503, which releases the claim), so a claim older
+    // than that is abandoned and may be taken over. The guard releases the
+    // claim if the work dies another way (a panic).
+    let limit = state.config.http.request_timeout;
     let work = async move {
-        let response = next
-            .run(Request::from_parts(parts, Body::from(bytes)))
-            .await;
+        let response = match tokio::time::timeout(
+            limit,
+            next.run(Request::from_parts(parts, Body::from(bytes))),
+        )
+        .await
+        {
+            Ok(response) => response,
+            Err(_) => ApiError::Unavailable(format!(
+                "the request took longer than {} s and was abandoned; try again shortly",
+                limit.as_secs()
+            ))
+            .into_response(),
+        };
         let (parts, body) = response.into_parts();
         // Our responses to POSTs are small JSON documents.
         let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
@@ -199,8 +268,10 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             }
             .map_err(ApiError::from)
         };
-        if let Err(e) = outcome.await {
-            tracing::error!(error = %e, "could not record an idempotent response");
+        match outcome.await {
+            Ok(()) => guard.disarm(),
+            // The guard releases the claim, so that a retry can run.
+            Err(e) => tracing::error!(error = %e, "could not record an idempotent response"),
         }
         Response::from_parts(parts, Body::from(body))
     };
@@ -212,6 +283,10 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         Err(_) => ApiError::Unavailable("the server is stopping".into()).into_response(),
     }
 }
+
+/// Past the request timeout, how long a claim's outcome may take to be
+/// recorded before the claim counts as abandoned.
+const STALE_MARGIN: Duration = Duration::from_secs(10);
 
 /// Counts requests by route and status, with their latency.
 pub async fn http_metrics(req: Request, next: Next) -> Response {

@@ -1,9 +1,12 @@
 //! What `/metrics` holds beyond the counters recorded where things happen:
-//! the recorder's histogram buckets, and gauges read at scrape time from the
-//! database and the pools, so they are right whichever process (API or
-//! worker) did the work.
+//! the recorder's histogram buckets, and gauges of the database and the
+//! pools, read when scraped, so they are right whichever process (API or
+//! worker) did the work. The database is read in the background, outside
+//! the request pool (see [`DbGauges`]).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use ondeck_domain::GameState;
 use ondeck_domain::store::stats;
-use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::app_state::AppState;
 
@@ -55,18 +59,70 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
     Ok(handle)
 }
 
-/// Sets the scrape-time gauges: games of the current show by state, texts
-/// by status, the outbox backlog and the database pools. A database that
-/// does not answer within a second leaves the last values and counts an
-/// error, so `/metrics` itself always answers.
-pub async fn refresh(state: &AppState) {
-    pool_gauges("primary", &state.db);
-    if let Some(replica) = state.reads.replica_pool() {
-        pool_gauges("read", replica);
+/// How long a scrape waits for the database gauges to be read after it
+/// arrived; past that it answers with the last values.
+const SCRAPE_WAIT: Duration = Duration::from_secs(2);
+
+/// The database gauges are read at most this often, however many scrapes
+/// come in: a flood of `/metrics` costs the database one count a period.
+const MIN_READ_GAP: Duration = Duration::from_millis(500);
+
+/// The gauges read from the database (games of the current show by state,
+/// texts by status, the outbox backlog). One background task reads them on
+/// a connection of its own, never one of the request pool, when a scrape
+/// asks and at most every [`MIN_READ_GAP`]; every scrape waiting at that
+/// moment shares the read. A scrape waits for a read that started after it
+/// arrived (so what it shows is current), or [`SCRAPE_WAIT`] at most.
+#[derive(Default)]
+pub struct DbGauges {
+    /// Reads started so far.
+    started: AtomicU64,
+    /// Reads finished so far.
+    done: tokio::sync::watch::Sender<u64>,
+    wanted: tokio::sync::Notify,
+    reader: OnceLock<()>,
+}
+
+impl DbGauges {
+    /// Waits for a read of the gauges that began after this call (starting
+    /// the reader on first use, with `db`'s connection settings).
+    pub async fn fresh(self: &Arc<Self>, db: &PgPool) {
+        self.reader.get_or_init(|| {
+            let options = (*db.connect_options()).clone();
+            tokio::spawn(self.clone().read_when_wanted(options));
+        });
+        let target = self.started.load(Ordering::SeqCst) + 1;
+        let mut done = self.done.subscribe();
+        self.wanted.notify_one();
+        let _ = tokio::time::timeout(SCRAPE_WAIT, done.wait_for(|&n| n >= target)).await;
     }
+
+    async fn read_when_wanted(self: Arc<Self>, options: PgConnectOptions) {
+        let mut last: Option<tokio::time::Instant> = None;
+        loop {
+            self.wanted.notified().await;
+            if let Some(at) = last {
+                tokio::time::sleep_until(at + MIN_READ_GAP).await;
+            }
+            last = Some(tokio::time::Instant::now());
+            let n = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+            read_db_gauges(&options).await;
+            self.done.send_replace(n);
+        }
+    }
+}
+
+/// Reads the database gauges on a connection opened for the purpose and
+/// closed after (a read every half second at most, so the connection is
+/// not worth keeping, and none lingers when nobody scrapes). A database
+/// that does not answer within a second leaves the last values and counts
+/// an error.
+async fn read_db_gauges(options: &PgConnectOptions) {
     let read = async {
-        let mut conn = state.reads.acquire(None).await?;
-        stats::counts(&mut conn).await.map_err(anyhow::Error::from)
+        let mut conn = PgConnection::connect_with(options).await?;
+        let counts = stats::counts(&mut conn).await;
+        let _ = conn.close().await;
+        counts.map_err(anyhow::Error::from)
     };
     let counts = match tokio::time::timeout(Duration::from_secs(1), read).await {
         Ok(Ok(counts)) => counts,
@@ -89,6 +145,63 @@ pub async fn refresh(state: &AppState) {
     for stage in ["pending", "relayed"] {
         metrics::gauge!("ondeck_outbox_backlog", "stage" => stage).set(count("outbox", stage));
     }
+}
+
+/// Sets the scrape-time gauges: the database pools (from memory) and the
+/// database gauges (see [`DbGauges`]), so `/metrics` itself always answers
+/// and never takes a connection from the request pool.
+pub async fn refresh(state: &AppState, gauges: &Arc<DbGauges>) {
+    pool_gauges("primary", &state.db);
+    if let Some(replica) = state.reads.replica_pool() {
+        pool_gauges("read", replica);
+    }
+    gauges.fresh(&state.db).await;
+}
+
+/// `/metrics` of an API process: the exposition after [`refresh`].
+pub async fn scrape(state: &AppState, gauges: &Arc<DbGauges>) -> Response {
+    match &state.metrics {
+        Some(handle) => {
+            refresh(state, gauges).await;
+            exposition(handle)
+        }
+        None => (
+            axum::http::StatusCode::NOT_FOUND,
+            "metrics are not enabled in this process",
+        )
+            .into_response(),
+    }
+}
+
+/// `/metrics` of `ondeck serve|run` on `METRICS_ADDR` (then the public
+/// port has none): the same answer as the public one would be, on an
+/// address a firewall can keep private. Bound at once, so a taken address
+/// stops start-up; the returned future serves it.
+pub async fn api_endpoint(
+    addr: SocketAddr,
+    state: AppState,
+) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    let gauges = Arc::new(DbGauges::default());
+    let scrape = axum::routing::get(move || async move { scrape(&state, &gauges).await });
+    endpoint(addr, scrape, "metrics").await
+}
+
+/// Binds `addr` and returns the future that serves `/metrics` there.
+async fn endpoint(
+    addr: SocketAddr,
+    scrape: axum::routing::MethodRouter,
+    what: &'static str,
+) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("METRICS_ADDR: cannot listen on {addr}"))?;
+    let app = axum::Router::new().route("/metrics", scrape);
+    tracing::info!(%addr, "{what} listening");
+    Ok(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the {what} endpoint stopped");
+        }
+    })
 }
 
 fn scrape_failed(error: &str) {
@@ -125,20 +238,9 @@ pub async fn worker_endpoint(
     handle: PrometheusHandle,
     db: PgPool,
 ) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("METRICS_ADDR: cannot listen on {addr}"))?;
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            pool_gauges("primary", &db);
-            std::future::ready(exposition(&handle))
-        }),
-    );
-    tracing::info!(%addr, "worker metrics listening");
-    Ok(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "the worker's metrics endpoint stopped");
-        }
-    })
+    let scrape = axum::routing::get(move || {
+        pool_gauges("primary", &db);
+        std::future::ready(exposition(&handle))
+    });
+    endpoint(addr, scrape, "worker metrics").await
 }

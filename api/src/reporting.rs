@@ -5,12 +5,11 @@
 //! body or user ever leaves the process.
 
 use std::borrow::Cow;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use regex::Regex;
 use sentry::protocol::{Breadcrumb, Event, Map, Value};
 
 /// The release events carry: `ondeck@VERSION`, and `+COMMIT` when the
@@ -122,28 +121,9 @@ const SAFE_HEADERS: [&str; 6] = [
     "x-request-id",
 ];
 
-/// A token (`odk_…`), or the credentials after `Bearer`/`Basic`.
-static SECRET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"odk_[A-Za-z0-9_\-]+|\b(?:Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]+")
-        .expect("a valid regex")
-});
-
-/// Seven or more digits, possibly written with `+`, spaces, dashes, dots
-/// or parentheses between them: any phone number, E.164 or as typed. It
-/// also blanks long ids and dates, which is the price of never missing a
-/// number.
-static PHONE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\+?\(?\d(?:[\s().\-]{0,2}\d){6,}").expect("a valid regex"));
-
-/// `text` with tokens, credentials and anything like a phone number
-/// replaced by placeholders.
-pub fn scrub_text(text: &str) -> Cow<'_, str> {
-    let without_secrets = SECRET.replace_all(text, "[token]");
-    match PHONE.replace_all(&without_secrets, "[phone]") {
-        Cow::Borrowed(_) => without_secrets,
-        Cow::Owned(scrubbed) => Cow::Owned(scrubbed),
-    }
-}
+/// Tokens, credentials, short-link codes and phone numbers out of a text
+/// (the same scrubber the log and the stored provider errors use).
+pub use ondeck_domain::scrub::scrub_text;
 
 fn scrub_string(text: &mut String) {
     if let Cow::Owned(scrubbed) = scrub_text(text) {
@@ -358,6 +338,25 @@ mod tests {
         assert_eq!(
             event.exception.values[0].value.as_deref(),
             Some("no game for [phone]")
+        );
+    }
+
+    #[test]
+    fn an_event_loses_a_short_link_code_in_its_url_and_message() {
+        let event = Event {
+            message: Some("cannot open https://venue.example/s/Ab3dE6gH9k".into()),
+            request: Some(SentryRequest {
+                url: "https://venue.example/s/Ab3dE6gH9k".parse().ok(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let event = scrub_event(event).expect("the event is sent");
+        let json = serde_json::to_string(&event).expect("serialises");
+        assert!(!json.contains("Ab3dE6gH9k"), "{json}");
+        assert_eq!(
+            event.request.and_then(|r| r.url).map(|u| u.to_string()),
+            Some("https://venue.example/s/[link]".to_owned())
         );
     }
 

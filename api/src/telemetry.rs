@@ -33,14 +33,17 @@ pub fn init(format: LogFormat) {
 }
 
 /// Request spans carry the route template, never the query string (which
-/// may hold a search for a phone number).
+/// may hold a search for a phone number), and the path scrubbed: a
+/// souvenir's short link (`/s/{code}`) is a bearer link, so its code is
+/// logged as `[link]`.
 pub fn request_span<B>(request: &Request<B>) -> tracing::Span {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(MatchedPath::as_str)
         .unwrap_or_default();
-    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), route)
+    let path = crate::reporting::scrub_text(request.uri().path());
+    tracing::info_span!("request", method = %request.method(), %path, route)
 }
 
 /// Completes on SIGTERM or Ctrl-C: drives the API's graceful shutdown and the worker's.
@@ -70,4 +73,47 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields a span was created with, as the log shows them.
+    fn logged_fields(span: impl FnOnce() -> tracing::Span) -> String {
+        use std::sync::{Arc, Mutex};
+        use tracing_subscriber::layer::Context;
+
+        #[derive(Clone, Default)]
+        struct Fields(Arc<Mutex<String>>);
+        struct Visit<'a>(&'a mut String);
+        impl tracing::field::Visit for Visit<'_> {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{}={value:?} ", field.name()));
+            }
+        }
+        impl<S: tracing::Subscriber> Layer<S> for Fields {
+            fn on_new_span(
+                &self,
+                attrs: &tracing::span::Attributes<'_>,
+                _: &tracing::span::Id,
+                _: Context<'_, S>,
+            ) {
+                let mut out = self.0.lock().expect("not poisoned");
+                attrs.record(&mut Visit(&mut out));
+            }
+        }
+        let fields = Fields::default();
+        let subscriber = tracing_subscriber::registry().with(fields.clone());
+        tracing::subscriber::with_default(subscriber, || drop(span()));
+        fields.0.lock().expect("not poisoned").clone()
+    }
+
+    #[test]
+    fn a_short_link_code_never_reaches_the_request_log() {
+        let request = Request::get("/s/Ab3dE6gH9k").body(()).expect("a request");
+        let fields = logged_fields(|| request_span(&request));
+        assert!(fields.contains("/s/[link]"), "{fields}");
+        assert!(!fields.contains("Ab3dE6gH9k"), "{fields}");
+    }
 }

@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod models;
 pub mod phone;
 pub mod role;
+pub mod scrub;
 pub mod store;
 pub mod validation;
 

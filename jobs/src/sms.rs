@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ondeck_domain::scrub::scrub_text;
 use ondeck_env::{ConfigError, Source};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -175,8 +176,10 @@ impl SmsProvider {
         match &self.settings {
             SmsSettings::Log => {
                 let id = format!("log-{}", uuid_like());
-                // The number is PII: the log shows only its last digits.
-                tracing::info!(provider_id = %id, to = %mask(to), body, "text (SMS_PROVIDER=log: not sent)");
+                // The number is PII: the log shows only its last digits; the
+                // body's short link is a bearer link: the log does not show it.
+                let body = scrub_text(body);
+                tracing::info!(provider_id = %id, to = %mask(to), %body, "text (SMS_PROVIDER=log: not sent)");
                 Ok(id)
             }
             SmsSettings::Twilio {
@@ -231,11 +234,13 @@ impl SmsProvider {
                     return Ok(message.sid);
                 }
                 let error: Option<TwilioError> = response.json().await.ok();
+                // Twilio's message may quote the number or the body: scrubbed
+                // here, so neither the log nor the stored error holds them.
                 let detail = error
                     .map(|e| {
                         format!(
                             "Twilio {status}: {} (code {})",
-                            e.message,
+                            scrub_text(&e.message),
                             e.code.unwrap_or_default()
                         )
                     })

@@ -11,8 +11,9 @@ use ondeck_env::{ConfigError, Source, bounded, seconds};
 pub struct Http {
     /// `LISTEN_ADDR`.
     pub listen_addr: SocketAddr,
-    /// `METRICS_ADDR`: where `ondeck work` serves `/metrics` (the API
-    /// processes serve it on `LISTEN_ADDR`).
+    /// `METRICS_ADDR`: where `/metrics` is served; for `ondeck serve|run`
+    /// instead of `LISTEN_ADDR` (keeping it off the public port), for
+    /// `ondeck work` its own. Unset, the API serves it on `LISTEN_ADDR`.
     pub metrics_addr: Option<SocketAddr>,
     /// `PUBLIC_BASE_URL`, without a trailing `/`; by default the listen
     /// address.

@@ -1,6 +1,7 @@
 //! Operations endpoints, no auth: liveness, readiness, metrics, the API docs.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -10,15 +11,36 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::app_state::AppState;
+use crate::prometheus::DbGauges;
 
-pub fn router(openapi: String) -> Router<AppState> {
-    Router::new()
+/// What the operations endpoints keep between requests: the last readiness
+/// check and the database gauges' reader.
+#[derive(Default)]
+pub struct Probes {
+    /// When readiness was last checked, and whether the primary and Redis
+    /// answered.
+    ready: tokio::sync::Mutex<Option<(Instant, bool, bool)>>,
+    gauges: Arc<DbGauges>,
+}
+
+/// A readiness check this recent answers `/readyz` again: a flood of
+/// probes costs the database and Redis one check each per period.
+const READY_FOR: Duration = Duration::from_millis(500);
+
+/// The operations routes; `/metrics` only when `with_metrics` (it moves to
+/// `METRICS_ADDR` when that is set).
+pub fn router(openapi: String, with_metrics: bool) -> Router<AppState> {
+    let probes = Arc::new(Probes::default());
+    let ready = probes.clone();
+    let mut router = Router::new()
         .route(
             "/healthz",
             get(|| async { axum::Json(json!({"status": "ok"})) }),
         )
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route(
+            "/readyz",
+            get(move |State(state): State<AppState>| async move { readyz(&state, &ready).await }),
+        )
         .route(
             "/api/v1/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi) }),
@@ -26,20 +48,41 @@ pub fn router(openapi: String) -> Router<AppState> {
         .route(
             "/docs",
             get(|| async { Html(include_str!("../../assets/docs.html")) }),
-        )
+        );
+    if with_metrics {
+        router = router.route(
+            "/metrics",
+            get(move |State(state): State<AppState>| async move {
+                crate::prometheus::scrape(&state, &probes.gauges).await
+            }),
+        );
+    }
+    router
 }
 
 /// 200 when the primary database and Redis both answer within a second.
 /// With a replica, the body also says how it is (`ok`, `lagging`, `down`),
-/// how far behind it is, and where reads go.
-async fn readyz(State(state): State<AppState>) -> Response {
-    let limit = Duration::from_secs(1);
-    let database = tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(&state.db)).await;
-    let database_ok = matches!(database, Ok(Ok(_)));
-    let redis_ok = matches!(
-        tokio::time::timeout(limit, ping_redis(&state.redis)).await,
-        Ok(Ok(()))
-    );
+/// how far behind it is, and where reads go. One check runs at a time and
+/// its result answers for [`READY_FOR`]: the probe is cheap and bounded
+/// however often it is asked (one pool connection and one Redis connection
+/// at most).
+async fn readyz(state: &AppState, probes: &Probes) -> Response {
+    let (database_ok, redis_ok) = {
+        let mut last = probes.ready.lock().await;
+        match *last {
+            Some((at, database, redis)) if at.elapsed() < READY_FOR => (database, redis),
+            _ => {
+                let limit = Duration::from_secs(1);
+                let database =
+                    tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(&state.db));
+                let redis = tokio::time::timeout(limit, ping_redis(&state.redis));
+                let (database, redis) = tokio::join!(database, redis);
+                let checked = (matches!(database, Ok(Ok(_))), matches!(redis, Ok(Ok(()))));
+                *last = Some((Instant::now(), checked.0, checked.1));
+                checked
+            }
+        }
+    };
     let status = if database_ok && redis_ok {
         StatusCode::OK
     } else {
@@ -66,19 +109,4 @@ async fn ping_redis(client: &redis::Client) -> redis::RedisResult<()> {
         .query_async::<String>(&mut conn)
         .await
         .map(|_| ())
-}
-
-async fn metrics(State(state): State<AppState>) -> Response {
-    match &state.metrics {
-        Some(handle) => {
-            // The gauges read from the database and the pools, set just now.
-            crate::prometheus::refresh(&state).await;
-            crate::prometheus::exposition(handle)
-        }
-        None => (
-            StatusCode::NOT_FOUND,
-            "metrics are not enabled in this process",
-        )
-            .into_response(),
-    }
 }

@@ -6,11 +6,12 @@
 //!   the URL fragment (`/board#token=odk_...`, which never reaches a server or
 //!   a log) or in the page's form, and kept in the browser's localStorage.
 //! - `/admin`: the staff page. `POST /admin/login` (a form or JSON with
-//!   `token`) checks that the token is a live admin token and keeps it in the
-//!   HttpOnly, SameSite=Strict cookie `ondeck_admin`; the page's script then
-//!   calls `/api/v1` with that cookie and `X-Ondeck-Csrf: 1` (see `auth`).
-//!   `POST /admin/logout` clears the cookie. Without a valid admin cookie,
-//!   `/admin` is the login form.
+//!   `token`) checks that the token is a live admin token, opens a session
+//!   (see `sessions`) and keeps its id, never the token, in the HttpOnly,
+//!   SameSite=Strict cookie `ondeck_admin`; the page's script then calls
+//!   `/api/v1` with that cookie and `X-Ondeck-Csrf: 1` (see `auth`).
+//!   `POST /admin/logout` ends the session and clears the cookie. Without an
+//!   open session, `/admin` is the login form.
 //! - `/assets/...`: the pages' scripts, styles and font, compiled into the binary.
 
 use axum::Router;
@@ -27,7 +28,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app_state::AppState;
-use crate::auth::{ADMIN_COOKIE, cookie, lookup};
+use crate::auth::{ADMIN_COOKIE, cookie};
 use crate::error::Result;
 
 const BOARD_HTML: &str = include_str!("../../assets/board.html");
@@ -69,8 +70,8 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
-/// How long the admin cookie lasts: a long day at the venue.
-const ADMIN_COOKIE_SECONDS: u32 = 12 * 60 * 60;
+/// How long the admin cookie lasts: as long as its session.
+const ADMIN_COOKIE_SECONDS: u64 = crate::sessions::SESSION_TTL.as_secs();
 
 /// Pages only load their own scripts, styles and fonts and talk to their own
 /// origin; images (photos, souvenirs) may come from object storage.
@@ -173,13 +174,13 @@ async fn board(State(state): State<AppState>) -> Response {
     page(StatusCode::OK, html)
 }
 
-/// The staff page when the admin cookie holds a live admin token, else the
-/// login form (clearing a cookie that no longer works).
+/// The staff page when the admin cookie names an open session of a live
+/// admin token, else the login form (clearing a cookie that no longer works).
 async fn admin(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
-    let Some(token) = cookie(&headers, ADMIN_COOKIE) else {
+    let Some(session) = cookie(&headers, ADMIN_COOKIE) else {
         return Ok(login_page(&state, StatusCode::OK, None, false));
     };
-    match lookup(&state, token).await? {
+    match crate::sessions::caller(&state, session).await? {
         Some(caller) if caller.role == Role::Admin => {
             let html = ADMIN_HTML
                 .replace("{{VENUE_TZ}}", &escape_html(state.config.venue.tz_name()))
@@ -189,9 +190,7 @@ async fn admin(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
         _ => Ok(login_page(
             &state,
             StatusCode::OK,
-            Some(
-                "Your session has ended (the token was revoked or is not an admin token). Log in again.",
-            ),
+            Some("Your session has ended (it expired, or the token was revoked). Log in again."),
             true,
         )),
     }
@@ -220,7 +219,7 @@ fn login_page(state: &AppState, status: StatusCode, error: Option<&str>, clear: 
 <input id="token" name="token" type="password" autocomplete="off" spellcheck="false" required placeholder="odk_…" autofocus>
 <button type="submit">Log in</button>
 </form>
-<p class="hint">The token is kept in a cookie for this site only, for 12 hours or until you log out.</p>
+<p class="hint">The token is checked once and not kept: this browser stays logged in for 12 hours or until you log out.</p>
 </main>
 </body>
 </html>
@@ -233,16 +232,16 @@ fn login_page(state: &AppState, status: StatusCode, error: Option<&str>, clear: 
     response
 }
 
-/// Sets the admin cookie to `token`, or clears it.
-fn set_cookie(response: &mut Response, state: &AppState, token: Option<&str>) {
+/// Sets the admin cookie to a session's id, or clears it.
+fn set_cookie(response: &mut Response, state: &AppState, session: Option<&str>) {
     let secure = if state.config.http.public_base_url.starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
-    let value = match token {
-        Some(token) => format!(
-            "{ADMIN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={ADMIN_COOKIE_SECONDS}{secure}"
+    let value = match session {
+        Some(session) => format!(
+            "{ADMIN_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={ADMIN_COOKIE_SECONDS}{secure}"
         ),
         None => format!("{ADMIN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     };
@@ -303,9 +302,10 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 /// `POST /admin/login`: a form (`token=...`) or JSON (`{"token": "..."}`).
-/// A live admin token gets the cookie (a form is sent on to `/admin`, JSON
-/// gets `{"role": "admin"}`); any other token gets no cookie: 401 when it is
-/// unknown or revoked, 403 when its role is not admin.
+/// A live admin token opens a session whose id is the cookie (a form is
+/// sent on to `/admin`, JSON gets `{"role": "admin"}`); any other token gets
+/// no cookie: 401 when it is unknown or revoked, 403 when its role is not
+/// admin.
 async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let json = wants_json(&headers);
     let fail = |status: StatusCode, message: &str| -> Response {
@@ -359,13 +359,14 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
             StatusCode::FORBIDDEN,
             &format!("That is a {role} token: the staff page needs an admin token."),
         )),
-        Some(_) => {
+        Some((token_id, _)) => {
+            let session = crate::sessions::open(&state, token_id).await?;
             let mut response = if json {
                 axum::Json(json!({"role": "admin"})).into_response()
             } else {
                 Redirect::to("/admin").into_response()
             };
-            set_cookie(&mut response, &state, Some(&token));
+            set_cookie(&mut response, &state, Some(&session));
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -374,15 +375,19 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     }
 }
 
-/// `POST /admin/logout`: clears the cookie and shows the login form again.
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// `POST /admin/logout`: ends the session (a copy of the cookie no longer
+/// works), clears the cookie and shows the login form again.
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     if cross_site(&headers) {
-        return login_page(
+        return Ok(login_page(
             &state,
             StatusCode::FORBIDDEN,
             Some("Log out from the staff page itself."),
             false,
-        );
+        ));
+    }
+    if let Some(session) = cookie(&headers, ADMIN_COOKIE) {
+        crate::sessions::close(&state, session).await?;
     }
     let mut response = if wants_json(&headers) {
         StatusCode::NO_CONTENT.into_response()
@@ -390,7 +395,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         Redirect::to("/admin").into_response()
     };
     set_cookie(&mut response, &state, None);
-    response
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -174,7 +174,8 @@ pub async fn mark_sent(conn: &mut PgConnection, id: i64, provider_id: &str) -> R
 }
 
 /// The provider refused or could not be reached; `last` marks the text
-/// failed for good.
+/// failed for good. The error is kept scrubbed (see `scrub`): a provider's
+/// text may quote the number.
 pub async fn mark_attempt_failed(
     conn: &mut PgConnection,
     id: i64,
@@ -187,7 +188,7 @@ pub async fn mark_attempt_failed(
          WHERE id = $1 AND provider_id IS NULL",
     )
     .bind(id)
-    .bind(error)
+    .bind(crate::scrub::scrub_text(error).as_ref())
     .bind(last)
     .execute(conn)
     .await?;

@@ -28,6 +28,7 @@ pub mod players;
 pub mod purge;
 pub mod recall;
 pub mod scores;
+pub mod sessions;
 pub mod shows;
 pub mod souvenirs;
 pub mod stats;

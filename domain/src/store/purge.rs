@@ -4,10 +4,11 @@
 //! For each such player (created before the moment, every game completed or
 //! cancelled before it, not purged yet): the mobile number, email, profile
 //! id and photo key are cleared and the last name is cut to its initial (the
-//! leaderboard already shows only "Ada L."); their texts lose their number
-//! and body (a text not sent yet is marked failed); their games lose the
-//! souvenir (URL, short link, and the name in the event log's copies). Games,
-//! scores, teams and the leaderboard are untouched.
+//! leaderboard already shows only "Ada L."); their texts lose their number,
+//! body and provider error (a text not sent yet is marked failed); their
+//! games lose the souvenir (URL, short link, and the name in the event log's
+//! copies); responses kept for Idempotency-Key replays that are about them
+//! are deleted. Games, scores, teams and the leaderboard are untouched.
 //!
 //! The stored objects (every photo uploaded for the player, every souvenir
 //! of their games) are recorded as prefixes in `purge_objects` in the same
@@ -28,6 +29,8 @@ pub struct Purged {
     pub events: u64,
     /// Expired Idempotency-Key responses (which may hold PII) deleted.
     pub idempotency_keys: u64,
+    /// Idempotency-Key responses about the purged players deleted.
+    pub player_responses: u64,
 }
 
 /// The moment midnight starts `date` (YYYY-MM-DD) in the IANA zone `tz`,
@@ -84,7 +87,7 @@ pub async fn players_before(conn: &mut PgConnection, before: DateTime<Utc>) -> R
     let messages = sqlx::query(
         "UPDATE messages SET \"to\" = '', body = '', \
              status = CASE WHEN status = 'queued' THEN 'failed'::message_status ELSE status END, \
-             error = CASE WHEN status = 'queued' THEN 'purged before it was sent' ELSE error END \
+             error = CASE WHEN status = 'queued' THEN 'purged before it was sent' END \
          WHERE game_id = ANY($1)",
     )
     .bind(&games)
@@ -118,6 +121,14 @@ pub async fn players_before(conn: &mut PgConnection, before: DateTime<Utc>) -> R
     .await?
     .rows_affected();
 
+    // A kept response (a signup, a game of theirs) holds their name and
+    // number; it is only replayed for a day, but purge means now.
+    let player_responses = sqlx::query("DELETE FROM idempotency_keys WHERE player_ids && $1")
+        .bind(&players)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+
     let prefixes: Vec<String> = players
         .iter()
         .map(|id| format!("photos/{id}-"))
@@ -136,6 +147,7 @@ pub async fn players_before(conn: &mut PgConnection, before: DateTime<Utc>) -> R
         souvenirs,
         events,
         idempotency_keys: expired_idempotency_keys(conn).await?,
+        player_responses,
     })
 }
 
