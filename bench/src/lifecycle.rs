@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::http::{active_game_id, chain, client};
-use crate::round;
+use crate::rounding::round;
 
 #[derive(Args)]
 pub struct LifecycleArgs {

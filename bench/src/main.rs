@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 mod http;
 mod lifecycle;
 mod render;
+mod rounding;
 mod soak;
 mod sse;
 
@@ -63,10 +64,4 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `x` rounded to `decimals` places, for reports.
-pub(crate) fn round(x: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (x * scale).round() / scale
 }

@@ -8,7 +8,7 @@ use clap::Args;
 use ondeck_media::images::souvenir;
 use serde::Serialize;
 
-use crate::round;
+use crate::rounding::round;
 
 #[derive(Args)]
 pub struct RenderArgs {

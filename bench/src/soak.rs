@@ -10,7 +10,6 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::Args;
 use reqwest::{Client, Url};
-use serde::Serialize;
 use tokio::sync::watch;
 
 mod boards;
@@ -20,6 +19,7 @@ mod report;
 mod venue;
 
 use model::Model;
+use report::Sample;
 use venue::{Tokens, Venue};
 
 #[derive(Args)]
@@ -86,16 +86,6 @@ pub struct SoakArgs {
     json: Option<std::path::PathBuf>,
     #[command(flatten)]
     model: Model,
-}
-
-/// One sample of the server during the run.
-#[derive(Clone, Serialize)]
-pub struct Sample {
-    pub at_seconds: f64,
-    pub rss_mb: Option<f64>,
-    pub backlog: Option<i64>,
-    pub requests: u64,
-    pub errors: u64,
 }
 
 pub async fn soak(args: SoakArgs) -> anyhow::Result<()> {
@@ -281,7 +271,7 @@ impl Probe {
                 .fold((0, 0), |(r, e), ep| (r + ep.requests, e + ep.errors))
         };
         Sample {
-            at_seconds: crate::round(started.elapsed().as_secs_f64(), 1),
+            at_seconds: crate::rounding::round(started.elapsed().as_secs_f64(), 1),
             rss_mb: self.memory().map(|(rss, _)| rss),
             backlog: self.backlog().await,
             requests,

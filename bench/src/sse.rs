@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, watch};
 
 use crate::http::{active_game_id, chain, client, id_text};
-use crate::round;
+use crate::rounding::round;
 
 #[derive(Args)]
 pub struct SseArgs {

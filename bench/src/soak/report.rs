@@ -7,10 +7,19 @@ use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 
-use super::Sample;
 use super::boards::Feed;
 use super::venue::Venue;
-use crate::round;
+use crate::rounding::round;
+
+/// One sample of the server during the run.
+#[derive(Clone, Serialize)]
+pub struct Sample {
+    pub at_seconds: f64,
+    pub rss_mb: Option<f64>,
+    pub backlog: Option<i64>,
+    pub requests: u64,
+    pub errors: u64,
+}
 
 pub struct Inputs<'a> {
     pub venue: &'a Venue,
