@@ -9,99 +9,14 @@
 //!
 //! - `transition`: the six transitions of the table in `game_state`, and
 //!   auto-recall.
+//! - `context`: [`Lifecycle`], what every change needs, and [`Uncommitted`].
 //! - `signup`: a new player with their first game, and another game for a
 //!   player whose last one is over.
 
-use std::sync::Arc;
-
-use sqlx::{Postgres, Transaction};
-
-use crate::error::Result;
-use crate::game_state::GameState;
-use crate::store::recall::RecallPolicy;
-use crate::store::wake::Wake;
-
+mod context;
 mod signup;
 mod transition;
 
+pub use context::{GameCues, Lifecycle, Uncommitted};
 pub use signup::SignedUp;
 pub use transition::{Changed, GameChange};
-
-/// The cues a game fires as it enters a state: the venue's cue file, which
-/// the jobs crate reads and implements this for.
-pub trait GameCues: Send + Sync + std::fmt::Debug {
-    /// The names of the cues a game entering `state` fires; `team` is the
-    /// name of its player's team, if any.
-    fn on_entering(&self, state: GameState, team: Option<&str>) -> Vec<String>;
-}
-
-/// What a change to a game needs of the configuration and the process: the
-/// recall window, the cues that game events fire, and the wake-up of the
-/// event and outbox listeners. Cheap to clone.
-#[derive(Clone, Debug)]
-pub struct Lifecycle {
-    recall: RecallPolicy,
-    cues: Option<Arc<dyn GameCues>>,
-    wake: Wake,
-}
-
-impl Lifecycle {
-    pub fn new(recall: RecallPolicy, wake: Wake) -> Lifecycle {
-        Lifecycle {
-            recall,
-            cues: None,
-            wake,
-        }
-    }
-
-    /// Fires `cues` on game events (none without).
-    pub fn with_cues<C: GameCues + 'static>(mut self, cues: Option<Arc<C>>) -> Lifecycle {
-        self.cues = cues.map(|c| c as Arc<dyn GameCues>);
-        self
-    }
-
-    pub fn recall(&self) -> RecallPolicy {
-        self.recall
-    }
-
-    /// A change made in a transaction, to be committed with [`Uncommitted::commit`].
-    fn uncommitted<T>(&self, value: T, entered: Vec<GameState>) -> Uncommitted<T> {
-        Uncommitted {
-            value,
-            entered,
-            wake: self.wake.clone(),
-        }
-    }
-}
-
-/// A change written in the caller's transaction and not yet committed. Its
-/// counters and wake-up happen in [`Uncommitted::commit`], after the
-/// commit: a change that rolls back is never counted.
-#[must_use = "a change to a game counts and wakes its listeners only through `commit`"]
-#[derive(Debug)]
-pub struct Uncommitted<T> {
-    value: T,
-    /// The state each changed game entered.
-    entered: Vec<GameState>,
-    wake: Wake,
-}
-
-impl<T> Uncommitted<T> {
-    /// What the change made, for the rest of the transaction. It ends with
-    /// event rows, which hold back the event readers until the commit: do
-    /// not wait for anything else before committing (see `store::event_log`).
-    pub fn value(&self) -> &T {
-        &self.value
-    }
-
-    /// Commits the transaction, wakes the listeners and counts the
-    /// transitions.
-    pub async fn commit(self, tx: Transaction<'_, Postgres>) -> Result<T> {
-        tx.commit().await?;
-        self.wake.after_commit();
-        for state in &self.entered {
-            metrics::counter!("ondeck_transitions_total", "to" => state.as_str()).increment(1);
-        }
-        Ok(self.value)
-    }
-}

@@ -3,9 +3,9 @@
 
 use sqlx::PgConnection;
 
+use super::context::{Lifecycle, Uncommitted};
 use crate::error::{DomainError, Result};
 use crate::ids::{PlayerId, ShowId};
-use crate::lifecycle::{Lifecycle, Uncommitted};
 use crate::models::{Game, PlayerChanges};
 use crate::store::outbox::{self, Job, MessageKind};
 use crate::store::{event_log, games, players, shows};

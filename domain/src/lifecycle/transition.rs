@@ -5,10 +5,10 @@
 
 use sqlx::PgConnection;
 
+use super::context::{Lifecycle, Uncommitted};
 use crate::error::{DomainError, Result};
-use crate::game_state::{Actor, Transition};
+use crate::game_state::{Actor, GameState, Transition};
 use crate::ids::{GameId, ShowId};
-use crate::lifecycle::{Lifecycle, Uncommitted};
 use crate::models::{Completion, CompletionInput};
 use crate::store::games::{self, Transitioned};
 use crate::store::outbox::{self, Job, MessageKind};
@@ -157,7 +157,7 @@ impl Lifecycle {
         &self,
         conn: &mut PgConnection,
         changed: &[&Transitioned],
-    ) -> Result<Vec<crate::GameState>> {
+    ) -> Result<Vec<GameState>> {
         // Cues on game events fire from the outbox, with the change or not at all.
         if let Some(cues) = &self.cues {
             for t in changed {

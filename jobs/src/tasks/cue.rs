@@ -6,7 +6,7 @@ use ondeck_domain::GameId;
 use ondeck_domain::store::cue_runs::{self, ActionKind, NewRun};
 use ondeck_domain::store::outbox::{self, Job};
 
-use super::{Deps, backoff};
+use super::deps::{Deps, backoff};
 
 /// How a cue job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use ondeck_domain::GameId;
 use ondeck_domain::store::cue_runs::{self, ActionKind, NewRun};
 
 use super::cue::{ActionOutcome, attempt_action, ensure_run};
-use super::{Deps, Retry};
+use super::deps::{Deps, Retry};
 
 /// A DMX job taken this long after its cue fired is dropped (recorded as
 /// failed): an old scene is worse than none.

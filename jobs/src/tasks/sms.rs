@@ -8,7 +8,7 @@ use ondeck_domain::store::messages::{self, Kind, Status};
 use ondeck_domain::store::outbox::MessageKind;
 use ondeck_domain::store::souvenirs;
 
-use super::{Deps, Retry, backoff};
+use super::deps::{Deps, Retry, backoff};
 use crate::sms::SendError;
 
 /// An attempt left with the provider for longer than this belongs to a

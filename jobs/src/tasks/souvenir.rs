@@ -7,7 +7,7 @@ use ondeck_domain::store::{event_log, games, souvenirs};
 use ondeck_domain::{GameId, GameState};
 use ondeck_media::images::{photo, souvenir};
 
-use super::Deps;
+use super::deps::Deps;
 
 /// How a souvenir job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

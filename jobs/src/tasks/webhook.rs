@@ -6,8 +6,8 @@ use ondeck_domain::GameId;
 use ondeck_domain::store::cue_runs::{ActionKind, NewRun};
 use ondeck_domain::store::{games, outbox};
 
-use super::Deps;
 use super::cue::{ActionOutcome, attempt_action, ensure_run};
+use super::deps::Deps;
 
 /// The JSON a cue's webhook carries.
 pub fn webhook_body(

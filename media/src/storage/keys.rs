@@ -3,7 +3,7 @@
 //! segment and no segment starting with a dot. Both backends refuse other
 //! keys, so a key that works locally works on S3 and the other way round.
 
-use super::StorageError;
+use super::error::StorageError;
 
 /// Longest key accepted (S3's own limit).
 const MAX_KEY_LEN: usize = 1024;

@@ -9,51 +9,23 @@
 //! to the one the settings name.
 
 mod backends;
+mod error;
 mod keys;
 mod settings;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 
 use crate::media_key::MediaKey;
 use backends::local::LocalBackend;
+pub use backends::s3::PRESIGNED_URL_TTL;
 use backends::s3::S3Backend;
+pub use error::StorageError;
 use keys::check_key;
 pub use settings::{S3Credentials, StorageSettings};
-
-/// How long a presigned GET URL stays valid.
-pub const PRESIGNED_URL_TTL: Duration = Duration::from_secs(3600);
-
-/// A failed storage operation. Messages name the operation and the key or
-/// path, never credentials.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// The key is not one this module accepts (see the module docs).
-    #[error("invalid storage key {key:?}: {reason}")]
-    InvalidKey { key: String, reason: String },
-    /// A local file operation failed.
-    #[error("{op} {}: {error}", .path.display())]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    /// Local storage was opened without the key that signs its URLs (see
-    /// [`Storage::open`]).
-    #[error("cannot link to {key}: local storage has no media signing key")]
-    Unsigned { key: String },
-    /// An S3 request failed.
-    #[error("S3 {op} {target}: {detail}")]
-    S3 {
-        op: &'static str,
-        target: String,
-        detail: String,
-    },
-}
 
 /// A connected object store. Cheap to clone (an `Arc` inside).
 #[derive(Clone)]

@@ -7,7 +7,7 @@ use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::{ImageEncoder, RgbImage};
 
-use super::RenderError;
+use super::card::RenderError;
 
 /// JPEG quality: small enough for a crowded stadium network, no visible blocking.
 pub const JPEG_QUALITY: u8 = 85;

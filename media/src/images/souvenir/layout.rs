@@ -4,11 +4,11 @@
 use ab_glyph::FontRef;
 use image::RgbImage;
 
+use super::card::{MAX_SIZE, MIN_SIZE, RenderError, Souvenir};
 use super::colour::{BLACK, GOLD, GREY, LIGHT, WHITE, accent_colour, darker, mix, team_colour};
 use super::cover::cover;
 use super::paint::{blend_rows, fill, frame, frame_inset, gradient};
 use super::text::{FONT, Line, Type, clean};
-use super::{MAX_SIZE, MIN_SIZE, RenderError, Souvenir};
 
 // Sizes at the default side of 1080 px; everything scales with the side.
 

@@ -10,10 +10,12 @@
 //! fallback glyph. The per-pixel work is kept to one pass over the
 //! background, one blend over the bar, and the text's own pixels.
 //!
-//! `layout` places everything; `cover` crops and scales the photo, `text`
-//! fits and draws the lines, `colour` and `paint` fill the rest, and
-//! `format` encodes the result.
+//! `card` holds what goes on a souvenir and its limits; `layout` places
+//! everything; `cover` crops and scales the photo, `text` fits and draws
+//! the lines, `colour` and `paint` fill the rest, and `format` encodes the
+//! result.
 
+mod card;
 mod colour;
 mod cover;
 mod format;
@@ -21,41 +23,10 @@ mod layout;
 mod paint;
 mod text;
 
-use image::DynamicImage;
-
+pub use card::{DEFAULT_SIZE, MAX_SIZE, MIN_SIZE, RenderError, Souvenir};
 pub use colour::team_colour;
 pub use format::{Format, JPEG_QUALITY, UnknownFormat, encode};
 pub use layout::draw;
-
-/// The side of a souvenir when `SOUVENIR_SIZE` is not set.
-pub const DEFAULT_SIZE: u32 = 1080;
-/// The smallest side [`render`] accepts (below it the text is not legible).
-pub const MIN_SIZE: u32 = 200;
-/// The largest side [`render`] accepts.
-pub const MAX_SIZE: u32 = 4096;
-
-/// What goes on a souvenir.
-#[derive(Clone, Copy, Debug)]
-pub struct Souvenir<'a> {
-    pub first_name: &'a str,
-    pub last_name: Option<&'a str>,
-    pub team: Option<&'a str>,
-    pub show: &'a str,
-    pub score: i32,
-    pub distance: i32,
-    pub homeruns: i32,
-    pub photo: Option<&'a DynamicImage>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    #[error("souvenir size {0} is outside {MIN_SIZE}..={MAX_SIZE}")]
-    InvalidSize(u32),
-    #[error("the embedded font cannot be read")]
-    Font,
-    #[error("encoding the souvenir failed")]
-    Encode(#[from] image::ImageError),
-}
 
 /// Renders and encodes a `size`×`size` souvenir.
 pub fn render(s: &Souvenir, size: u32, format: Format) -> Result<Vec<u8>, RenderError> {
@@ -67,7 +38,7 @@ pub fn render(s: &Souvenir, size: u32, format: Format) -> Result<Vec<u8>, Render
 mod tests {
     use super::colour::NAVY;
     use super::*;
-    use image::{ImageFormat, Rgb, RgbImage};
+    use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 
     fn souvenir<'a>(photo: Option<&'a DynamicImage>) -> Souvenir<'a> {
         Souvenir {

@@ -8,21 +8,21 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::media_key::{self, MediaKey};
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 use crate::storage::keys::split_prefix;
 
 /// Files under a directory.
-pub(in crate::storage) struct LocalBackend {
-    pub(in crate::storage) dir: PathBuf,
+pub(crate) struct LocalBackend {
+    pub(crate) dir: PathBuf,
     /// Signs and verifies `/media/` URLs; `None` when opened with
     /// [`Storage::connect`](crate::storage::Storage::connect) (no URLs, e.g.
     /// for `ondeck purge`).
-    pub(in crate::storage) media_key: Option<MediaKey>,
+    pub(crate) media_key: Option<MediaKey>,
 }
 
 impl LocalBackend {
     /// Creates the directory if it is missing.
-    pub(in crate::storage) async fn open(dir: PathBuf) -> anyhow::Result<LocalBackend> {
+    pub(crate) async fn open(dir: PathBuf) -> anyhow::Result<LocalBackend> {
         let created = dir.clone();
         blocking(move || std::fs::create_dir_all(&created))
             .await
@@ -34,7 +34,7 @@ impl LocalBackend {
     }
 
     /// The same directory, signing its URLs with `key`.
-    pub(in crate::storage) fn with_media_key(&self, key: MediaKey) -> LocalBackend {
+    pub(crate) fn with_media_key(&self, key: MediaKey) -> LocalBackend {
         LocalBackend {
             dir: self.dir.clone(),
             media_key: Some(key),
@@ -42,11 +42,7 @@ impl LocalBackend {
     }
 
     /// Writes `bytes` under `key` (a checked key), atomically.
-    pub(in crate::storage) async fn put(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-    ) -> Result<(), StorageError> {
+    pub(crate) async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
         let path = self.dir.join(key);
         let target = path.clone();
         blocking(move || write_atomically(&target, &bytes))
@@ -56,10 +52,7 @@ impl LocalBackend {
 
     /// The file under `key` (a checked key) and its content type, from the
     /// key's extension; `None` when there is no such file.
-    pub(in crate::storage) async fn get(
-        &self,
-        key: &str,
-    ) -> Result<Option<(Vec<u8>, String)>, StorageError> {
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StorageError> {
         let path = self.dir.join(key);
         let source = path.clone();
         let read = blocking(move || match std::fs::read(&source) {
@@ -83,11 +76,7 @@ impl LocalBackend {
 
     /// `{public_base_url}/media/{key}?expires=...&sig=...`; an error without
     /// a media key.
-    pub(in crate::storage) fn url(
-        &self,
-        key: &str,
-        public_base_url: &str,
-    ) -> Result<String, StorageError> {
+    pub(crate) fn url(&self, key: &str, public_base_url: &str) -> Result<String, StorageError> {
         match &self.media_key {
             Some(media_key) => Ok(format!(
                 "{}/media/{key}?{}",
@@ -102,19 +91,14 @@ impl LocalBackend {
 
     /// The expiry of a good `/media/` signature of `key`; `None` for a bad,
     /// expired or missing one, and without a media key.
-    pub(in crate::storage) fn verify_media(
-        &self,
-        key: &str,
-        expires: &str,
-        sig: &str,
-    ) -> Option<i64> {
+    pub(crate) fn verify_media(&self, key: &str, expires: &str, sig: &str) -> Option<i64> {
         let media_key = self.media_key.as_ref()?;
         media_key.verify(key, expires, sig, media_key::now())
     }
 
     /// Deletes the files under each prefix, reading each folder once however
     /// many prefixes name it; one outcome per prefix, in order.
-    pub(in crate::storage) async fn delete_prefixes(
+    pub(crate) async fn delete_prefixes(
         &self,
         prefixes: &[String],
     ) -> Vec<Result<usize, StorageError>> {
@@ -166,7 +150,7 @@ impl LocalBackend {
     }
 
     /// Readiness: the directory exists and is writable.
-    pub(in crate::storage) async fn check(&self) -> Result<(), StorageError> {
+    pub(crate) async fn check(&self) -> Result<(), StorageError> {
         let probe_dir = self.dir.clone();
         blocking(move || {
             std::fs::create_dir_all(&probe_dir)?;

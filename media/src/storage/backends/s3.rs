@@ -1,6 +1,8 @@
 //! S3 storage: objects in a bucket of S3 or an S3-compatible server, linked
 //! to through a public base URL or presigned GET URLs.
 
+use std::time::Duration;
+
 use anyhow::Context as _;
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{
@@ -12,22 +14,26 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use secrecy::ExposeSecret as _;
 
+use crate::storage::error::StorageError;
 use crate::storage::keys::split_prefix;
-use crate::storage::{PRESIGNED_URL_TTL, S3Credentials, StorageError};
+use crate::storage::settings::S3Credentials;
+
+/// How long a presigned GET URL stays valid.
+pub const PRESIGNED_URL_TTL: Duration = Duration::from_secs(3600);
 
 /// A bucket and the client that reaches it.
-pub(in crate::storage) struct S3Backend {
+pub(crate) struct S3Backend {
     client: aws_sdk_s3::Client,
-    pub(in crate::storage) bucket: String,
+    pub(crate) bucket: String,
     /// `S3_PUBLIC_BASE_URL`, without a trailing `/`.
-    pub(in crate::storage) public_base_url: Option<String>,
+    pub(crate) public_base_url: Option<String>,
 }
 
 impl S3Backend {
     /// Loads the AWS configuration, with `credentials` instead of the usual
     /// chain when given, and fails when there are no credentials. It does
     /// not contact the bucket.
-    pub(in crate::storage) async fn connect(
+    pub(crate) async fn connect(
         bucket: &str,
         region: &str,
         endpoint: Option<&str>,
@@ -76,7 +82,7 @@ impl S3Backend {
     }
 
     /// PutObject of `bytes` under `key` (a checked key).
-    pub(in crate::storage) async fn put(
+    pub(crate) async fn put(
         &self,
         key: &str,
         bytes: Vec<u8>,
@@ -97,10 +103,7 @@ impl S3Backend {
 
     /// The object under `key` (a checked key) and its content type; `None`
     /// when there is no such object.
-    pub(in crate::storage) async fn get(
-        &self,
-        key: &str,
-    ) -> Result<Option<(Vec<u8>, String)>, StorageError> {
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StorageError> {
         let bucket = &self.bucket;
         let target = || format!("{bucket}/{key}");
         let output = match self
@@ -137,7 +140,7 @@ impl S3Backend {
 
     /// `{S3_PUBLIC_BASE_URL}/{key}` when that is set, else a presigned GET
     /// URL valid for [`PRESIGNED_URL_TTL`].
-    pub(in crate::storage) async fn url(&self, key: &str) -> Result<String, StorageError> {
+    pub(crate) async fn url(&self, key: &str) -> Result<String, StorageError> {
         if let Some(base) = &self.public_base_url {
             return Ok(format!("{base}/{key}"));
         }
@@ -161,7 +164,7 @@ impl S3Backend {
     }
 
     /// `{S3_PUBLIC_BASE_URL}/{key}`, when that is set.
-    pub(in crate::storage) fn public_url(&self, key: &str) -> Option<String> {
+    pub(crate) fn public_url(&self, key: &str) -> Option<String> {
         self.public_base_url
             .as_ref()
             .map(|base| format!("{base}/{key}"))
@@ -169,7 +172,7 @@ impl S3Backend {
 
     /// Deletes the objects under each prefix; one outcome per prefix, in
     /// order.
-    pub(in crate::storage) async fn delete_prefixes(
+    pub(crate) async fn delete_prefixes(
         &self,
         prefixes: &[String],
     ) -> Vec<Result<usize, StorageError>> {
@@ -215,7 +218,7 @@ impl S3Backend {
     }
 
     /// Readiness: the bucket answers to our credentials (HeadBucket).
-    pub(in crate::storage) async fn check(&self) -> Result<(), StorageError> {
+    pub(crate) async fn check(&self) -> Result<(), StorageError> {
         self.client
             .head_bucket()
             .bucket(&self.bucket)
