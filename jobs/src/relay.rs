@@ -128,7 +128,7 @@ pub async fn relay_batch(db: &PgPool, queues: &mut Queues) -> anyhow::Result<usi
         ids.push(row.id);
     }
     outbox::mark_relayed(&mut tx, &ids).await?;
-    tx.commit().await?;
+    ondeck_domain::store::commit::commit(tx).await?;
     metrics::counter!("ondeck_outbox_relayed_total").increment(ids.len() as u64);
     Ok(ids.len())
 }

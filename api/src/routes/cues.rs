@@ -101,7 +101,7 @@ async fn fire_cue(
         game_id: None,
     };
     outbox::enqueue(&mut tx, &job).await?;
-    tx.commit().await?;
+    ondeck_domain::store::commit::commit(tx).await?;
     state.wake.after_commit();
     metrics::counter!("ondeck_cues_fired_total").increment(1);
     Ok((StatusCode::ACCEPTED, axum::Json(Fired { cue: input.cue })))

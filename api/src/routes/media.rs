@@ -86,7 +86,7 @@ async fn put_photo(
     let mut tx = state.db.begin().await?;
     players::set_photo(&mut tx, id, &key).await?;
     let view = load(&mut tx, &state, id, caller).await?;
-    tx.commit().await?;
+    ondeck_domain::store::commit::commit(tx).await?;
     Ok(axum::Json(view))
 }
 
@@ -125,7 +125,7 @@ async fn rerender_souvenir(
         )));
     }
     outbox::enqueue(&mut tx, &Job::Souvenir { game_id: id }).await?;
-    tx.commit().await?;
+    ondeck_domain::store::commit::commit(tx).await?;
     state.wake.after_commit();
     Ok((
         StatusCode::ACCEPTED,

@@ -197,6 +197,6 @@ async fn update_player(
     let mut tx = state.db.begin().await?;
     players::update(&mut tx, id, &changes).await?;
     let view = load(&mut tx, &state, id, caller).await?;
-    tx.commit().await?;
+    ondeck_domain::store::commit::commit(tx).await?;
     Ok(axum::Json(view))
 }

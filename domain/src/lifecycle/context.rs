@@ -77,10 +77,11 @@ impl<T> Uncommitted<T> {
         &self.value
     }
 
-    /// Commits the transaction, wakes the listeners and counts the
+    /// Commits the transaction (to its answer, even if the caller stops
+    /// waiting: see `store::commit`), wakes the listeners and counts the
     /// transitions.
-    pub async fn commit(self, tx: Transaction<'_, Postgres>) -> Result<T> {
-        tx.commit().await?;
+    pub async fn commit(self, tx: Transaction<'static, Postgres>) -> Result<T> {
+        crate::store::commit::commit(tx).await?;
         self.wake.after_commit();
         for state in &self.entered {
             metrics::counter!("ondeck_transitions_total", "to" => state.as_str()).increment(1);

@@ -18,6 +18,7 @@ macro_rules! game_joins {
     };
 }
 
+pub mod commit;
 pub mod cue_runs;
 pub mod event_log;
 pub mod games;

@@ -82,7 +82,7 @@ pub async fn fire_cue(
             cue_runs::record(&mut tx, job_id, &run).await?;
         }
     }
-    tx.commit().await?;
+    ondeck_domain::store::commit::commit(tx).await?;
     deps.wake.after_commit();
     Ok(CueOutcome::Fired)
 }

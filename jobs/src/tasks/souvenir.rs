@@ -95,7 +95,7 @@ pub async fn render_souvenir(
     let recall_minutes = (deps.recall_validity.as_secs() / 60) as i64;
     // Last, as every event (see `event_log`): nothing waited for after it.
     event_log::game_changed(&mut tx, &game, Some(game.state), recall_minutes).await?;
-    tx.commit().await?;
+    ondeck_domain::store::commit::commit(tx).await?;
     deps.wake.after_commit();
     tracing::info!(key, bytes = size, "souvenir rendered");
     Ok(SouvenirOutcome::Rendered { key, bytes: size })
