@@ -145,15 +145,9 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>> {
         return Ok(None);
     }
     let ticket = state.tokens.ticket();
-    let found = match state.reads.replica_pool() {
-        Some(replica) if state.reads.primary_down() => {
-            let mut conn = replica.acquire().await?;
-            tokens::authenticate_hash(&mut conn, &token_hash).await?
-        }
-        _ => {
-            let mut conn = state.db.acquire().await?;
-            tokens::authenticate_hash(&mut conn, &token_hash).await?
-        }
+    let found = {
+        let mut conn = token_pool(state).acquire().await?;
+        tokens::authenticate_hash(&mut conn, &token_hash).await?
     };
     match found {
         Some((token_id, role)) => {
@@ -172,12 +166,17 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>> {
 /// (the replica while the primary is down): how an event stream checks its
 /// token again after a revocation notice it cannot match, and periodically.
 pub async fn still_live(state: &AppState, caller: Caller) -> Result<bool> {
-    let pool = match state.reads.replica_pool() {
+    let mut conn = token_pool(state).acquire().await?;
+    Ok(tokens::is_live(&mut conn, caller.token_id).await?)
+}
+
+/// Where tokens are looked up: the primary, where revocations are written;
+/// the replica only while the primary is down.
+fn token_pool(state: &AppState) -> &sqlx::PgPool {
+    match state.reads.replica_pool() {
         Some(replica) if state.reads.primary_down() => replica,
         _ => &state.db,
-    };
-    let mut conn = pool.acquire().await?;
-    Ok(tokens::is_live(&mut conn, caller.token_id).await?)
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -237,11 +237,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         .await
         {
             Ok(response) => response,
-            Err(_) => ApiError::Unavailable(format!(
-                "the request took longer than {} s and was abandoned; try again shortly",
-                limit.as_secs()
-            ))
-            .into_response(),
+            Err(_) => timed_out(limit),
         };
         let (parts, body) = response.into_parts();
         // Our responses to POSTs are small JSON documents.
@@ -484,13 +480,16 @@ fn too_many_requests(wait: Duration) -> Response {
 pub async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(limit_s = limit.as_secs(), "request timed out");
-            ApiError::Unavailable(format!(
-                "the request took longer than {} s and was abandoned; try again shortly",
-                limit.as_secs()
-            ))
-            .into_response()
-        }
+        Err(_) => timed_out(limit),
     }
+}
+
+/// The answer to a request cut off at `REQUEST_TIMEOUT_SECONDS`.
+fn timed_out(limit: Duration) -> Response {
+    tracing::warn!(limit_s = limit.as_secs(), "request timed out");
+    ApiError::Unavailable(format!(
+        "the request took longer than {} s and was abandoned; try again shortly",
+        limit.as_secs()
+    ))
+    .into_response()
 }

@@ -108,6 +108,27 @@ struct RowLock(PgConnection);
 
 impl RowLock {
     async fn take(stack: &Stack, game: i64) -> RowLock {
+        let mut lock = RowLock::begin(stack).await;
+        sqlx::query("SELECT id FROM games WHERE id = $1 FOR UPDATE")
+            .bind(game)
+            .fetch_one(&mut lock.0)
+            .await
+            .expect("lock the game's row");
+        lock
+    }
+
+    /// A transaction holding the whole tokens table: every token look-up
+    /// waits until it is rolled back.
+    async fn tokens(stack: &Stack) -> RowLock {
+        let mut lock = RowLock::begin(stack).await;
+        sqlx::query("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut lock.0)
+            .await
+            .expect("lock the tokens");
+        lock
+    }
+
+    async fn begin(stack: &Stack) -> RowLock {
         let mut conn = PgConnection::connect(&stack.db.url)
             .await
             .expect("a connection of the test's own");
@@ -115,11 +136,6 @@ impl RowLock {
             .execute(&mut conn)
             .await
             .expect("BEGIN");
-        sqlx::query("SELECT id FROM games WHERE id = $1 FOR UPDATE")
-            .bind(game)
-            .fetch_one(&mut conn)
-            .await
-            .expect("lock the game's row");
         RowLock(conn)
     }
 
@@ -498,17 +514,7 @@ async fn malformed_and_recently_refused_tokens_are_refused_without_a_query() {
         .problem(401);
 
     // From here on every token look-up waits for the test's lock.
-    let mut lock = PgConnection::connect(&stack.db.url)
-        .await
-        .expect("a connection of the test's own");
-    sqlx::query("BEGIN")
-        .execute(&mut lock)
-        .await
-        .expect("BEGIN");
-    sqlx::query("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut lock)
-        .await
-        .expect("lock the tokens");
+    let lock = RowLock::tokens(&stack).await;
 
     for (token, why) in [
         ("odk_nonsense", "not a token's shape"),
@@ -533,8 +539,5 @@ async fn malformed_and_recently_refused_tokens_are_refused_without_a_query() {
     )
     .await;
     assert_unavailable(&unseen);
-    sqlx::query("ROLLBACK")
-        .execute(&mut lock)
-        .await
-        .expect("ROLLBACK");
+    lock.release().await;
 }
