@@ -2,93 +2,16 @@
 //! pseudo-terminal pair (socat) standing in for the USB–DMX interface, and a
 //! webhook target inside the test.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
-use ondeck_testkit::{Mode, Ondeck, Stack, TempDir, eventually};
+use ondeck_testkit::venue::{Interface, Target, frame, webhook_target};
+use ondeck_testkit::{Mode, Ondeck, Reply, Stack, TempDir, eventually};
 use serde_json::{Value, json};
 use sha2::Sha256;
-
-const FRAME: usize = 518;
-
-fn frame(channels: &[(usize, u8)]) -> Vec<u8> {
-    let mut f = vec![0x7E, 6, 0x01, 0x02, 0];
-    let mut universe = [0u8; 512];
-    for (c, v) in channels {
-        universe[c - 1] = *v;
-    }
-    f.extend_from_slice(&universe);
-    f.push(0xE7);
-    f
-}
-
-/// The last complete Enttec frame in what the interface received.
-fn last_frame(buf: &[u8]) -> Option<Vec<u8>> {
-    (0..=buf.len().checked_sub(FRAME)?)
-        .rev()
-        .find(|&i| buf[i] == 0x7E && buf[i + 1] == 6 && buf[i + FRAME - 1] == 0xE7)
-        .map(|i| buf[i..i + FRAME].to_vec())
-}
-
-/// A pty pair: ondeck writes to `device`, the test reads what arrives.
-struct Interface {
-    socat: Child,
-    received: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Interface {
-    fn start(dir: &Path) -> Interface {
-        let (device, tap) = (dir.join("dmx"), dir.join("tap"));
-        // Links a killed socat left behind.
-        let _ = std::fs::remove_file(&device);
-        let _ = std::fs::remove_file(&tap);
-        let socat = Command::new("socat")
-            .arg(format!("pty,raw,echo=0,link={}", device.display()))
-            .arg(format!("pty,raw,echo=0,link={}", tap.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("socat (apt-get install socat)");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !(device.exists() && tap.exists()) {
-            assert!(Instant::now() < deadline, "socat made no ptys");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let sink = received.clone();
-        let mut reader = std::fs::File::open(&tap).expect("open the tap");
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().expect("lock").extend_from_slice(&chunk[..n]);
-            }
-        });
-        Interface { socat, received }
-    }
-
-    fn last(&self) -> Option<Vec<u8>> {
-        last_frame(&self.received.lock().expect("lock"))
-    }
-
-    /// Unplugs the interface: socat ends and removes its links.
-    fn stop(&mut self) {
-        ondeck_testkit::signal(self.socat.id(), "TERM");
-        let _ = self.socat.wait();
-    }
-}
-
-impl Drop for Interface {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn cue_file(dir: &Path, hook: &str) -> PathBuf {
     let path = dir.join("cues.toml");
@@ -124,29 +47,33 @@ playing = "in-game"
     path
 }
 
+/// Signs a player up and confirms their game; returns it and how long its
+/// `play` took.
 async fn play(stack: &Stack, ondeck: &Ondeck, name: &str, mobile: &str) -> (i64, Duration) {
     let player = stack.signup(ondeck, name, mobile).await;
     let game = player["active_game"]["id"].as_i64().expect("a game");
-    stack
-        .post(
-            ondeck,
-            &stack.tokens.tablet,
-            &format!("/api/v1/games/{game}/confirm"),
-            json!({}),
-        )
-        .await
-        .expect(200);
+    stack.advance(ondeck, game, &["confirm"]).await;
     let started = Instant::now();
-    stack
-        .post(
-            ondeck,
-            &stack.tokens.game,
-            &format!("/api/v1/games/{game}/play"),
-            json!({}),
-        )
-        .await
-        .expect(200);
+    stack.advance(ondeck, game, &["play"]).await;
     (game, started.elapsed())
+}
+
+/// Makes "Red Sox" the only team, and plays a game of a player who joins it
+/// on confirm; returns how long `play` took.
+async fn play_for_the_red_sox(stack: &Stack, ondeck: &Ondeck) -> Duration {
+    let team = json!({"name": "Red Sox"});
+    stack
+        .post(ondeck, &stack.tokens.admin, "/api/v1/teams", team)
+        .await
+        .expect(201);
+    play(stack, ondeck, "Dee", "+14155550101").await.1
+}
+
+/// Fires the cue `name` by hand with `token`.
+async fn fire(stack: &Stack, ondeck: &Ondeck, token: &str, name: &str) -> Reply {
+    stack
+        .post(ondeck, token, "/api/v1/cues", json!({"cue": name}))
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,38 +98,20 @@ async fn dmx_frames_follow_cues_and_survive_a_missing_device() {
         .await
         .expect(200);
     assert_eq!(list["items"].as_array().map(Vec::len), Some(3), "{list}");
-    stack
-        .post(
-            &ondeck,
-            &stack.tokens.display,
-            "/api/v1/cues",
-            json!({"cue": "attractor"}),
-        )
+    let tokens = &stack.tokens;
+    fire(&stack, &ondeck, &tokens.display, "attractor")
         .await
         .problem(403);
-    stack
-        .post(
-            &ondeck,
-            &stack.tokens.tablet,
-            "/api/v1/cues",
-            json!({"cue": "nope"}),
-        )
+    fire(&stack, &ondeck, &tokens.tablet, "nope")
         .await
         .problem(404);
-    stack
-        .post(
-            &ondeck,
-            &stack.tokens.tablet,
-            "/api/v1/cues",
-            json!({"cue": "attractor"}),
-        )
+    fire(&stack, &ondeck, &tokens.tablet, "attractor")
         .await
         .expect(202);
     let attractor = frame(&[(1, 8), (512, 255)]);
-    eventually("the attractor frame", Duration::from_secs(10), async || {
-        (interface.last().as_ref() == Some(&attractor)).then_some(())
-    })
-    .await;
+    interface
+        .wait_for(&attractor, "the attractor frame", Duration::from_secs(10))
+        .await;
 
     // A transition that fails (play before confirm) fires nothing.
     let cues_queued = "SELECT count(*) FROM outbox WHERE kind = 'cue'";
@@ -222,21 +131,11 @@ async fn dmx_frames_follow_cues_and_survive_a_missing_device() {
 
     // The only team: the player joins it on confirm, and its cue fires with
     // the in-game one when the game starts.
-    stack
-        .post(
-            &ondeck,
-            &stack.tokens.admin,
-            "/api/v1/teams",
-            json!({"name": "Red Sox"}),
-        )
-        .await
-        .expect(201);
-    play(&stack, &ondeck, "Dee", "+14155550101").await;
+    play_for_the_red_sox(&stack, &ondeck).await;
     let in_game = frame(&[(1, 200), (2, 100), (3, 77), (512, 255)]);
-    eventually("the in-game frame", Duration::from_secs(10), async || {
-        (interface.last().as_ref() == Some(&in_game)).then_some(())
-    })
-    .await;
+    interface
+        .wait_for(&in_game, "the in-game frame", Duration::from_secs(10))
+        .await;
 
     // Unplugged: recorded in /metrics, the API unaffected.
     interface.stop();
@@ -257,59 +156,10 @@ async fn dmx_frames_follow_cues_and_survive_a_missing_device() {
 
     // Plugged back: the last scene again, no restart.
     let interface = Interface::start(dir.path());
-    eventually(
-        "the in-game frame after the device returns",
-        Duration::from_secs(10),
-        async || (interface.last().as_ref() == Some(&in_game)).then_some(()),
-    )
-    .await;
-}
-
-#[derive(Default)]
-struct Target {
-    fail: usize,
-    delay: Duration,
-    posts: usize,
-    received: Vec<(Vec<u8>, String)>,
-}
-
-async fn webhook_target(target: Arc<Mutex<Target>>) -> String {
-    use axum::http::{HeaderMap, StatusCode};
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let target = target.clone();
-            async move {
-                let delay = {
-                    let mut t = target.lock().expect("lock");
-                    t.posts += 1;
-                    if t.fail > 0 {
-                        t.fail -= 1;
-                        return StatusCode::INTERNAL_SERVER_ERROR;
-                    }
-                    t.delay
-                };
-                tokio::time::sleep(delay).await;
-                let signature = headers
-                    .get("x-ondeck-signature")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                target
-                    .lock()
-                    .expect("lock")
-                    .received
-                    .push((body.to_vec(), signature));
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/hook")
+    let what = "the in-game frame after the device returns";
+    interface
+        .wait_for(&in_game, what, Duration::from_secs(10))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,14 +263,18 @@ fn cues_check_names_the_line_of_the_first_problem() {
 /// The runs of cue actions as the admin sees them (`query` starts with `?`).
 async fn runs(stack: &Stack, ondeck: &Ondeck, query: &str) -> Vec<Value> {
     let page = stack
-        .get(
-            ondeck,
-            &stack.tokens.admin,
-            &format!("/api/v1/cues/runs{query}"),
-        )
-        .await
-        .expect(200);
+        .admin_get(ondeck, &format!("/api/v1/cues/runs{query}"))
+        .await;
     page["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// Waits up to `limit` until a run is listed for `query`; returns the first.
+async fn first_run(stack: &Stack, ondeck: &Ondeck, query: &str, limit: Duration) -> Value {
+    let what = format!("a cue run listed for {query}");
+    eventually(&what, limit, async || {
+        runs(stack, ondeck, query).await.into_iter().next()
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -445,13 +299,8 @@ async fn a_webhook_that_always_fails_is_recorded_failed_and_shown() {
     // The transition is not held up by the failing target.
     let (game, took) = play(&stack, &ondeck, "Ada", "+14155550102").await;
     assert!(took < Duration::from_secs(1), "play took {took:?}");
-    let retrying = eventually("a retrying webhook", Duration::from_secs(10), async || {
-        runs(&stack, &ondeck, "?status=retrying&kind=webhook")
-            .await
-            .into_iter()
-            .next()
-    })
-    .await;
+    let query = "?status=retrying&kind=webhook";
+    let retrying = first_run(&stack, &ondeck, query, Duration::from_secs(10)).await;
     assert_eq!(retrying["cue"], "in-game");
     assert!(
         retrying["error"]
@@ -461,17 +310,7 @@ async fn a_webhook_that_always_fails_is_recorded_failed_and_shown() {
     );
 
     // Five attempts (0.5 + 1 + 2 + 4 s apart), then failed for good.
-    let failed = eventually(
-        "the failed webhook run",
-        Duration::from_secs(30),
-        async || {
-            runs(&stack, &ondeck, "?status=failed")
-                .await
-                .into_iter()
-                .next()
-        },
-    )
-    .await;
+    let failed = first_run(&stack, &ondeck, "?status=failed", Duration::from_secs(30)).await;
     assert_eq!(failed["kind"], "webhook");
     assert_eq!(failed["cue"], "in-game");
     assert_eq!(failed["game_id"], game);
@@ -565,22 +404,16 @@ async fn dmx_jobs_wait_for_the_process_with_the_device_and_retry_a_missing_one()
         .wait_for_log("worker running", Duration::from_secs(20))
         .await;
 
-    stack
-        .post(
-            &api,
-            &stack.tokens.tablet,
-            "/api/v1/cues",
-            json!({"cue": "in-game"}),
-        )
+    fire(&stack, &api, &stack.tokens.tablet, "in-game")
         .await
         .expect(202);
     // The cue ran there: its webhook was delivered...
-    eventually("the webhook run", Duration::from_secs(10), async || {
-        runs(&stack, &api, "?kind=webhook&status=ok")
-            .await
-            .into_iter()
-            .next()
-    })
+    first_run(
+        &stack,
+        &api,
+        "?kind=webhook&status=ok",
+        Duration::from_secs(10),
+    )
     .await;
     assert_eq!(target.lock().expect("lock").received.len(), 1);
     // ...but its DMX scene is not for that process: it stays queued.
@@ -614,25 +447,15 @@ async fn dmx_jobs_wait_for_the_process_with_the_device_and_retry_a_missing_one()
         "{retrying}"
     );
     // Transitions go on meanwhile (and fire the cue again).
-    stack
-        .post(
-            &api,
-            &stack.tokens.admin,
-            "/api/v1/teams",
-            json!({"name": "Red Sox"}),
-        )
-        .await
-        .expect(201);
-    let (_, took) = play(&stack, &api, "Dee", "+14155550101").await;
+    let took = play_for_the_red_sox(&stack, &api).await;
     assert!(took < Duration::from_secs(1), "play took {took:?}");
 
     // Plugged in: the scenes reach it, and every run is ok.
     let interface = Interface::start(dir.path());
     let in_game = frame(&[(1, 200), (2, 100), (3, 77)]);
-    eventually("the in-game frame", Duration::from_secs(20), async || {
-        (interface.last().as_ref() == Some(&in_game)).then_some(())
-    })
-    .await;
+    interface
+        .wait_for(&in_game, "the in-game frame", Duration::from_secs(20))
+        .await;
     eventually("every DMX run ok", Duration::from_secs(20), async || {
         let dmx = runs(&stack, &api, "?kind=dmx").await;
         (dmx.len() == 3 && dmx.iter().all(|r| r["status"] == "ok")).then_some(())

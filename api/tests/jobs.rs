@@ -3,24 +3,16 @@
 //! own, a fake Twilio inside the test that checks and records every request,
 //! and a real S3-compatible server (s3s-fs) on loopback. See `testkit/`.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ondeck_media::images::photo::{self, PhotoFormat};
 use ondeck_testkit::{
-    Body, Mode, Ondeck, Stack, TWILIO_FROM, eventually, jpeg_dimensions, noise_png, png_header,
+    Mode, Ondeck, Stack, TWILIO_FROM, eventually, field, jpeg_dimensions, mobile, noise_png,
+    png_header,
 };
-use reqwest::Method;
 use serde_json::{Value, json};
 
 const SOUVENIR_SIDE: u32 = 1080;
-
-fn text(value: &Value, key: &str) -> String {
-    value[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} is a string: {value}"))
-        .to_owned()
-}
 
 fn id(value: &Value) -> i64 {
     value["id"]
@@ -32,11 +24,6 @@ fn game_of(player: &Value) -> i64 {
     player["active_game"]["id"]
         .as_i64()
         .unwrap_or_else(|| panic!("the player's game: {player}"))
-}
-
-/// A distinct, valid US mobile number per `n`.
-fn mobile(n: u32) -> String {
-    format!("+1415555{:04}", n % 10_000)
 }
 
 /// Decodes a souvenir with the `image` crate (through ondeck-media's photo
@@ -153,16 +140,9 @@ async fn signup_recall_and_completion_send_one_text_each_and_a_1080_jpeg_souveni
     let game = game_of(&player);
 
     // A photo for the souvenir, through the API into the bucket.
-    let path = format!("/api/v1/players/{}/photo", id(&player));
-    let photo = Body::Bytes("image/png", noise_png(300, 400, 7));
+    let photo = noise_png(300, 400, 7);
     let reply = stack
-        .send(
-            &ondeck,
-            Method::PUT,
-            &path,
-            Some(&tokens.tablet),
-            Some(photo),
-        )
+        .put_photo(&ondeck, id(&player), "image/png", photo)
         .await;
     let updated = reply.expect(200);
     assert!(
@@ -173,7 +153,7 @@ async fn signup_recall_and_completion_send_one_text_each_and_a_1080_jpeg_souveni
     let texts = stack.texts_to(&number, 1, Duration::from_secs(30)).await;
     assert_eq!(
         texts[0].body,
-        text(&show, "welcome_message"),
+        field(&show, "welcome_message"),
         "the welcome text is the show's"
     );
     assert_eq!(
@@ -182,18 +162,12 @@ async fn signup_recall_and_completion_send_one_text_each_and_a_1080_jpeg_souveni
         "sent from TWILIO_FROM"
     );
 
-    for (transition, token) in [("queue", &tokens.tablet), ("recall", &tokens.tablet)] {
-        let path = format!("/api/v1/games/{game}/{transition}");
-        stack
-            .post(&ondeck, token, &path, json!({}))
-            .await
-            .expect(200);
-    }
+    stack.advance(&ondeck, game, &["queue", "recall"]).await;
     let texts = stack.texts_to(&number, 2, Duration::from_secs(30)).await;
     let recall = &texts[1];
     assert_eq!(
         recall.body,
-        text(&show, "recall_message"),
+        field(&show, "recall_message"),
         "the recall text is the show's"
     );
     let validity = recall
@@ -205,33 +179,10 @@ async fn signup_recall_and_completion_send_one_text_each_and_a_1080_jpeg_souveni
         "ValidityPeriod {validity} s within the recall window"
     );
 
-    let transitions = [
-        ("confirm", &tokens.tablet, json!({})),
-        ("play", &tokens.game, json!({})),
-        (
-            "complete",
-            &tokens.game,
-            json!({"score": 4321, "distance": 456, "homeruns": 7}),
-        ),
-    ];
-    for (transition, token, body) in transitions {
-        let path = format!("/api/v1/games/{game}/{transition}");
-        stack.post(&ondeck, token, &path, body).await.expect(200);
-    }
-
-    let game_path = format!("/api/v1/games/{game}");
-    let souvenir_url = eventually(
-        "the game's souvenir_url",
-        Duration::from_secs(60),
-        async || {
-            let current = stack
-                .get(&ondeck, &tokens.admin, &game_path)
-                .await
-                .expect(200);
-            current["souvenir_url"].as_str().map(str::to_owned)
-        },
-    )
-    .await;
+    stack
+        .advance(&ondeck, game, &["confirm", "play", "complete"])
+        .await;
+    let souvenir_url = stack.souvenir_url(&ondeck, game).await;
     let key = format!("souvenirs/{game}.jpg");
     let stored = std::fs::read(stack.s3.object_path(&key))
         .unwrap_or_else(|e| panic!("{key} is in the bucket once souvenir_url is set: {e}"));
@@ -240,7 +191,7 @@ async fn signup_recall_and_completion_send_one_text_each_and_a_1080_jpeg_souveni
     let texts = stack.texts_to(&number, 3, Duration::from_secs(30)).await;
     let souvenir_text = &texts[2].body;
     let link = short_link(souvenir_text, &ondeck);
-    let expected = text(&show, "souvenir_message").replace("{url}", &link);
+    let expected = field(&show, "souvenir_message").replace("{url}", &link);
     assert_eq!(
         souvenir_text, &expected,
         "the souvenir text is the show's, with the link"
@@ -264,11 +215,10 @@ async fn signup_recall_and_completion_send_one_text_each_and_a_1080_jpeg_souveni
     );
 
     // Each text is recorded as sent, once, with the provider's id.
-    let listed = eventually("three sent messages", Duration::from_secs(10), async || {
-        let items = stack.messages(&ondeck, &format!("game_id={game}")).await;
-        (items.len() == 3 && items.iter().all(|m| m["status"] == "sent")).then_some(items)
-    })
-    .await;
+    let query = format!("game_id={game}");
+    let listed = stack
+        .sent_messages(&ondeck, &query, 3, Duration::from_secs(10))
+        .await;
     for (kind, sms) in ["welcome", "recall", "souvenir"].iter().zip(&texts) {
         let row = listed
             .iter()
@@ -291,17 +241,10 @@ async fn signup_recall_and_completion_send_one_text_each_and_a_1080_jpeg_souveni
         &texts[3].body, souvenir_text,
         "the re-sent text links to the same souvenir"
     );
-    let souvenirs = eventually(
-        "two sent souvenir messages",
-        Duration::from_secs(10),
-        async || {
-            let items = stack
-                .messages(&ondeck, &format!("game_id={game}&kind=souvenir"))
-                .await;
-            (items.len() == 2 && items.iter().all(|m| m["status"] == "sent")).then_some(items)
-        },
-    )
-    .await;
+    let query = format!("game_id={game}&kind=souvenir");
+    let souvenirs = stack
+        .sent_messages(&ondeck, &query, 2, Duration::from_secs(10))
+        .await;
     assert_ne!(
         souvenirs[0]["id"], souvenirs[1]["id"],
         "two messages: {souvenirs:?}"
@@ -311,19 +254,7 @@ async fn signup_recall_and_completion_send_one_text_each_and_a_1080_jpeg_souveni
     assert_souvenir_jpeg(&rerendered, SOUVENIR_SIDE, "the re-rendered souvenir");
 
     // Nothing more arrives: each text went out exactly once.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        stack.twilio.to(&number).len(),
-        4,
-        "{}",
-        stack.twilio.summary()
-    );
-    assert_eq!(
-        stack.twilio.posts(),
-        4,
-        "no other send was tried: {}",
-        stack.twilio.summary()
-    );
+    stack.assert_no_more_texts(&number, 4, 4).await;
     stack.assert_provider_calls_were_valid();
 }
 
@@ -338,7 +269,7 @@ async fn a_text_the_provider_answers_503_three_times_goes_out_once_on_the_fourth
     let game = game_of(&player);
 
     let texts = stack.texts_to(&number, 1, Duration::from_secs(45)).await;
-    assert_eq!(texts[0].body, text(&show, "welcome_message"));
+    assert_eq!(texts[0].body, field(&show, "welcome_message"));
     assert_eq!(
         stack.twilio.failed(),
         3,
@@ -367,227 +298,17 @@ async fn a_text_the_provider_answers_503_three_times_goes_out_once_on_the_fourth
     );
     assert!(message["sent_at"].is_string(), "{message}");
 
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        stack.twilio.to(&number).len(),
-        1,
-        "sent once: {}",
-        stack.twilio.summary()
-    );
-    assert_eq!(
-        stack.twilio.posts(),
-        4,
-        "four attempts in all: {}",
-        stack.twilio.summary()
-    );
+    // Sent once, in four attempts.
+    stack.assert_no_more_texts(&number, 1, 4).await;
     stack.assert_provider_calls_were_valid();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signups_during_a_redis_outage_answer_201_and_text_once_redis_is_back() {
-    let mut stack = Stack::new().await;
-    let ondeck = stack.spawn(Mode::Run, &[]).await;
-    let show = stack.show(&ondeck).await;
-    let readyz = format!("{}/readyz", ondeck.base);
-    let ready = async |stack: &Stack| {
-        stack
-            .http
-            .get(&readyz)
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-            .ok()
-    };
-    eventually("/readyz 200", Duration::from_secs(20), async || {
-        (ready(&stack).await == Some(200)).then_some(())
-    })
-    .await;
-
-    stack.redis.stop();
-    eventually(
-        "/readyz 503 without Redis",
-        Duration::from_secs(10),
-        async || (ready(&stack).await == Some(503)).then_some(()),
-    )
-    .await;
-    let numbers: Vec<String> = (0..5).map(|i| mobile(300 + i)).collect();
-    for (i, number) in numbers.iter().enumerate() {
-        let name = format!("Outage{i}");
-        let signup = stack.signup(&ondeck, &name, number);
-        tokio::time::timeout(Duration::from_secs(10), signup)
-            .await
-            .unwrap_or_else(|_| panic!("signup {i} answers within 10 s while Redis is down"));
-    }
-    // Long enough for the relay and the workers to meet the outage.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-
-    stack.redis.start();
-    for number in &numbers {
-        let texts = stack.texts_to(number, 1, Duration::from_secs(45)).await;
-        assert_eq!(texts[0].body, text(&show, "welcome_message"));
-    }
-    let sent = eventually(
-        "five welcome messages recorded as sent",
-        Duration::from_secs(10),
-        async || {
-            let items = stack.messages(&ondeck, "kind=welcome").await;
-            (items.len() == 5 && items.iter().all(|m| m["status"] == "sent")).then_some(items)
-        },
-    )
-    .await;
-    assert_eq!(sent.len(), 5);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    for number in &numbers {
-        assert_eq!(
-            stack.twilio.to(number).len(),
-            1,
-            "one welcome to {number}: {}",
-            stack.twilio.summary()
-        );
-    }
-    stack.assert_provider_calls_were_valid();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn texts_pending_when_the_process_is_killed_go_out_exactly_once_after_a_restart() {
-    const PLAYERS: u32 = 50;
-    let stack = Stack::new().await;
-    // A slow provider and few texts at once: most of them are still pending
-    // (in the outbox, in Redis, held by the worker or with the provider) when
-    // the process dies.
-    stack.twilio.set_delay(Duration::from_millis(300));
-    let mut first = stack.spawn(Mode::Run, &[("WORKER_CONCURRENCY", "2")]).await;
-    let show = stack.show(&first).await;
-    let welcome = text(&show, "welcome_message");
-    let numbers: Vec<String> = (0..PLAYERS).map(|i| mobile(2000 + i)).collect();
-    let names: Vec<String> = (0..PLAYERS).map(|i| format!("Kill{i}")).collect();
-    let signups = names
-        .iter()
-        .zip(&numbers)
-        .map(|(name, number)| stack.signup(&first, name, number))
-        .collect();
-    ondeck_testkit::at_most(8, signups).await;
-    eventually(
-        "the first texts to reach the provider",
-        Duration::from_secs(30),
-        async || (stack.twilio.posts() >= 3).then_some(()),
-    )
-    .await;
-    first.kill();
-    let before = stack.twilio.accepted().len();
-    assert!(
-        before < 40,
-        "the kill came too late to leave texts pending ({before} of {PLAYERS} already sent)"
-    );
-    let started = Instant::now();
-
-    stack.twilio.set_delay(Duration::ZERO);
-    let second = stack.spawn(Mode::Run, &[]).await;
-    eventually(
-        &format!("a welcome text to each of the {PLAYERS} players after the restart"),
-        Duration::from_secs(90),
-        async || {
-            let accepted = stack.twilio.accepted();
-            let mut per_number: HashMap<&str, usize> = HashMap::new();
-            for sms in &accepted {
-                *per_number.entry(sms.to.as_str()).or_default() += 1;
-            }
-            if let Some((to, n)) = per_number.iter().find(|(_, n)| **n > 1) {
-                panic!("{n} texts to {to}:\n{}", stack.twilio.summary());
-            }
-            (per_number.len() == numbers.len()).then_some(())
-        },
-    )
-    .await;
-    let recovered_in = started.elapsed();
-    let listed = eventually(
-        "every welcome recorded as sent",
-        Duration::from_secs(30),
-        async || {
-            let items = stack.messages(&second, "kind=welcome").await;
-            (items.len() == numbers.len() && items.iter().all(|m| m["status"] == "sent"))
-                .then_some(items)
-        },
-    )
-    .await;
-    // A duplicate would show now.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let accepted = stack.twilio.accepted();
-    assert_eq!(
-        accepted.len(),
-        numbers.len(),
-        "one text per player: {}",
-        stack.twilio.summary()
-    );
-    for number in &numbers {
-        let texts = stack.twilio.to(number);
-        assert_eq!(texts.len(), 1, "one welcome to {number}");
-        assert_eq!(texts[0].body, welcome);
-        let row = listed
-            .iter()
-            .find(|m| m["to"] == number.as_str())
-            .unwrap_or_else(|| panic!("a message to {number}: {listed:?}"));
-        assert_eq!(
-            row["provider_id"],
-            texts[0].sid.as_str(),
-            "the provider's id for {number}: {row}"
-        );
-    }
-    eprintln!(
-        "{before} of {PLAYERS} texts were out at the kill; the rest went out {recovered_in:?} \
-         after it ({} list requests to the provider)",
-        stack.twilio.lists()
-    );
-    stack.assert_provider_calls_were_valid();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_workers_run_the_recall_sweep_once_per_period_between_them() {
-    let stack = Stack::new().await;
-    let every_second = [("RECALL_SWEEP_SECONDS", "1")];
-    let mut workers = [
-        stack.spawn(Mode::Work, &every_second).await,
-        stack.spawn(Mode::Work, &every_second).await,
-    ];
-    for worker in &mut workers {
-        worker
-            .wait_for_log("recall sweep running", Duration::from_secs(20))
-            .await;
-    }
-    let sql = "SELECT runs FROM periodic_runs WHERE name = 'recall_sweep'";
-    let first = eventually("a first sweep", Duration::from_secs(10), async || {
-        stack.db.scalar_i64(sql).await.filter(|runs| *runs >= 1)
-    })
-    .await;
-    let start = Instant::now();
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    let last = stack.db.scalar_i64(sql).await.unwrap_or_default();
-    let seconds = start.elapsed().as_secs_f64();
-    for worker in &mut workers {
-        assert!(worker.is_running(), "{} still runs", worker.name);
-    }
-    let runs = (last - first) as f64;
-    eprintln!("{runs} sweeps in {seconds:.1} s between two workers");
-    // One sweep a second between the two workers; each running its own
-    // would make it two a second.
-    assert!(
-        runs <= seconds * 1.25 + 1.0,
-        "{runs} sweeps in {seconds:.1} s with RECALL_SWEEP_SECONDS=1: both workers swept"
-    );
-    assert!(
-        runs >= seconds * 0.5,
-        "{runs} sweeps in {seconds:.1} s: the sweep hardly ran"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_photo_uploads_are_refused_with_a_problem_and_the_server_stays_up() {
     let stack = Stack::new().await;
     let mut ondeck = stack.spawn(Mode::Serve, &[]).await;
-    let player = stack.signup(&ondeck, "Mallory", &mobile(404)).await;
-    let path = format!("/api/v1/players/{}/photo", id(&player));
-    let player_path = format!("/api/v1/players/{}", id(&player));
-    let tablet = stack.tokens.tablet.clone();
+    let player = id(&stack.signup(&ondeck, "Mallory", &mobile(404)).await);
+    let player_path = format!("/api/v1/players/{player}");
 
     let valid_png = noise_png(64, 48, 1);
     let mut truncated_png = valid_png.clone();
@@ -619,10 +340,7 @@ async fn hostile_photo_uploads_are_refused_with_a_problem_and_the_server_stays_u
     ];
     for (what, content_type, bytes, status) in cases {
         let started = Instant::now();
-        let body = Some(Body::Bytes(content_type, bytes));
-        let reply = stack
-            .send(&ondeck, Method::PUT, &path, Some(&tablet), body)
-            .await;
+        let reply = stack.put_photo(&ondeck, player, content_type, bytes).await;
         let problem = reply.problem(status);
         if status == 422 {
             assert!(
@@ -646,10 +364,7 @@ async fn hostile_photo_uploads_are_refused_with_a_problem_and_the_server_stays_u
             matches!(health, Ok(200)),
             "/healthz after {what}: {health:?}"
         );
-        let unchanged = stack
-            .get(&ondeck, &stack.tokens.admin, &player_path)
-            .await
-            .expect(200);
+        let unchanged = stack.admin_get(&ondeck, &player_path).await;
         assert!(
             unchanged["photo_url"].is_null(),
             "{what} set no photo: {unchanged}"
@@ -659,15 +374,7 @@ async fn hostile_photo_uploads_are_refused_with_a_problem_and_the_server_stays_u
     // Real photos are still taken: a PNG over the 1 MiB JSON limit, and a JPEG.
     let big_png = noise_png(700, 600, 3);
     assert!(big_png.len() > 1024 * 1024, "a PNG over 1 MiB");
-    let reply = stack
-        .send(
-            &ondeck,
-            Method::PUT,
-            &path,
-            Some(&tablet),
-            Some(Body::Bytes("image/png", big_png)),
-        )
-        .await;
+    let reply = stack.put_photo(&ondeck, player, "image/png", big_png).await;
     let first = reply.expect(200);
     let first_url = first["photo_url"]
         .as_str()
@@ -689,15 +396,7 @@ async fn hostile_photo_uploads_are_refused_with_a_problem_and_the_server_stays_u
         ondeck_media::images::souvenir::Format::Jpeg,
     )
     .expect("a JPEG to upload");
-    let reply = stack
-        .send(
-            &ondeck,
-            Method::PUT,
-            &path,
-            Some(&tablet),
-            Some(Body::Bytes("image/jpeg", jpeg)),
-        )
-        .await;
+    let reply = stack.put_photo(&ondeck, player, "image/jpeg", jpeg).await;
     let second = reply.expect(200);
     assert!(second["photo_url"].is_string(), "a photo_url: {second}");
     assert_ne!(

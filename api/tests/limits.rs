@@ -12,10 +12,9 @@
 
 use std::time::{Duration, Instant};
 
-use ondeck_testkit::{Mode, Ondeck, Reply, Stack, eventually};
+use ondeck_testkit::{Mode, Ondeck, Reply, RowLock, Stack, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::{Connection as _, PgConnection};
 
 /// A response with its `Retry-After`.
 struct Answer {
@@ -91,61 +90,18 @@ async fn new_game(stack: &Stack, ondeck: &Ondeck, name: &str) -> i64 {
 }
 
 async fn game_state(stack: &Stack, ondeck: &Ondeck, game: i64) -> String {
-    let game = stack
-        .get(
-            ondeck,
-            &stack.tokens.admin,
-            &format!("/api/v1/games/{game}"),
-        )
-        .await
-        .expect(200);
+    let game = stack.game(ondeck, game).await;
     game["state"].as_str().expect("a state").to_owned()
 }
 
-/// A transaction of the test's own holding a game's row: every change of
-/// that game waits until it is rolled back.
-struct RowLock(PgConnection);
-
-impl RowLock {
-    async fn take(stack: &Stack, game: i64) -> RowLock {
-        let mut lock = RowLock::begin(stack).await;
-        sqlx::query("SELECT id FROM games WHERE id = $1 FOR UPDATE")
-            .bind(game)
-            .fetch_one(&mut lock.0)
-            .await
-            .expect("lock the game's row");
-        lock
-    }
-
-    /// A transaction holding the whole tokens table: every token look-up
-    /// waits until it is rolled back.
-    async fn tokens(stack: &Stack) -> RowLock {
-        let mut lock = RowLock::begin(stack).await;
-        sqlx::query("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE")
-            .execute(&mut lock.0)
-            .await
-            .expect("lock the tokens");
-        lock
-    }
-
-    async fn begin(stack: &Stack) -> RowLock {
-        let mut conn = PgConnection::connect(&stack.db.url)
-            .await
-            .expect("a connection of the test's own");
-        sqlx::query("BEGIN")
-            .execute(&mut conn)
-            .await
-            .expect("BEGIN");
-        RowLock(conn)
-    }
-
-    async fn release(mut self) {
-        sqlx::query("ROLLBACK")
-            .execute(&mut self.0)
-            .await
-            .expect("ROLLBACK");
-        let _ = self.0.close().await;
-    }
+/// After `wait` seconds (what a `Retry-After` named), `token` is served
+/// again.
+async fn served_again_after(ondeck: &Ondeck, wait: u64, token: Option<&str>) {
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    call(ondeck, Method::GET, "/api/v1/queue", token)
+        .await
+        .reply
+        .expect(200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -221,20 +177,12 @@ async fn each_token_has_its_own_rate_limit() {
     );
 
     // After the wait it names, the tablet is served again.
-    tokio::time::sleep(Duration::from_secs(wait)).await;
-    call(&ondeck, Method::GET, "/api/v1/queue", tablet)
-        .await
-        .reply
-        .expect(200);
+    served_again_after(&ondeck, wait, tablet).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_request_times_out_and_changes_nothing_while_streams_go_on() {
-    let (stack, ondeck) = serve_with(&[
-        ("REQUEST_TIMEOUT_SECONDS", "1"),
-        ("RATE_LIMIT_PER_SECOND", "0"),
-    ])
-    .await;
+    let (stack, ondeck) = serve_with(&[("REQUEST_TIMEOUT_SECONDS", "1")]).await;
     let game = new_game(&stack, &ondeck, "Slow").await;
     assert_eq!(game_state(&stack, &ondeck, game).await, "new");
 
@@ -247,7 +195,7 @@ async fn a_slow_request_times_out_and_changes_nothing_while_streams_go_on() {
         .expect("GET /api/v1/events");
     assert_eq!(stream.status(), 200);
 
-    let lock = RowLock::take(&stack, game).await;
+    let lock = RowLock::take(&stack.db, game).await;
     let started = Instant::now();
     let path = format!("/api/v1/games/{game}/queue");
     let answer = call(&ondeck, Method::POST, &path, Some(&stack.tokens.tablet)).await;
@@ -305,8 +253,7 @@ async fn a_slow_request_times_out_and_changes_nothing_while_streams_go_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn event_streams_are_capped_per_process() {
-    let (stack, ondeck) =
-        serve_with(&[("SSE_MAX_SUBSCRIBERS", "2"), ("RATE_LIMIT_PER_SECOND", "0")]).await;
+    let (stack, ondeck) = serve_with(&[("SSE_MAX_SUBSCRIBERS", "2")]).await;
     let open = |token: String| {
         let url = format!("{}/api/v1/events", ondeck.base);
         async move {
@@ -381,7 +328,6 @@ async fn a_busy_pool_answers_503_quickly_and_recovers() {
     let (stack, ondeck) = serve_with(&[
         ("DATABASE_POOL_SIZE", "4"),
         ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000"),
-        ("RATE_LIMIT_PER_SECOND", "0"),
     ])
     .await;
     let game = new_game(&stack, &ondeck, "Busy").await;
@@ -389,7 +335,7 @@ async fn a_busy_pool_answers_503_quickly_and_recovers() {
     // The admin token is known (cached) before the pool fills up.
     assert_eq!(game_state(&stack, &ondeck, other).await, "new");
 
-    let lock = RowLock::take(&stack, game).await;
+    let lock = RowLock::take(&stack.db, game).await;
     // More waiting transitions than the pool has connections.
     let path = format!("/api/v1/games/{game}/queue");
     let waiting: Vec<_> = (0..6)
@@ -488,25 +434,12 @@ async fn an_address_over_its_rate_gets_a_429_before_any_token_is_looked_up() {
         admin.reply.text()
     );
     let wait = admin.retry_after.expect("Retry-After");
-    tokio::time::sleep(Duration::from_secs(wait)).await;
-    call(
-        &ondeck,
-        Method::GET,
-        "/api/v1/queue",
-        Some(&stack.tokens.admin),
-    )
-    .await
-    .reply
-    .expect(200);
+    served_again_after(&ondeck, wait, Some(&stack.tokens.admin)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_and_recently_refused_tokens_are_refused_without_a_query() {
-    let (stack, ondeck) = serve_with(&[
-        ("RATE_LIMIT_PER_SECOND", "0"),
-        ("REQUEST_TIMEOUT_SECONDS", "2"),
-    ])
-    .await;
+    let (stack, ondeck) = serve_with(&[("REQUEST_TIMEOUT_SECONDS", "2")]).await;
     let refused = made_up_token(1);
     call(&ondeck, Method::GET, "/api/v1/queue", Some(&refused))
         .await
@@ -514,7 +447,7 @@ async fn malformed_and_recently_refused_tokens_are_refused_without_a_query() {
         .problem(401);
 
     // From here on every token look-up waits for the test's lock.
-    let lock = RowLock::tokens(&stack).await;
+    let lock = RowLock::tokens(&stack.db).await;
 
     for (token, why) in [
         ("odk_nonsense", "not a token's shape"),

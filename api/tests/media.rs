@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use ondeck_media::media_key::MediaKey;
-use ondeck_testkit::{Body, Mode, Ondeck, Reply, Stack, TempDir, eventually, noise_png};
+use ondeck_testkit::{Body, Mode, Ondeck, Reply, Stack, TempDir, noise_png};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn id(value: &Value) -> i64 {
     value["id"]
@@ -22,6 +22,17 @@ fn photo_url(player: &Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("a photo_url: {player}"))
         .to_owned()
+}
+
+/// The `photo_url` of `GET /players/{id}` as the display gets it.
+async fn displayed_photo_url(stack: &Stack, ondeck: &Ondeck, player: i64) -> String {
+    let path = format!("/api/v1/players/{player}");
+    photo_url(
+        &stack
+            .get(ondeck, &stack.tokens.display, &path)
+            .await
+            .expect(200),
+    )
 }
 
 /// `STORAGE=local` under `dir`.
@@ -111,15 +122,7 @@ async fn local_media_is_served_to_signed_urls_only() {
     let bea_url = photo_url(&upload_photo(&stack, &first, bea, noise_png(80, 60, 2)).await);
 
     // The photo_url of GET /players/{id} fetches the photo, privately cached.
-    let player = stack
-        .get(
-            &first,
-            &stack.tokens.display,
-            &format!("/api/v1/players/{ada}"),
-        )
-        .await
-        .expect(200);
-    let url = photo_url(&player);
+    let url = displayed_photo_url(&stack, &first, ada).await;
     let prefix = format!("{}/media/photos/{ada}-", first.base);
     assert!(
         url.starts_with(&prefix) && url.contains("?expires=") && url.contains("&sig="),
@@ -235,30 +238,9 @@ async fn a_local_souvenir_is_reached_through_its_short_link() {
     let game = player["active_game"]["id"]
         .as_i64()
         .unwrap_or_else(|| panic!("a game: {player}"));
-    let transitions = [
-        ("queue", &tokens.tablet, json!({})),
-        ("recall", &tokens.tablet, json!({})),
-        ("confirm", &tokens.tablet, json!({})),
-        ("play", &tokens.game, json!({})),
-        (
-            "complete",
-            &tokens.game,
-            json!({"score": 10, "distance": 300, "homeruns": 1}),
-        ),
-    ];
-    for (transition, token, body) in transitions {
-        let path = format!("/api/v1/games/{game}/{transition}");
-        stack.post(&ondeck, token, &path, body).await.expect(200);
-    }
-    let game_path = format!("/api/v1/games/{game}");
-    let souvenir_url = eventually("souvenir_url", Duration::from_secs(60), async || {
-        let current = stack
-            .get(&ondeck, &tokens.admin, &game_path)
-            .await
-            .expect(200);
-        current["souvenir_url"].as_str().map(str::to_owned)
-    })
-    .await;
+    let steps = ["queue", "recall", "confirm", "play", "complete"];
+    stack.advance(&ondeck, game, &steps).await;
+    let souvenir_url = stack.souvenir_url(&ondeck, game).await;
     assert!(
         souvenir_url.starts_with(&format!("{}/s/", ondeck.base)),
         "a lasting short link, not an expiring /media/ URL: {souvenir_url}"
@@ -302,15 +284,7 @@ async fn with_s3_photo_url_points_to_the_bucket() {
     let player = id(&stack.signup(&ondeck, "Di", "+14155550121").await);
     let photo = noise_png(100, 100, 3);
     upload_photo(&stack, &ondeck, player, photo.clone()).await;
-    let fetched = stack
-        .get(
-            &ondeck,
-            &stack.tokens.display,
-            &format!("/api/v1/players/{player}"),
-        )
-        .await
-        .expect(200);
-    let url = photo_url(&fetched);
+    let url = displayed_photo_url(&stack, &ondeck, player).await;
     assert!(
         url.starts_with(&format!("{}/", stack.s3.endpoint())) && url.contains("X-Amz-Signature="),
         "a presigned URL of the S3 server, not /media/: {url}"

@@ -12,11 +12,14 @@
 //! Both answer with one [`Reply`]. The other pieces: PostgreSQL clusters and
 //! replicas of a test's own ([`postgres::Cluster`]), the stand-in for Sentry
 //! ([`sentry::FakeSentry`]), a reader of the event stream
-//! ([`sse::Subscriber`]), image bytes made by hand ([`images`]) and the
-//! waiting and clean-up every harness needs ([`wait`], [`temp`]).
+//! ([`sse::Subscriber`]), load from tablets ([`load`]), stand-ins for the
+//! DMX interface and a webhook target ([`venue`]), image bytes made by hand
+//! ([`images`]) and the waiting and clean-up every harness needs ([`wait`],
+//! [`temp`]).
 
 pub mod app;
 pub mod images;
+pub mod load;
 pub mod postgres;
 pub mod process;
 pub mod redis;
@@ -27,16 +30,18 @@ pub mod sse;
 pub mod stack;
 pub mod temp;
 pub mod twilio;
+pub mod venue;
 pub mod wait;
 
 pub use app::TestApp;
 pub use images::{jpeg_dimensions, noise_png, png_header};
-pub use postgres::{Db, cli};
+pub use load::{Load, Outcome, Record, assert_all, those};
+pub use postgres::{Db, RowLock, cli};
 pub use process::{Mode, Ondeck, free_port, signal};
 pub use redis::Redis;
-pub use reply::{Body, Reply};
+pub use reply::{Body, Reply, field};
 pub use s3::{S3, S3_ACCESS_KEY, S3_BUCKET};
-pub use stack::{Stack, Tokens};
+pub use stack::{Stack, Tokens, mobile, next_mobile};
 pub use temp::{TempDir, tail, unique};
 pub use twilio::{FakeTwilio, Sms, TWILIO_FROM, TWILIO_SID};
 pub use wait::{at_most, eventually};

@@ -95,11 +95,65 @@ impl Db {
         run_ondeck(args, &[("DATABASE_URL", &self.url)]).await
     }
 
+    /// `SELECT count(*) FROM {from}`, where `from` is a table and any
+    /// `WHERE` clause.
+    pub async fn count(&self, from: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {from}");
+        self.scalar_i64(&sql).await.unwrap_or_default()
+    }
+
     pub async fn scalar_i64(&self, sql: &str) -> Option<i64> {
         sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
             .fetch_optional(&self.pool)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+/// A transaction of the test's own holding a lock: every change of what it
+/// holds waits until it is released.
+pub struct RowLock(PgConnection);
+
+impl RowLock {
+    /// Holds a game's row: every change of that game waits.
+    pub async fn take(db: &Db, game: i64) -> RowLock {
+        let mut lock = RowLock::begin(db).await;
+        sqlx::query("SELECT id FROM games WHERE id = $1 FOR UPDATE")
+            .bind(game)
+            .fetch_one(&mut lock.0)
+            .await
+            .expect("lock the game's row");
+        lock
+    }
+
+    /// Holds the whole tokens table: every token look-up waits.
+    pub async fn tokens(db: &Db) -> RowLock {
+        let mut lock = RowLock::begin(db).await;
+        sqlx::query("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut lock.0)
+            .await
+            .expect("lock the tokens");
+        lock
+    }
+
+    async fn begin(db: &Db) -> RowLock {
+        let mut conn = PgConnection::connect(&db.url)
+            .await
+            .expect("a connection of the test's own");
+        sqlx::query("BEGIN")
+            .execute(&mut conn)
+            .await
+            .expect("BEGIN");
+        RowLock(conn)
+    }
+
+    /// Rolls the transaction back: what waited goes on.
+    pub async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut self.0)
+            .await
+            .expect("ROLLBACK");
+        let _ = self.0.close().await;
     }
 }
 

@@ -5,6 +5,15 @@ use reqwest::header::{self, HeaderName};
 use reqwest::{Method, Response};
 use serde_json::Value;
 
+/// The string `value[key]`; fails the test when it is not one.
+#[track_caller]
+pub fn field(value: &Value, key: &str) -> String {
+    value[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is a string: {value}"))
+        .to_owned()
+}
+
 /// A request body.
 pub enum Body {
     Json(Value),

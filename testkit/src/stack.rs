@@ -32,6 +32,19 @@ use crate::temp::TempDir;
 use crate::twilio::{FakeTwilio, Sms, TWILIO_FROM, TWILIO_SID};
 use crate::wait::eventually;
 
+/// A distinct, valid US mobile number for each `n`.
+pub fn mobile(n: u32) -> String {
+    format!("+1415555{:04}", n % 10_000)
+}
+
+/// A valid US mobile number that no other call in this test binary's run
+/// has given (and none of [`mobile`]'s).
+pub fn next_mobile() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("+1415556{:04}", n % 10_000)
+}
+
 /// Tokens made with `ondeck token create`.
 pub struct Tokens {
     pub admin: String,
@@ -217,12 +230,82 @@ impl Stack {
         .await
     }
 
+    /// What `GET path` answers an admin, which must be a 200.
+    pub async fn admin_get(&self, ondeck: &Ondeck, path: &str) -> Value {
+        self.get(ondeck, &self.tokens.admin, path).await.expect(200)
+    }
+
+    /// `PUT /api/v1/players/{player}/photo` from the tablet with these bytes.
+    pub async fn put_photo(
+        &self,
+        ondeck: &Ondeck,
+        player: i64,
+        content_type: &'static str,
+        bytes: Vec<u8>,
+    ) -> Reply {
+        let path = format!("/api/v1/players/{player}/photo");
+        let body = Some(Body::Bytes(content_type, bytes));
+        self.send(ondeck, Method::PUT, &path, Some(&self.tokens.tablet), body)
+            .await
+    }
+
     /// The show as the API gives it.
     pub async fn show(&self, ondeck: &Ondeck) -> Value {
         let path = format!("/api/v1/shows/{}", self.show_id);
-        self.get(ondeck, &self.tokens.admin, &path)
+        self.admin_get(ondeck, &path).await
+    }
+
+    /// The game as the admin sees it.
+    pub async fn game(&self, ondeck: &Ondeck, game: i64) -> Value {
+        self.admin_get(ondeck, &format!("/api/v1/games/{game}"))
             .await
-            .expect(200)
+    }
+
+    /// The status `/readyz` answers, or `None` when nothing answers.
+    pub async fn readyz(&self, ondeck: &Ondeck) -> Option<u16> {
+        let url = format!("{}/readyz", ondeck.base);
+        let reply = self.http.get(url).send().await.ok()?;
+        Some(reply.status().as_u16())
+    }
+
+    /// Waits up to `limit` until `/readyz` answers `status`.
+    pub async fn readyz_becomes(&self, ondeck: &Ondeck, status: u16, limit: Duration) {
+        let what = format!("/readyz {status}");
+        eventually(&what, limit, async || {
+            (self.readyz(ondeck).await == Some(status)).then_some(())
+        })
+        .await;
+    }
+
+    /// Moves `game` through `steps`, each with the token of the role that
+    /// makes it (the tablet, or the game for `play` and `complete`); a
+    /// `complete` scores 10, 300 feet and one home run.
+    pub async fn advance(&self, ondeck: &Ondeck, game: i64, steps: &[&str]) {
+        for step in steps {
+            let (token, body) = match *step {
+                "play" => (&self.tokens.game, json!({})),
+                "complete" => (
+                    &self.tokens.game,
+                    json!({"score": 10, "distance": 300, "homeruns": 1}),
+                ),
+                _ => (&self.tokens.tablet, json!({})),
+            };
+            let path = format!("/api/v1/games/{game}/{step}");
+            self.post(ondeck, token, &path, body).await.expect(200);
+        }
+    }
+
+    /// Waits (up to a minute) for the game's `souvenir_url` and returns it.
+    pub async fn souvenir_url(&self, ondeck: &Ondeck, game: i64) -> String {
+        eventually(
+            "the game's souvenir_url",
+            Duration::from_secs(60),
+            async || {
+                let current = self.game(ondeck, game).await;
+                current["souvenir_url"].as_str().map(str::to_owned)
+            },
+        )
+        .await
     }
 
     /// Signs up a player with this mobile number; returns the player.
@@ -236,14 +319,28 @@ impl Stack {
     /// The messages `GET /api/v1/messages` lists for this query.
     pub async fn messages(&self, ondeck: &Ondeck, query: &str) -> Vec<Value> {
         let path = format!("/api/v1/messages?limit=500&{query}");
-        let page = self
-            .get(ondeck, &self.tokens.admin, &path)
-            .await
-            .expect(200);
+        let page = self.admin_get(ondeck, &path).await;
         page["items"]
             .as_array()
             .cloned()
             .unwrap_or_else(|| panic!("items: {page}"))
+    }
+
+    /// Waits up to `limit` until `n` messages are listed for `query`, each
+    /// recorded as sent; returns them.
+    pub async fn sent_messages(
+        &self,
+        ondeck: &Ondeck,
+        query: &str,
+        n: usize,
+        limit: Duration,
+    ) -> Vec<Value> {
+        let what = format!("{n} message(s) listed for {query:?}, each sent");
+        eventually(&what, limit, async || {
+            let items = self.messages(ondeck, query).await;
+            (items.len() == n && items.iter().all(|m| m["status"] == "sent")).then_some(items)
+        })
+        .await
     }
 
     /// Waits until the fake Twilio has accepted `n` texts to `to`; returns them.
@@ -259,6 +356,15 @@ impl Stack {
             (texts.len() == n).then_some(texts)
         })
         .await
+    }
+
+    /// After a second for stragglers: `to` has had exactly `texts` texts,
+    /// and the fake Twilio `posts` sends in all (failed ones included).
+    pub async fn assert_no_more_texts(&self, to: &str, texts: usize, posts: usize) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let summary = self.twilio.summary();
+        assert_eq!(self.twilio.to(to).len(), texts, "texts to {to}: {summary}");
+        assert_eq!(self.twilio.posts(), posts, "sends tried: {summary}");
     }
 
     /// Asserts that nothing reached the fake Twilio that breaks its API.
