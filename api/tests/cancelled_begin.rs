@@ -195,6 +195,15 @@ impl Api {
             .json(&json!({"first_name": "Cut", "handedness": "R"}))
     }
 
+    /// Lets the held `BEGIN` go on; once the cut-off request's connection is
+    /// back, checks that nothing was left inside a transaction, and stops.
+    async fn release_then_check(self, direct: &PgPool) {
+        self.proxy.release();
+        settled(&self.pool).await;
+        assert_no_transaction_left(&self.pool, direct).await;
+        self.stop().await;
+    }
+
     async fn stop(self) {
         let _ = self.stop.send(());
         let _ = tokio::time::timeout(PROMPTLY, self.served).await;
@@ -236,18 +245,12 @@ async fn assert_no_transaction_left(pool: &PgPool, direct: &PgPool) {
     .fetch_all(&mut other)
     .await
     .expect("read pg_stat_activity");
-    let players: i64 = sqlx::query_scalar("SELECT count(*) FROM players")
-        .fetch_one(&mut other)
-        .await
-        .expect("count players");
+    let players = count(&mut other, "players").await;
     sqlx::query("INSERT INTO cancelled_begin_probe (note) VALUES ('after the cut')")
         .execute(pool)
         .await
         .expect("a write through the API's pool");
-    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM cancelled_begin_probe")
-        .fetch_one(&mut other)
-        .await
-        .expect("read the write back");
+    let seen = count(&mut other, "cancelled_begin_probe").await;
     assert!(
         stuck.is_empty() && seen == 1,
         "after a request cut off during BEGIN: sessions idle in transaction: {stuck:?}; \
@@ -259,6 +262,15 @@ async fn assert_no_transaction_left(pool: &PgPool, direct: &PgPool) {
         .execute(&mut other)
         .await
         .expect("empty the probe table");
+}
+
+/// The rows of `table`, as `conn` sees them.
+async fn count(conn: &mut PgConnection, table: &str) -> i64 {
+    let sql = format!("SELECT count(*) FROM {table}");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(conn)
+        .await
+        .unwrap_or_else(|e| panic!("count {table}: {e}"))
 }
 
 async fn probe_table(direct: &PgPool) {
@@ -280,10 +292,7 @@ async fn a_client_that_goes_away_during_begin_leaves_no_transaction_open(direct:
     request.abort();
     let _ = request.await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    api.proxy.release();
-    settled(&api.pool).await;
-    assert_no_transaction_left(&api.pool, &direct).await;
-    api.stop().await;
+    api.release_then_check(&direct).await;
 }
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
@@ -298,10 +307,7 @@ async fn a_request_timed_out_during_begin_leaves_no_transaction_open(direct: PgP
         .expect("a response");
     assert_eq!(answer.status(), 503, "the request timed out");
     api.proxy.begin_held().await;
-    api.proxy.release();
-    settled(&api.pool).await;
-    assert_no_transaction_left(&api.pool, &direct).await;
-    api.stop().await;
+    api.release_then_check(&direct).await;
 }
 
 /// Whatever leaves a session inside a transaction that sqlx does not know

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use ondeck_testkit::sse::Subscriber;
+use ondeck_testkit::sse::{self, Subscriber};
 use ondeck_testkit::{Mode, Ondeck, Stack};
 use serde_json::Value;
 use sqlx::Connection;
@@ -319,10 +319,7 @@ async fn revoking_a_token_ends_its_open_event_streams_within_a_second() {
     stack.signup(&ondeck, "Ada", "+14155550101").await;
     let signup = staff.next(Duration::from_secs(2)).await;
     assert_eq!(signup.data["state"], "new", "the admin's stream is live");
-    let again = stack
-        .http
-        .get(format!("{}/api/v1/events", ondeck.base))
-        .bearer_auth(&stack.tokens.display)
+    let again = sse::request(&stack, &ondeck, &stack.tokens.display)
         .send()
         .await
         .expect("GET /api/v1/events");
@@ -338,10 +335,7 @@ async fn one_token_holds_at_most_sse_max_per_token_streams() {
     let first = Subscriber::connect(&stack, &ondeck, None).await;
     let _second = Subscriber::connect(&stack, &ondeck, None).await;
     let open = |token: String| {
-        let request = stack
-            .http
-            .get(format!("{}/api/v1/events", ondeck.base))
-            .bearer_auth(token);
+        let request = sse::request(&stack, &ondeck, &token);
         async move { request.send().await.expect("GET /api/v1/events") }
     };
     let third = open(stack.tokens.display.clone()).await;

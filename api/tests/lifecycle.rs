@@ -10,8 +10,7 @@ use sqlx::PgPool;
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn every_state_and_transition_pair_follows_the_table(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     for from in GameState::ALL {
         for transition in Transition::ALL {
             let game = app.game_in(from.as_str()).await;
@@ -56,8 +55,7 @@ async fn every_state_and_transition_pair_follows_the_table(pool: PgPool) {
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn sixteen_racing_plays_give_one_200_and_fifteen_409s(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let game = app.game_in("confirmed").await;
     let path = format!("/api/v1/games/{game}/play");
     let replies = join_all((0..16).map(|_| app.post(Role::Game, &path, json!({})))).await;
@@ -130,8 +128,7 @@ async fn ten_racing_completions_never_overfill_the_recall_window(pool: PgPool) {
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn each_timestamp_records_the_first_entry_into_its_state(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let game = app.new_game("Twice").await;
     let first = app.transition(game, "queue").await.expect(200);
     app.transition(game, "recall").await.expect(200);
@@ -178,8 +175,7 @@ async fn each_timestamp_records_the_first_entry_into_its_state(pool: PgPool) {
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn a_refused_complete_does_not_record_the_score(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let game = app.game_in("confirmed").await;
     let reply = app
         .post(
@@ -194,17 +190,13 @@ async fn a_refused_complete_does_not_record_the_score(pool: PgPool) {
         after["score"].is_null() && after["completed_at"].is_null(),
         "{after}"
     );
-    let souvenirs: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE kind = 'souvenir'")
-        .fetch_one(&app.pool)
-        .await
-        .expect("query");
+    let souvenirs = app.count("outbox WHERE kind = 'souvenir'").await;
     assert_eq!(souvenirs, 0, "a refused complete queues no souvenir");
 }
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn completing_queues_one_souvenir_job_in_the_outbox(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let game = app.game_in("playing").await;
     app.complete(game, 1, 1, 1).await;
     let jobs: Vec<serde_json::Value> =
@@ -222,8 +214,7 @@ async fn completing_queues_one_souvenir_job_in_the_outbox(pool: PgPool) {
 /// passed over is recalled by a later complete, cancel or sweep.
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn auto_recall_passes_over_a_queued_game_another_transaction_holds(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let oldest = app.new_game_with_mobile("Oldest", 1).await;
     let next = app.new_game_with_mobile("Next", 2).await;
     for game in [oldest, next] {

@@ -189,8 +189,7 @@ async fn values_at_the_limits_are_accepted(pool: PgPool) {
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn malformed_or_mislabelled_bodies_are_400_and_oversized_ones_413(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let valid = json!({"first_name": "Ada", "handedness": "R"}).to_string();
     // A body of exactly `len` bytes (its first_name is far too long).
     let sized = |len: usize| {
@@ -217,8 +216,7 @@ async fn malformed_or_mislabelled_bodies_are_400_and_oversized_ones_413(pool: Pg
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn unknown_ids_and_routes_are_404_problems(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let cases = [
         (Method::GET, "/api/v1/games/999999"),
         (Method::GET, "/api/v1/players/abc"),
@@ -256,8 +254,7 @@ async fn signing_up_before_any_show_exists_is_a_409_that_says_to_create_one(pool
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn a_new_game_waits_until_the_active_one_is_completed_or_cancelled(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     for state in "new queued recalled confirmed playing completed cancelled".split(' ') {
         let player = app.game(app.game_in(state).await).await["player_id"].clone();
         let before = counts(&app).await;
@@ -281,8 +278,7 @@ async fn a_new_game_waits_until_the_active_one_is_completed_or_cancelled(pool: P
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn a_repeated_idempotency_key_replays_the_first_response_once(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let post = async |path: &str, body: Option<Value>, key: &str| {
         let (token, key) = (Some(app.token(TABLET)), [("idempotency-key", key)]);
         let body = body.as_ref();
@@ -313,8 +309,7 @@ async fn a_repeated_idempotency_key_replays_the_first_response_once(pool: PgPool
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn a_post_with_method_override_patch_updates_the_player(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let path = sign_up(&app, "Ada", "R").await;
     let (token, body) = (Some(app.token(TABLET)), json!({"last_name": "Lovelace"}));
     let header = [("x-http-method-override", "PATCH")];
@@ -345,13 +340,18 @@ async fn walk(app: &TestApp, path: &str, limit: usize) -> Vec<String> {
     panic!("{path}: the cursor never ran out");
 }
 
-#[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
-async fn cursors_walk_every_item_exactly_once_in_either_order(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
-    for n in 0..7 {
+/// An app with a show and `n` players signed up, each with a game.
+async fn with_players(pool: PgPool, n: usize) -> TestApp {
+    let app = TestApp::with_show(pool).await;
+    for n in 0..n {
         sign_up(&app, &format!("P{n}"), "R").await;
     }
+    app
+}
+
+#[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
+async fn cursors_walk_every_item_exactly_once_in_either_order(pool: PgPool) {
+    let app = with_players(pool, 7).await;
     for list in ["/api/v1/players", "/api/v1/games"] {
         let oldest_first: Vec<String> = {
             let sql = format!("SELECT id::text FROM {} ORDER BY id", &list[8..]);
@@ -376,11 +376,7 @@ async fn cursors_walk_every_item_exactly_once_in_either_order(pool: PgPool) {
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn lists_give_50_items_by_default_and_at_most_500(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
-    for n in 0..51 {
-        sign_up(&app, &format!("P{n}"), "R").await;
-    }
+    let app = with_players(pool, 51).await;
     for list in ["/api/v1/players", "/api/v1/games"] {
         let page = read(&app, list).await;
         assert_eq!(ids(&page).len(), 50, "{list} gives 50 items by default");
@@ -399,8 +395,7 @@ async fn lists_give_50_items_by_default_and_at_most_500(pool: PgPool) {
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn player_and_game_filters_narrow_the_lists(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     app.create_team("Sluggers").await;
     let mut players = Vec::new();
     for (name, hand, team, waiver) in [("Ada", "L", "Sluggers", true), ("Grace", "R", "", false)] {
@@ -463,8 +458,7 @@ async fn player_and_game_filters_narrow_the_lists(pool: PgPool) {
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn lists_answer_csv_with_a_header_row(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     app.create_team("Sluggers").await;
     sign_up(&app, "Ada", "R").await;
     sign_up(&app, "Grace", "L").await;
@@ -496,8 +490,7 @@ async fn lists_answer_csv_with_a_header_row(pool: PgPool) {
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn phone_numbers_are_stored_and_returned_as_e164(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let body = json!({"first_name": "Ada", "handedness": "R", "mobile_number": "(415) 555-2671"});
     let ada = app.signup(body).await;
     let answered = &ada["mobile_number"];

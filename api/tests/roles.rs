@@ -207,8 +207,7 @@ fn expect_problem(reply: &Reply, status: u16, label: &str) -> Value {
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn every_endpoint_answers_each_caller_as_the_role_table_says(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let mut n = 0;
     for &(method, template, fixture, allowed) in ENDPOINTS {
         for who in EVERYONE {
@@ -263,8 +262,7 @@ async fn every_endpoint_answers_each_caller_as_the_role_table_says(pool: PgPool)
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn a_revoked_token_is_refused_with_401(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     app.get(Role::Tablet, "/api/v1/shows").await.expect(200);
     let mut conn = app.pool.acquire().await.expect("connection");
     tokens::revoke(&mut conn, "test-tablet")
@@ -286,8 +284,7 @@ async fn a_revoked_token_is_refused_with_401(pool: PgPool) {
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn only_an_admin_may_mark_a_finalist(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let finalist = json!({"first_name": "Ada", "handedness": "R", "is_finalist": true});
     let signup = app.post(Role::Tablet, "/api/v1/players", finalist).await;
     expect_problem(&signup, 403, "a tablet signing up a finalist");

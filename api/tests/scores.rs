@@ -118,8 +118,7 @@ async fn team_scores_sum_each_venue_day_and_drop_a_cancelled_game(pool: PgPool) 
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn confirming_puts_a_teamless_player_on_the_smallest_team_lowest_id_first(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     for team in ["Alpha", "Beta", "Gamma"] {
         app.create_team(team).await;
     }
@@ -160,8 +159,7 @@ async fn confirming_puts_a_teamless_player_on_the_smallest_team_lowest_id_first(
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn queue_splits_games_by_state_and_lists_the_waiting_in_queue_order(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let old = app.create_show("Spring", "2026-04-01").await;
     let playing = app.game_in("playing").await;
     let confirmed = app.game_in("confirmed").await;
@@ -235,8 +233,7 @@ async fn waits_with_two_stations_are_half_as_long(pool: PgPool) {
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn leaderboard_orders_by_score_then_distance_then_earlier_finish(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     for team in ["Red", "Blue", "Green", "Gold"] {
         app.create_team(team).await;
     }
@@ -318,8 +315,7 @@ async fn leaderboard_defaults_to_the_current_show_and_narrows_to_a_venue_day(poo
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn leaderboard_limit_caps_both_rankings(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let teams = ["T0", "T1", "T2"];
     for team in teams {
         app.create_team(team).await;
@@ -422,8 +418,7 @@ async fn recall_disable_recalls_nothing_but_a_manual_recall_still_texts(pool: Pg
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn signup_with_a_mobile_number_writes_one_welcome_text(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     app.new_game("Nomobile").await;
     assert_eq!(app.count("outbox").await, 0, "no mobile number, no text");
     let game = app.new_game_with_mobile("Mobile", 101).await;

@@ -218,8 +218,7 @@ async fn an_idempotency_key_is_free_again_after_its_handler_panicked(pool: PgPoo
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn purge_deletes_the_kept_responses_and_text_errors_of_its_players(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let signup = |name: &'static str, mobile: &'static str| {
         let app = &app;
         async move {
@@ -284,8 +283,7 @@ async fn purge_deletes_the_kept_responses_and_text_errors_of_its_players(pool: P
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
 async fn a_provider_error_is_stored_without_the_number(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.create_show("Derby", "2026-11-21").await;
+    let app = TestApp::with_show(pool).await;
     let game = app.new_game_with_mobile("Ada", 7).await;
     let mut conn = app.pool.acquire().await.expect("a connection");
     let outbox: i64 =

@@ -14,10 +14,19 @@ use ondeck_domain::models::Role;
 use ondeck_testkit::TestApp;
 use ondeck_testkit::sentry::{FakeSentry, assert_error_level};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 const MOBILE: &str = "+14155552671";
+
+/// Waits until the stand-in has exactly `n` events; returns the newest,
+/// which must be tagged with `route`.
+async fn newest(sentry: &FakeSentry, n: usize, route: &str) -> Value {
+    let events = sentry.exactly(n).await;
+    let event = events[n - 1].clone();
+    assert_eq!(event["tags"]["route"], route, "{event:#}");
+    event
+}
 
 /// Routes production does not have, served under every layer of the app.
 fn failing_routes() -> axum::Router<AppState> {
@@ -77,12 +86,7 @@ async fn a_panic_a_500_and_a_503_give_one_event_each_with_the_route_and_no_pii(p
         .await;
     let problem = reply.problem(500);
     assert_eq!(problem["type"], "/problems/internal");
-    let events = sentry.exactly(1).await;
-    let panic = &events[0];
-    assert_eq!(
-        panic["tags"]["route"], "/api/v1/test/panic/{mobile}",
-        "{panic:#}"
-    );
+    let panic = &newest(&sentry, 1, "/api/v1/test/panic/{mobile}").await;
     assert_eq!(panic["tags"]["method"], "POST");
     assert_eq!(panic["tags"]["request_id"], "req-7f3a");
     assert_eq!(panic["transaction"], "POST /api/v1/test/panic/{mobile}");
@@ -119,12 +123,7 @@ async fn a_panic_a_500_and_a_503_give_one_event_each_with_the_route_and_no_pii(p
     app.get(Role::Admin, "/api/v1/games/999999")
         .await
         .problem(404);
-    let events = sentry.exactly(2).await;
-    let failure = &events[1];
-    assert_eq!(
-        failure["tags"]["route"], "/api/v1/test/fail/{mobile}",
-        "{failure:#}"
-    );
+    let failure = &newest(&sentry, 2, "/api/v1/test/fail/{mobile}").await;
     assert_eq!(failure["tags"]["status"], "500");
     assert_error_level(failure);
     assert_eq!(
@@ -137,9 +136,7 @@ async fn a_panic_a_500_and_a_503_give_one_event_each_with_the_route_and_no_pii(p
         let reply = app.send(Method::POST, path, Some(&token), None, &[]).await;
         assert_eq!(reply.status, 503, "{path}: {}", reply.text());
     }
-    let events = sentry.exactly(3).await;
-    let busy = &events[2];
-    assert_eq!(busy["tags"]["route"], "/api/v1/test/busy", "{busy:#}");
+    let busy = &newest(&sentry, 3, "/api/v1/test/busy").await;
     assert_eq!(busy["tags"]["status"], "503");
     assert_eq!(busy["level"], "warning");
 

@@ -192,6 +192,14 @@ impl TestApp {
         .await
     }
 
+    /// [`TestApp::spawn`], with a show ("Derby", on 2026-11-21) for the
+    /// players to sign up to.
+    pub async fn with_show(pool: PgPool) -> TestApp {
+        let app = TestApp::spawn(pool).await;
+        app.create_show("Derby", "2026-11-21").await;
+        app
+    }
+
     pub async fn create_show(&self, name: &str, date: &str) -> Value {
         self.post(
             Role::Admin,

@@ -54,6 +54,14 @@ pub struct Sse {
     pub data: Value,
 }
 
+/// `GET /api/v1/events` with `token`, to send.
+pub fn request(stack: &Stack, ondeck: &Ondeck, token: &str) -> reqwest::RequestBuilder {
+    stack
+        .http
+        .get(format!("{}/api/v1/events", ondeck.base))
+        .bearer_auth(token)
+}
+
 /// A subscriber reading `/api/v1/events` as it arrives.
 pub struct Subscriber {
     events: tokio::sync::mpsc::UnboundedReceiver<Sse>,
@@ -74,10 +82,7 @@ impl Subscriber {
         token: &str,
         last_event_id: Option<i64>,
     ) -> Subscriber {
-        let mut request = stack
-            .http
-            .get(format!("{}/api/v1/events", ondeck.base))
-            .bearer_auth(token);
+        let mut request = request(stack, ondeck, token);
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id.to_string());
         }
