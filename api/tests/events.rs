@@ -70,8 +70,7 @@ async fn a_transition_through_one_process_reaches_a_subscriber_of_another_within
 
 #[tokio::test]
 async fn reconnecting_with_last_event_id_replays_exactly_the_missed_events() {
-    let stack = Stack::new().await;
-    let ondeck = stack.spawn(Mode::Serve, &[]).await;
+    let (stack, ondeck) = Stack::serve(&[]).await;
     let player = stack.signup(&ondeck, "Grace", "+14155550102").await;
     let game = game_id(&player);
 
@@ -117,8 +116,7 @@ async fn reconnecting_with_last_event_id_replays_exactly_the_missed_events() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_does_not_stall_the_others() {
-    let stack = Stack::new().await;
-    let ondeck = stack.spawn(Mode::Serve, &[]).await;
+    let (stack, ondeck) = Stack::serve(&[]).await;
     // Connected, and never read: its socket buffers fill, then the server
     // must drop it rather than wait for it.
     let stalled = stack
@@ -170,8 +168,7 @@ async fn a_client_that_stops_reading_does_not_stall_the_others() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_horizon_waits_for_an_event_still_in_flight() {
     use ondeck_domain::store::{event_log, games};
-    let stack = Stack::new().await;
-    let ondeck = stack.spawn(Mode::Serve, &[]).await;
+    let (stack, ondeck) = Stack::serve(&[]).await;
     let (first, second) = (
         game_id(&stack.signup(&ondeck, "Ada", "+14155550104").await),
         game_id(&stack.signup(&ondeck, "Bob", "+14155550105").await),
@@ -239,12 +236,9 @@ async fn the_horizon_waits_for_an_event_still_in_flight() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_writers_reach_a_subscriber_in_id_order_with_none_skipped() {
-    let stack = Stack::new().await;
     // Enough connections for every writer: this is about order, not about
     // how a pool copes with a crowd (on a machine that may be busy).
-    let ondeck = stack
-        .spawn(Mode::Serve, &[("DATABASE_POOL_SIZE", "20")])
-        .await;
+    let (stack, ondeck) = Stack::serve(&[("DATABASE_POOL_SIZE", "20")]).await;
     let mut subscriber = Subscriber::connect(&stack, &ondeck, None).await;
     let (players, steps) = (12, ["queue", "recall", "queue", "confirm"]);
     let runs = (0..players).map(|n| {
@@ -278,8 +272,7 @@ async fn concurrent_writers_reach_a_subscriber_in_id_order_with_none_skipped() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recall_by_the_periodic_sweep_reaches_subscribers() {
-    let stack = Stack::new().await;
-    let ondeck = stack.spawn(Mode::Serve, &[]).await;
+    let (stack, ondeck) = Stack::serve(&[]).await;
     let player = stack.signup(&ondeck, "Margaret", "+14155550106").await;
     let game = game_id(&player);
     transition(&stack, &ondeck, game, "queue").await;
@@ -301,8 +294,7 @@ async fn a_recall_by_the_periodic_sweep_reaches_subscribers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn revoking_a_token_ends_its_open_event_streams_within_a_second() {
-    let stack = Stack::new().await;
-    let ondeck = stack.spawn(Mode::Serve, &[]).await;
+    let (stack, ondeck) = Stack::serve(&[]).await;
     let board = Subscriber::connect(&stack, &ondeck, None).await;
     let mut staff = Subscriber::connect_as(&stack, &ondeck, &stack.tokens.admin, None).await;
 
@@ -328,10 +320,7 @@ async fn revoking_a_token_ends_its_open_event_streams_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_token_holds_at_most_sse_max_per_token_streams() {
-    let stack = Stack::new().await;
-    let ondeck = stack
-        .spawn(Mode::Serve, &[("SSE_MAX_PER_TOKEN", "2")])
-        .await;
+    let (stack, ondeck) = Stack::serve(&[("SSE_MAX_PER_TOKEN", "2")]).await;
     let first = Subscriber::connect(&stack, &ondeck, None).await;
     let _second = Subscriber::connect(&stack, &ondeck, None).await;
     let open = |token: String| {

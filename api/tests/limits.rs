@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use ondeck_testkit::{Mode, Ondeck, Reply, RowLock, Stack, eventually};
+use ondeck_testkit::{Ondeck, Reply, RowLock, Stack, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -58,13 +58,6 @@ async fn send(
     }
 }
 
-/// A fresh stack and `ondeck serve` with these settings.
-async fn serve_with(settings: &[(&str, &str)]) -> (Stack, Ondeck) {
-    let stack = Stack::new().await;
-    let ondeck = stack.spawn(Mode::Serve, settings).await;
-    (stack, ondeck)
-}
-
 /// Asserts a 503 problem that says when to come back.
 #[track_caller]
 fn assert_unavailable(answer: &Answer) -> Value {
@@ -75,6 +68,14 @@ fn assert_unavailable(answer: &Answer) -> Value {
         "a 503 carries Retry-After: {problem}"
     );
     problem
+}
+
+/// [`assert_unavailable`], with a detail that says `why`.
+#[track_caller]
+fn assert_unavailable_for(answer: &Answer, why: &str) {
+    let problem = assert_unavailable(answer);
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(why), "the detail says {why:?}: {problem}");
 }
 
 /// Signs a player up; returns the id of their (new) game.
@@ -107,7 +108,7 @@ async fn served_again_after(ondeck: &Ondeck, wait: u64, token: Option<&str>) {
 #[tokio::test(flavor = "multi_thread")]
 async fn each_token_has_its_own_rate_limit() {
     let (stack, ondeck) =
-        serve_with(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "5")]).await;
+        Stack::serve(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "5")]).await;
     let tablet = Some(stack.tokens.tablet.as_str());
 
     // A burst of signups: the first five pass, then 429s that changed nothing.
@@ -182,7 +183,7 @@ async fn each_token_has_its_own_rate_limit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_request_times_out_and_changes_nothing_while_streams_go_on() {
-    let (stack, ondeck) = serve_with(&[("REQUEST_TIMEOUT_SECONDS", "1")]).await;
+    let (stack, ondeck) = Stack::serve(&[("REQUEST_TIMEOUT_SECONDS", "1")]).await;
     let game = new_game(&stack, &ondeck, "Slow").await;
     assert_eq!(game_state(&stack, &ondeck, game).await, "new");
 
@@ -201,13 +202,7 @@ async fn a_slow_request_times_out_and_changes_nothing_while_streams_go_on() {
     let answer = call(&ondeck, Method::POST, &path, Some(&stack.tokens.tablet)).await;
     let took = started.elapsed();
     eprintln!("a request past REQUEST_TIMEOUT_SECONDS=1 answered 503 after {took:?}");
-    let problem = assert_unavailable(&answer);
-    assert!(
-        problem["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("1 s")),
-        "the detail names the limit: {problem}"
-    );
+    assert_unavailable_for(&answer, "1 s");
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_secs(4),
         "answered after the 1 s limit, not when the lock went: {took:?}"
@@ -253,7 +248,7 @@ async fn a_slow_request_times_out_and_changes_nothing_while_streams_go_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn event_streams_are_capped_per_process() {
-    let (stack, ondeck) = serve_with(&[("SSE_MAX_SUBSCRIBERS", "2")]).await;
+    let (stack, ondeck) = Stack::serve(&[("SSE_MAX_SUBSCRIBERS", "2")]).await;
     let open = |token: String| {
         let url = format!("{}/api/v1/events", ondeck.base);
         async move {
@@ -281,13 +276,7 @@ async fn event_streams_are_capped_per_process() {
     );
 
     let refused = one_more().await;
-    let problem = assert_unavailable(&refused);
-    assert!(
-        problem["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("2 subscribers")),
-        "{problem}"
-    );
+    assert_unavailable_for(&refused, "2 subscribers");
     // Other requests are not affected by the cap.
     call(
         &ondeck,
@@ -325,7 +314,7 @@ async fn event_streams_are_capped_per_process() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_busy_pool_answers_503_quickly_and_recovers() {
     // Two of the four connections are the token and event listeners.
-    let (stack, ondeck) = serve_with(&[
+    let (stack, ondeck) = Stack::serve(&[
         ("DATABASE_POOL_SIZE", "4"),
         ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000"),
     ])
@@ -401,7 +390,7 @@ fn made_up_token(n: u32) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_address_over_its_rate_gets_a_429_before_any_token_is_looked_up() {
     let (stack, ondeck) =
-        serve_with(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "3")]).await;
+        Stack::serve(&[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "3")]).await;
     // Made-up tokens from one address: 401s until the address's bucket is
     // empty, then 429s.
     let mut statuses = Vec::new();
@@ -439,7 +428,7 @@ async fn an_address_over_its_rate_gets_a_429_before_any_token_is_looked_up() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_and_recently_refused_tokens_are_refused_without_a_query() {
-    let (stack, ondeck) = serve_with(&[("REQUEST_TIMEOUT_SECONDS", "2")]).await;
+    let (stack, ondeck) = Stack::serve(&[("REQUEST_TIMEOUT_SECONDS", "2")]).await;
     let refused = made_up_token(1);
     call(&ondeck, Method::GET, "/api/v1/queue", Some(&refused))
         .await

@@ -75,6 +75,14 @@ impl Stack {
         Stack::with_db(Db::create().await).await
     }
 
+    /// A new stack and `ondeck serve` on it with `settings` (see
+    /// [`Stack::spawn`]).
+    pub async fn serve(settings: &[(&str, &str)]) -> (Stack, Ondeck) {
+        let stack = Stack::new().await;
+        let ondeck = stack.spawn(Mode::Serve, settings).await;
+        (stack, ondeck)
+    }
+
     /// With a database on the server `server` names (e.g. a
     /// [`pg::Cluster`] that the test stops and starts).
     pub async fn on_server(server: &str) -> Stack {
