@@ -102,17 +102,20 @@ pub struct CueSettings {
 }
 
 impl CueSettings {
+    /// A webhook with no secret from any source is an error: it would be
+    /// signed with an empty key.
     pub fn from_env(env: Source) -> Result<Self, ConfigError> {
+        let webhook_secret = ondeck_env::var(env, "CUES_WEBHOOK_SECRET")?;
         Ok(CueSettings {
             file: ondeck_env::var(env, "CUES_FILE")?
                 .map(|path| {
-                    CueFile::load(std::path::Path::new(&path))
+                    CueFile::load(std::path::Path::new(&path), webhook_secret.is_some())
                         .map(Arc::new)
                         .map_err(|e| ConfigError::new("CUES_FILE", format!("{e:#}")))
                 })
                 .transpose()?,
             dmx_device: ondeck_env::var(env, "DMX_DEVICE")?.map(PathBuf::from),
-            webhook_secret: ondeck_env::var(env, "CUES_WEBHOOK_SECRET")?.map(SecretString::from),
+            webhook_secret: webhook_secret.map(SecretString::from),
         })
     }
 }
