@@ -30,7 +30,9 @@ pub mod twilio;
 pub mod wait;
 
 pub use app::TestApp;
-pub use images::{jpeg_dimensions, noise_png, png_header};
+pub use images::{
+    exif_segment, grey_jpeg, insert_after_soi, jpeg_dimensions, noise_png, png_header, zero_png,
+};
 pub use postgres::{Db, cli};
 pub use process::{Mode, Ondeck, free_port, signal};
 pub use redis::Redis;
