@@ -146,7 +146,13 @@ fn check_cues(file: Option<std::path::PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match ondeck_jobs::cues::CueFile::parse(&text) {
+    // A webhook may take its secret from CUES_WEBHOOK_SECRET, as `run`
+    // would.
+    let fallback = match ondeck_env::var(&ondeck_env::process, "CUES_WEBHOOK_SECRET") {
+        Ok(secret) => secret.is_some(),
+        Err(e) => return config_failure(&e),
+    };
+    match ondeck_jobs::cues::CueFile::parse_signed(&text, fallback) {
         Ok(file) => {
             println!("{}: ok, {} cues", path.display(), file.cues.len());
             ExitCode::SUCCESS

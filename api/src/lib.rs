@@ -215,6 +215,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         )?,
         None => db::Reads::primary_only(db.clone()),
     };
+    // One gate for every photo this process decodes, set before any is.
+    ondeck_media::images::photo::gate::set_decodes(config.worker.photo_decodes);
     let storage = ondeck_media::storage::Storage::open(&config.worker.storage, &db)
         .await
         .context("cannot open the storage")?;

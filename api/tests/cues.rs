@@ -13,12 +13,18 @@ use ondeck_testkit::{Mode, Ondeck, Reply, Stack, TempDir, eventually};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-fn cue_file(dir: &Path, hook: &str) -> PathBuf {
+/// The file-level line that gives the webhooks of [`cue_file`] their secret.
+const SIGNED: &str = r#"webhook_secret = "file-secret""#;
+
+/// A cue file whose `in-game` webhook posts to `hook`; `head` is its first
+/// line (a file-level `webhook_secret`, or nothing when the secret comes from
+/// the environment).
+fn cue_file(dir: &Path, head: &str, hook: &str) -> PathBuf {
     let path = dir.join("cues.toml");
     std::fs::write(
         &path,
         format!(
-            r#"
+            r#"{head}
 [[cues.attractor.actions]]
 type = "dmx"
 channels = [{{ channel = 1, value = 8 }}, {{ channel = 512, value = 255 }}]
@@ -81,7 +87,7 @@ async fn dmx_frames_follow_cues_and_survive_a_missing_device() {
     let stack = Stack::new().await;
     let dir = TempDir::new("cues-dmx");
     let mut interface = Interface::start(dir.path());
-    let cues = cue_file(dir.path(), "http://127.0.0.1:9/unused");
+    let cues = cue_file(dir.path(), SIGNED, "http://127.0.0.1:9/unused");
     let device = dir.path().join("dmx");
     let ondeck = stack
         .spawn(
@@ -171,7 +177,7 @@ async fn webhooks_are_signed_retried_and_never_slow_a_transition() {
         ..Target::default()
     }));
     let hook = webhook_target(target.clone()).await;
-    let cues = cue_file(dir.path(), &hook);
+    let cues = cue_file(dir.path(), "", &hook);
     let secret = "hook-secret";
     let ondeck = stack
         .spawn(
@@ -218,7 +224,7 @@ async fn webhooks_are_signed_retried_and_never_slow_a_transition() {
 #[test]
 fn cues_check_names_the_line_of_the_first_problem() {
     let dir = TempDir::new("cues-check");
-    let good = cue_file(dir.path(), "http://127.0.0.1:9/hook");
+    let good = cue_file(dir.path(), SIGNED, "http://127.0.0.1:9/hook");
     let run = |file: &Path| {
         Command::new(env!("CARGO_BIN_EXE_ondeck"))
             .args(["cues", "check"])
@@ -291,7 +297,7 @@ async fn a_webhook_that_always_fails_is_recorded_failed_and_shown() {
         "{}?token=t0ken-in-query",
         hook.replacen("http://", "http://hookuser:hookpass@", 1)
     );
-    let cues = cue_file(dir.path(), &secret_hook);
+    let cues = cue_file(dir.path(), SIGNED, &secret_hook);
     let ondeck = stack
         .spawn(Mode::Run, &[("CUES_FILE", cues.to_str().expect("utf-8"))])
         .await;
@@ -394,7 +400,7 @@ async fn dmx_jobs_wait_for_the_process_with_the_device_and_retry_a_missing_one()
     let dir = TempDir::new("cues-split");
     let target = Arc::new(Mutex::new(Target::default()));
     let hook = webhook_target(target.clone()).await;
-    let cues = cue_file(dir.path(), &hook);
+    let cues = cue_file(dir.path(), SIGNED, &hook);
     let cues = cues.to_str().expect("utf-8");
     let device = dir.path().join("dmx");
     // The API and a worker without DMX_DEVICE (say, in the cloud).

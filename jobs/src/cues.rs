@@ -38,7 +38,9 @@ pub struct CueFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cue {
-    pub actions: Vec<Action>,
+    /// Each with where it stands in the file, so that a check can name its
+    /// line.
+    pub actions: Vec<Spanned<Action>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -128,6 +130,11 @@ pub struct CueError {
     pub message: String,
 }
 
+/// A secret that signs: not empty (nor only white space).
+fn has_key(secret: &str) -> bool {
+    !secret.trim().is_empty()
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
@@ -167,11 +174,60 @@ impl CueFile {
         Ok(file)
     }
 
-    pub fn load(path: &Path) -> anyhow::Result<CueFile> {
+    /// [`CueFile::parse`], and every webhook must have a secret to sign
+    /// with: its own, the file's `webhook_secret`, or — when
+    /// `fallback_secret` — `CUES_WEBHOOK_SECRET`. A webhook signed with an
+    /// empty key could be forged by anyone.
+    pub fn parse_signed(text: &str, fallback_secret: bool) -> Result<CueFile, CueError> {
+        let file = CueFile::parse(text)?;
+        let file_secret = file.webhook_secret.as_deref().is_some_and(has_key);
+        for (name, cue) in &file.cues {
+            for action in &cue.actions {
+                if let Action::Webhook { secret, .. } = action.get_ref()
+                    && !(secret.as_deref().is_some_and(has_key) || file_secret || fallback_secret)
+                {
+                    return Err(CueError {
+                        line: line_of(text, action.span().start),
+                        message: format!(
+                            "the webhook of cue {name:?} has no secret to sign with: set \
+                             `secret` on it, `webhook_secret` in the file, or CUES_WEBHOOK_SECRET"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(file)
+    }
+
+    /// Reads and checks a cue file ([`CueFile::parse_signed`]); the error is
+    /// one line, `PATH:LINE: problem`.
+    pub fn load(path: &Path, fallback_secret: bool) -> anyhow::Result<CueFile> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        CueFile::parse(&text)
+        CueFile::parse_signed(&text, fallback_secret)
             .map_err(|e| anyhow::anyhow!("{}:{}: {}", path.display(), e.line, e.message))
+    }
+
+    /// The key a webhook action is signed with: its own secret, the file's,
+    /// or `fallback` (`CUES_WEBHOOK_SECRET`); `None` if none is set.
+    pub fn webhook_key<'a>(
+        &'a self,
+        cue: &str,
+        action: usize,
+        fallback: Option<&'a str>,
+    ) -> Option<&'a str> {
+        let own = self
+            .cues
+            .get(cue)
+            .and_then(|c| c.actions.get(action))
+            .and_then(|a| match a.get_ref() {
+                Action::Webhook { secret, .. } => secret.as_deref(),
+                Action::Dmx { .. } => None,
+            });
+        [own, self.webhook_secret.as_deref(), fallback]
+            .into_iter()
+            .flatten()
+            .find(|s| has_key(s))
     }
 
     /// The cues a game entering `state` fires (its team's when it starts
@@ -502,6 +558,34 @@ completed = "attractor"
         );
         let broken = "a = 1\nb = = 2\n";
         assert_eq!(CueFile::parse(broken).expect_err("syntax").line, 2);
+    }
+
+    #[test]
+    fn a_webhook_needs_a_secret_from_somewhere() {
+        let unsigned = "[[cues.a.actions]]\ntype = \"dmx\"\nchannels = []\n\n[[cues.a.actions]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\n";
+        let e = CueFile::parse_signed(unsigned, false).expect_err("no secret");
+        // The line of the action's table header.
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.message.contains("\"a\" has no secret"), "{e}");
+        // An empty secret is none.
+        let empty = format!("webhook_secret = \"  \"\n{unsigned}");
+        assert_eq!(
+            CueFile::parse_signed(&empty, false)
+                .expect_err("empty secret")
+                .line,
+            6
+        );
+        // The environment's, the file's or the action's own secret will do.
+        let file = CueFile::parse_signed(unsigned, true).expect("CUES_WEBHOOK_SECRET");
+        assert_eq!(file.webhook_key("a", 1, Some("env")), Some("env"));
+        assert_eq!(file.webhook_key("a", 1, None), None);
+        let file = CueFile::parse_signed(&format!("webhook_secret = \"f\"\n{unsigned}"), false)
+            .expect("the file's secret");
+        assert_eq!(file.webhook_key("a", 1, Some("env")), Some("f"));
+        let own = unsigned.replace("url =", "secret = \"own\"\nurl =");
+        let file = CueFile::parse_signed(&format!("webhook_secret = \"f\"\n{own}"), false)
+            .expect("its own secret");
+        assert_eq!(file.webhook_key("a", 1, Some("env")), Some("own"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use secrecy::SecretString;
 
 use ondeck_domain::Lifecycle;
 use ondeck_domain::store::wake::Wake;
+use ondeck_media::images::photo::gate::DEFAULT_DECODES;
 use ondeck_media::images::souvenir::Format;
 use ondeck_media::storage::StorageSettings;
 
@@ -29,6 +30,9 @@ pub struct Settings {
     pub cues: CueSettings,
     /// Jobs run at once per queue (`WORKER_CONCURRENCY`).
     pub concurrency: usize,
+    /// Photo decodes at once in the process, uploads and souvenirs alike
+    /// (`PHOTO_DECODES`, see `ondeck_media::images::photo::gate`).
+    pub photo_decodes: usize,
 }
 
 impl Settings {
@@ -39,6 +43,7 @@ impl Settings {
             sms: SmsSettings::from_env(env)?,
             storage: StorageSettings::from_env(env)?,
             concurrency: bounded(env, "WORKER_CONCURRENCY", 16, 1, 1000)? as usize,
+            photo_decodes: bounded(env, "PHOTO_DECODES", DEFAULT_DECODES as u64, 1, 64)? as usize,
             cues: CueSettings::from_env(env)?,
         })
     }
@@ -102,17 +107,20 @@ pub struct CueSettings {
 }
 
 impl CueSettings {
+    /// A webhook with no secret from any source is an error: it would be
+    /// signed with an empty key.
     pub fn from_env(env: Source) -> Result<Self, ConfigError> {
+        let webhook_secret = ondeck_env::var(env, "CUES_WEBHOOK_SECRET")?;
         Ok(CueSettings {
             file: ondeck_env::var(env, "CUES_FILE")?
                 .map(|path| {
-                    CueFile::load(std::path::Path::new(&path))
+                    CueFile::load(std::path::Path::new(&path), webhook_secret.is_some())
                         .map(Arc::new)
                         .map_err(|e| ConfigError::new("CUES_FILE", format!("{e:#}")))
                 })
                 .transpose()?,
             dmx_device: ondeck_env::var(env, "DMX_DEVICE")?.map(PathBuf::from),
-            webhook_secret: ondeck_env::var(env, "CUES_WEBHOOK_SECRET")?.map(SecretString::from),
+            webhook_secret: webhook_secret.map(SecretString::from),
         })
     }
 }

@@ -347,6 +347,9 @@ pub async fn run(
         webhook_secret: settings.cues.webhook_secret,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            // A redirect would carry the body and its signature to a host
+            // the cue file never named: a 3xx is a failed attempt.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("cannot build the webhook HTTP client")?,
         running: Running::default(),

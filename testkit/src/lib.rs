@@ -34,7 +34,9 @@ pub mod venue;
 pub mod wait;
 
 pub use app::TestApp;
-pub use images::{jpeg_dimensions, noise_png, png_header};
+pub use images::{
+    exif_segment, grey_jpeg, insert_after_soi, jpeg_dimensions, noise_png, png_header, zero_png,
+};
 pub use load::{Load, Outcome, Record, assert_all, those};
 pub use postgres::{Db, RowLock, cli};
 pub use process::{Mode, Ondeck, free_port, signal};

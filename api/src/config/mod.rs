@@ -135,6 +135,7 @@ mod tests {
         assert_eq!(config.database.acquire_timeout, Duration::from_secs(3));
         assert_eq!(config.database.pool_size, 8);
         assert_eq!(config.worker.concurrency, 16);
+        assert_eq!(config.worker.photo_decodes, 2);
         assert!(config.worker.cues.file.is_none());
     }
 
@@ -178,6 +179,7 @@ mod tests {
             ("RECALL_SWEEP_SECONDS", "0"),
             ("SOUVENIR_SIZE", "10"),
             ("WORKER_CONCURRENCY", "0"),
+            ("PHOTO_DECODES", "0"),
             ("CUES_FILE", "/nonexistent/ondeck/cues.toml"),
             ("DATA_DIR_FILE", "/nonexistent/ondeck/data-dir"),
         ];

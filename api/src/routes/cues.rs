@@ -51,7 +51,7 @@ async fn list_cues(State(state): State<AppState>, _caller: Caller) -> Result<axu
             actions: cue
                 .actions
                 .iter()
-                .map(|a| match a {
+                .map(|a| match a.get_ref() {
                     ondeck_jobs::cues::Action::Dmx { .. } => "dmx",
                     ondeck_jobs::cues::Action::Webhook { .. } => "webhook",
                 })

@@ -14,7 +14,7 @@ use ondeck_domain::models::Role;
 use ondeck_domain::store::outbox::{self, Job};
 use ondeck_domain::store::{games, players, souvenirs};
 use ondeck_domain::{GameId, GameState, PlayerId};
-use ondeck_media::images::photo::{self, MAX_PHOTO_BYTES};
+use ondeck_media::images::photo::{self, MAX_PHOTO_BYTES, PhotoError};
 use rand::Rng;
 use serde::Deserialize;
 use serde_json::json;
@@ -45,11 +45,13 @@ pub fn public_router() -> Router<AppState> {
         .route("/s/{code}", get(short_link))
 }
 
-/// Upload a player's photo: a JPEG or PNG body of at most 10 MiB that
-/// decodes (its dimensions are capped before decoding).
+/// Upload a player's photo: a JPEG or PNG body of at most 10 MiB, at most
+/// 4096 pixels a side and 4096×3072 pixels in all, that decodes (its size
+/// is checked before decoding). What is stored is the photo turned upright
+/// and encoded again, without its metadata (EXIF, GPS position, device).
 #[utoipa::path(put, path = "/api/v1/players/{id}/photo", tag = "players", params(("id" = i64, Path)),
-    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "JPEG or PNG, at most 10 MiB"),
-    responses((status = 200, body = PlayerView), (status = 404), (status = 413), (status = 422, description = "not a JPEG or PNG that decodes")))]
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "JPEG or PNG, at most 10 MiB, 4096 pixels a side and 4096×3072 pixels; 16-bit images and progressive JPEGs must be smaller (at most 64 MiB decoded, counting bit depth and channels). Stored re-encoded (JPEG as JPEG, PNG as PNG) after its EXIF orientation is applied, with no metadata."),
+    responses((status = 200, body = PlayerView), (status = 404), (status = 413), (status = 422, description = "not a JPEG or PNG that decodes within the limits")))]
 #[tracing::instrument(skip_all, fields(player_id = %id))]
 async fn put_photo(
     State(state): State<AppState>,
@@ -69,18 +71,24 @@ async fn put_photo(
         let mut conn = state.reads.acquire(Some(caller)).await?;
         players::get(&mut conn, id).await?;
     }
-    // Decoding is CPU work: off the async threads.
-    let bytes = body.clone();
-    let checked = tokio::task::spawn_blocking(move || photo::check(&bytes).map(|p| p.format))
+    // Decoding is CPU and memory work: off the async threads, a few at once.
+    let cleaned = photo::gate::run(move || photo::clean(&body))
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
-    let format = checked.map_err(|e| ApiError::invalid("photo", e.to_string()))?;
+    let cleaned = match cleaned {
+        Ok(cleaned) => cleaned,
+        Err(e @ PhotoError::Encode { .. }) => {
+            return Err(ApiError::Internal(anyhow::Error::new(e).context("a photo")));
+        }
+        Err(e) => return Err(ApiError::invalid("photo", e.to_string())),
+    };
+    let format = cleaned.format;
     // A new key per upload, so that no cache serves the old photo.
     let suffix: u32 = rand::rng().random();
     let key = format!("photos/{id}-{suffix:08x}.{}", format.extension());
     state
         .storage
-        .put(&key, body.to_vec(), format.content_type())
+        .put(&key, cleaned.bytes, format.content_type())
         .await
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("storing a photo")))?;
     let mut tx = state.db.begin().await?;

@@ -44,7 +44,7 @@ pub async fn fire_cue(
     let at = chrono::Utc::now();
     let mut tx = deps.db.begin().await?;
     for (i, action) in cue.actions.iter().enumerate() {
-        let (job, kind, target, key) = match action {
+        let (job, kind, target, key) = match action.get_ref() {
             crate::cues::Action::Dmx { channels } => (
                 Job::Dmx {
                     cue: name.to_owned(),

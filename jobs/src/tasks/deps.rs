@@ -33,6 +33,7 @@ pub struct Deps {
     pub dmx: Option<crate::cues::Dmx>,
     /// `CUES_WEBHOOK_SECRET`: signs webhooks whose cue file names no secret.
     pub webhook_secret: Option<secrecy::SecretString>,
+    /// Posts webhooks; follows no redirects.
     pub http: reqwest::Client,
     /// The jobs this process is running now.
     pub running: Running,

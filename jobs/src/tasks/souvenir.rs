@@ -43,21 +43,23 @@ pub async fn render_souvenir(
     let Some(data) = data.filter(|d| d.state == GameState::Completed) else {
         return Ok(SouvenirOutcome::Skipped);
     };
-    let photo = match &data.photo_key {
-        Some(key) => match deps.storage.get(key).await? {
-            Some((bytes, _)) => match photo::check(&bytes) {
-                Ok(photo) => Some(photo),
-                Err(e) => {
-                    tracing::warn!(error = %e, "the stored photo does not decode; rendering without it");
-                    None
-                }
-            },
-            None => None,
-        },
+    let stored = match &data.photo_key {
+        Some(key) => deps.storage.get(key).await?.map(|(bytes, _)| bytes),
         None => None,
     };
     let (size, format) = (deps.souvenir_size, deps.souvenir_format);
-    let image = tokio::task::spawn_blocking(move || {
+    // The photo is decoded and the souvenir drawn through the decode gate,
+    // as an upload is: its pixels live only while this holds a place.
+    let span = tracing::Span::current();
+    let image = photo::gate::run(move || {
+        let _span = span.enter();
+        let photo = stored.and_then(|bytes| match photo::check(&bytes) {
+            Ok(photo) => Some(photo),
+            Err(e) => {
+                tracing::warn!(error = %e, "the stored photo does not decode; rendering without it");
+                None
+            }
+        });
         let card = souvenir::Souvenir {
             first_name: &data.first_name,
             last_name: data.last_name.as_deref(),

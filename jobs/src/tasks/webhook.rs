@@ -62,26 +62,16 @@ pub async fn deliver_webhook(
         }
     };
     let body = webhook_body(cue, game.as_ref(), at);
-    let secret = deps
+    let fallback = deps.webhook_secret.as_ref().map(|s| s.expose_secret());
+    // The cue file was checked at start for a secret of every webhook, so
+    // this holds; an unsigned webhook is never sent in any case.
+    let Some(secret) = deps
         .cues
         .as_ref()
-        .and_then(|c| {
-            let own = c
-                .cues
-                .get(cue)
-                .and_then(|c| c.actions.get(action))
-                .and_then(|a| match a {
-                    crate::cues::Action::Webhook { secret, .. } => secret.clone(),
-                    crate::cues::Action::Dmx { .. } => None,
-                });
-            own.or_else(|| c.webhook_secret.clone())
-        })
-        .or_else(|| {
-            deps.webhook_secret
-                .as_ref()
-                .map(|s| s.expose_secret().to_owned())
-        })
-        .unwrap_or_default();
+        .and_then(|c| c.webhook_key(cue, action, fallback))
+    else {
+        anyhow::bail!("the webhook of cue {cue:?} has no secret to sign with");
+    };
     let signature = crate::cues::signature(secret.as_bytes(), &body);
     let (signature, body) = (&signature, &body);
     attempt_action(deps, outbox_id, None, move || async move {
@@ -97,6 +87,10 @@ pub async fn deliver_webhook(
             .await;
         let error = match sent {
             Ok(res) if res.status().is_success() => return Ok(()),
+            Ok(res) if res.status().is_redirection() => format!(
+                "the target answered {} (redirects are not followed)",
+                res.status()
+            ),
             Ok(res) => format!("the target answered {}", res.status()),
             Err(e) => crate::cues::request_error(e),
         };
