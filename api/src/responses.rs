@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 pub use ondeck_domain::game_view::{GamePlayer, GameView, pii};
-use ondeck_domain::models::{DayScore, Player, Team};
-use ondeck_domain::{PlayerId, ShowId, TeamId};
+use ondeck_domain::models::Player;
+use ondeck_domain::{PlayerId, ShowId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -70,31 +70,6 @@ impl PlayerView {
             games,
             created_at: player.created_at,
             updated_at: player.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TeamView {
-    pub id: TeamId,
-    pub name: String,
-    /// How many players are on the team.
-    pub members: i64,
-    /// One row per day (in `VENUE_TZ`) with completed games, ascending.
-    pub scores: Vec<DayScore>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl TeamView {
-    pub fn new(team: Team, scores: Vec<DayScore>) -> Self {
-        TeamView {
-            id: team.id,
-            name: team.name,
-            members: team.members,
-            scores,
-            created_at: team.created_at,
-            updated_at: team.updated_at,
         }
     }
 }

@@ -2,20 +2,8 @@
 //! game takes (`lifecycle`), the models and their validation, and the store
 //! (sqlx queries on PostgreSQL) that the API and the workers share.
 
-/// `FromStr` for enums whose text is their serde name (`"queued"`,
-/// `"-score"`): a query string spells a value as the JSON shows it.
-macro_rules! from_str_by_serde_name {
-    ($($name:ty),+) => {$(
-        impl std::str::FromStr for $name {
-            type Err = ();
-            fn from_str(s: &str) -> std::result::Result<Self, ()> {
-                use serde::de::{IntoDeserializer, value::Error};
-                serde::Deserialize::deserialize(IntoDeserializer::<Error>::into_deserializer(s))
-                    .map_err(|_| ())
-            }
-        }
-    )+};
-}
+#[macro_use]
+mod macros;
 
 pub mod error;
 pub mod game_state;

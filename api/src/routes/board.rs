@@ -2,9 +2,10 @@
 //! waits, and the leaderboard.
 
 use axum::extract::State;
-use ondeck_domain::store::{PgConnection, scores, shows};
+use ondeck_domain::store::scores::{self, TeamRank};
+use ondeck_domain::store::{PgConnection, shows};
 use ondeck_domain::validation::FieldErrors;
-use ondeck_domain::{GameId, GameState, PlayerId, ShowId, TeamId};
+use ondeck_domain::{GameId, GameState, PlayerId, ShowId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -142,24 +143,12 @@ pub struct PlayerRow {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TeamRow {
-    pub rank: i64,
-    pub team_id: TeamId,
-    pub name: String,
-    pub score: i64,
-    pub distance: i64,
-    pub homeruns: i64,
-    /// Completed games counted.
-    pub games: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct Leaderboard {
     #[schema(value_type = Option<i64>)]
     pub show_id: Option<ShowId>,
     pub day: Option<chrono::NaiveDate>,
     pub players: Vec<PlayerRow>,
-    pub teams: Vec<TeamRow>,
+    pub teams: Vec<TeamRank>,
 }
 
 /// Completed games by score, then distance, then who finished first; teams by summed score.
@@ -215,19 +204,6 @@ async fn get_leaderboard(
             completed_at: r.completed_at,
         })
         .collect();
-    board.teams = scores::leaderboard_teams(&mut conn, show_id, day, tz, limit)
-        .await?
-        .into_iter()
-        .zip(1..)
-        .map(|(r, rank)| TeamRow {
-            rank,
-            team_id: r.team_id,
-            name: r.name,
-            score: r.score,
-            distance: r.distance,
-            homeruns: r.homeruns,
-            games: r.games,
-        })
-        .collect();
+    board.teams = scores::leaderboard_teams(&mut conn, show_id, day, tz, limit).await?;
     Ok(axum::Json(board))
 }

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ondeck_domain::TeamId;
-use ondeck_domain::models::{Role, TeamInput};
+use ondeck_domain::models::{Role, Team, TeamInput};
 use ondeck_domain::store::{scores, teams};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,7 +14,6 @@ use crate::caller::Caller;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath};
 use crate::list::ListParams;
-use crate::responses::TeamView;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -24,7 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Create a team; names are unique regardless of case.
 #[utoipa::path(post, path = "/api/v1/teams", tag = "teams", request_body = TeamInput,
-    responses((status = 201, body = TeamView), (status = 422)))]
+    responses((status = 201, body = Team), (status = 422)))]
 async fn create_team(
     State(state): State<AppState>,
     caller: Caller,
@@ -34,11 +33,7 @@ async fn create_team(
     let name = input.validate().map_err(ApiError::Invalid)?;
     let mut conn = state.db.acquire().await?;
     let team = teams::insert(&mut conn, &name).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(TeamView::new(team, Vec::new())),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, axum::Json(team)).into_response())
 }
 
 /// Teams in creation order, each with its daily scores.
@@ -54,9 +49,9 @@ async fn list_teams(
     let paged = teams::list(&mut conn, listing.page).await?;
     let ids: Vec<_> = paged.items.iter().map(|t| t.id).collect();
     let mut days = scores::team_days(&mut conn, &ids, state.config.venue.tz_name()).await?;
-    let paged = paged.map(|team| {
-        let scores = days.remove(&team.id).unwrap_or_default();
-        TeamView::new(team, scores)
+    let paged = paged.map(|team| Team {
+        scores: days.remove(&team.id).unwrap_or_default(),
+        ..team
     });
     listing.respond(
         paged,
@@ -73,17 +68,17 @@ async fn list_teams(
 }
 
 #[utoipa::path(get, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = i64, Path)),
-    responses((status = 200, body = TeamView), (status = 404)))]
+    responses((status = 200, body = Team), (status = 404)))]
 async fn get_team(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<TeamId>,
-) -> Result<axum::Json<TeamView>> {
+) -> Result<axum::Json<Team>> {
     let mut conn = state.reads.acquire(Some(caller)).await?;
     let team = teams::get(&mut conn, id).await?;
-    let days = scores::team_days(&mut conn, &[id], state.config.venue.tz_name())
+    let scores = scores::team_days(&mut conn, &[id], state.config.venue.tz_name())
         .await?
         .remove(&id)
         .unwrap_or_default();
-    Ok(axum::Json(TeamView::new(team, days)))
+    Ok(axum::Json(Team { scores, ..team }))
 }
