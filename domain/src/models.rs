@@ -171,6 +171,13 @@ pub struct PlayerChanges {
     pub is_finalist: Option<bool>,
 }
 
+impl PlayerChanges {
+    /// The new mobile number as stored (E.164), if any.
+    pub fn mobile_text(&self) -> Option<String> {
+        self.mobile_number.clone().flatten().map(|m| m.to_string())
+    }
+}
+
 /// Blank optional text counts as absent: tablets send `""` for an empty box.
 fn optional_text(
     errors: &mut FieldErrors,

@@ -57,13 +57,7 @@ pub async fn insert(
     .bind(team_id)
     .bind(changes.first_name.as_deref().unwrap_or_default())
     .bind(changes.last_name.clone().flatten())
-    .bind(
-        changes
-            .mobile_number
-            .clone()
-            .flatten()
-            .map(|m| m.to_string()),
-    )
+    .bind(changes.mobile_text())
     .bind(changes.email.clone().flatten())
     .bind(changes.handedness.unwrap_or(Handedness::R).as_str())
     .bind(changes.signed_waiver.unwrap_or(false))
@@ -99,13 +93,7 @@ pub async fn update(conn: &mut PgConnection, id: PlayerId, changes: &PlayerChang
     .bind(changes.last_name.is_some())
     .bind(changes.last_name.clone().flatten())
     .bind(changes.mobile_number.is_some())
-    .bind(
-        changes
-            .mobile_number
-            .clone()
-            .flatten()
-            .map(|m| m.to_string()),
-    )
+    .bind(changes.mobile_text())
     .bind(changes.email.is_some())
     .bind(changes.email.clone().flatten())
     .bind(changes.handedness.map(Handedness::as_str))
