@@ -6,6 +6,7 @@ pub mod auth;
 pub mod caller;
 pub mod cli;
 pub mod config;
+pub mod ctx;
 pub mod db;
 pub mod error;
 pub mod event_hub;

@@ -1,6 +1,8 @@
 //! What the API answers: the records of the domain, shaped for clients, with
 //! a player's mobile number and email present only for roles that see PII.
 
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 pub use ondeck_domain::game_view::{GamePlayer, GameView, pii};
 use ondeck_domain::models::Player;
@@ -72,6 +74,11 @@ impl PlayerView {
             updated_at: player.updated_at,
         }
     }
+}
+
+/// `201 Created` with `body`.
+pub fn created(body: impl Serialize) -> Response {
+    (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
 /// "First L." as the venue screens show names.
