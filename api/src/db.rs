@@ -19,9 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use ondeck_domain::TokenId;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgConnection, PgPool, Postgres};
@@ -185,16 +184,13 @@ impl Reads {
         pool_size: u32,
         max_lag: Duration,
     ) -> anyhow::Result<Reads> {
-        let options: PgConnectOptions = url
-            .expose_secret()
-            .parse()
-            .context("DATABASE_READ_URL is not a valid PostgreSQL URL")?;
+        let options = crate::pool::connect_options(url, "DATABASE_READ_URL")?;
         // A short acquire timeout: a replica that does not answer within a
         // second is passed over for the primary (see `acquire`).
         let pool = crate::pool::checked(PgPoolOptions::new(), "read")
             .max_connections(pool_size)
             .acquire_timeout(CHECK_TIMEOUT)
-            .connect_lazy_with(options.application_name("ondeck"));
+            .connect_lazy_with(options);
         Ok(Reads {
             primary,
             replica: Some(Replica {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod caller;
 pub mod cli;
 pub mod config;
+pub mod ctx;
 pub mod db;
 pub mod error;
 pub mod event_hub;
@@ -36,7 +37,7 @@ use axum::response::IntoResponse;
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -184,16 +185,13 @@ pub async fn connect_waiting(
     max_connections: u32,
     acquire_timeout: Duration,
 ) -> anyhow::Result<PgPool> {
-    let options: PgConnectOptions = url
-        .expose_secret()
-        .parse()
-        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let options = pool::connect_options(url, "DATABASE_URL")?;
     // A short acquire timeout: when every connection is busy or the database
     // is down, a request fails fast with 503 instead of hanging.
     pool::checked(PgPoolOptions::new(), "primary")
         .max_connections(max_connections)
         .acquire_timeout(acquire_timeout)
-        .connect_with(options.application_name("ondeck"))
+        .connect_with(options)
         .await
         .context("cannot connect to PostgreSQL")
 }

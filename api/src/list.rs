@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ondeck_domain::store::{Page, Paged};
 use ondeck_domain::validation::FieldErrors;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::IntoParams;
@@ -139,6 +140,34 @@ impl ListParams {
     pub fn checked(self) -> Result<Listing> {
         self.errors.into_result().map_err(ApiError::Invalid)?;
         Ok(self.listing)
+    }
+}
+
+/// A list's own filters, its query string read as `Q`, beside its
+/// [`ListParams`] (extracted in that order).
+pub struct Filtered<Q> {
+    query: Q,
+    list: ListParams,
+}
+
+impl<Q> Filtered<Q> {
+    /// The listing and the filters `check` makes of `Q`, or one 422 naming
+    /// every mistake: the paging's and the filters'.
+    pub fn check<F>(self, check: impl FnOnce(Q, &mut FieldErrors) -> F) -> Result<(Listing, F)> {
+        let (listing, mut errors) = self.list.into_parts();
+        let filter = check(self.query, &mut errors);
+        errors.into_result().map_err(ApiError::Invalid)?;
+        Ok((listing, filter))
+    }
+}
+
+impl<Q: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Filtered<Q> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let ApiQuery(query) = ApiQuery::<Q>::from_request_parts(parts, state).await?;
+        let list = ListParams::from_request_parts(parts, state).await?;
+        Ok(Filtered { query, list })
     }
 }
 

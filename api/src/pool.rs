@@ -20,8 +20,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgConnection;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// The counter of connections closed because they were found inside a
 /// transaction, by `pool` and `when` (`release` or `acquire`).
@@ -34,6 +36,16 @@ pub fn checked(options: PgPoolOptions, pool: &'static str) -> PgPoolOptions {
         .test_before_acquire(false)
         .before_acquire(move |conn, _| Box::pin(keep(conn, pool, "acquire")))
         .after_release(move |conn, _| Box::pin(keep(conn, pool, "release")))
+}
+
+/// The connection options of the PostgreSQL URL in `var` (`DATABASE_URL`,
+/// `DATABASE_READ_URL`), its sessions named `ondeck`.
+pub fn connect_options(url: &SecretString, var: &str) -> anyhow::Result<PgConnectOptions> {
+    let options: PgConnectOptions = url
+        .expose_secret()
+        .parse()
+        .with_context(|| format!("{var} is not a valid PostgreSQL URL"))?;
+    Ok(options.application_name("ondeck"))
 }
 
 /// Whether the connection may stay in the pool: `Ok(false)` closes it. An

@@ -26,6 +26,20 @@ pub fn parse<T: std::str::FromStr>(
     })
 }
 
+/// A value named in `names` (`"a, b or c"` in the message of a wrong one).
+pub fn parse_name<T: std::str::FromStr>(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+    names: &[&str],
+) -> Option<T> {
+    let expected = match names {
+        [rest @ .., last] if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(", "),
+    };
+    parse(errors, field, raw, &expected)
+}
+
 /// `day`: a date as `YYYY-MM-DD`.
 pub fn parse_day(errors: &mut FieldErrors, raw: Option<&str>) -> Option<NaiveDate> {
     raw.filter(|d| !d.is_empty()).and_then(|d| {
@@ -144,5 +158,33 @@ pub mod params {
 
     pub fn handedness() -> Object {
         one_of(&["L", "R"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ondeck_domain::store::messages::Status;
+
+    use super::*;
+
+    #[test]
+    fn a_wrong_name_is_told_every_right_one() {
+        let names = &["queued", "sent", "failed", "delivered"];
+        let mut errors = FieldErrors::new();
+        let status: Option<Status> = parse_name(&mut errors, "status", Some(" sent "), names);
+        assert_eq!(status, Some(Status::Sent));
+        assert_eq!(errors, FieldErrors::new());
+        let wrong: Option<Status> = parse_name(&mut errors, "status", Some("lost"), names);
+        assert_eq!(wrong, None);
+        let json = serde_json::to_value(&errors).expect("errors serialize");
+        let want = serde_json::json!({"status": ["must be queued, sent, failed or delivered"]});
+        assert_eq!(json, want);
+        let mut errors = FieldErrors::new();
+        let _: Option<Status> = parse_name(&mut errors, "kind", Some("x"), &["dmx", "webhook"]);
+        let json = serde_json::to_value(&errors).expect("errors serialize");
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": ["must be dmx or webhook"]})
+        );
     }
 }

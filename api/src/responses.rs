@@ -1,10 +1,12 @@
 //! What the API answers: the records of the domain, shaped for clients, with
 //! a player's mobile number and email present only for roles that see PII.
 
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 pub use ondeck_domain::game_view::{GamePlayer, GameView, pii};
-use ondeck_domain::models::{DayScore, Player, Team};
-use ondeck_domain::{PlayerId, ShowId, TeamId};
+use ondeck_domain::models::Player;
+use ondeck_domain::{PlayerId, ShowId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -74,29 +76,9 @@ impl PlayerView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TeamView {
-    pub id: TeamId,
-    pub name: String,
-    /// How many players are on the team.
-    pub members: i64,
-    /// One row per day (in `VENUE_TZ`) with completed games, ascending.
-    pub scores: Vec<DayScore>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl TeamView {
-    pub fn new(team: Team, scores: Vec<DayScore>) -> Self {
-        TeamView {
-            id: team.id,
-            name: team.name,
-            members: team.members,
-            scores,
-            created_at: team.created_at,
-            updated_at: team.updated_at,
-        }
-    }
+/// `201 Created` with `body`.
+pub fn created(body: impl Serialize) -> Response {
+    (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
 /// "First L." as the venue screens show names.

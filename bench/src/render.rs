@@ -66,7 +66,7 @@ pub fn render(args: &RenderArgs) -> anyhow::Result<()> {
         };
         let decoded = Instant::now();
         let image = souvenir::draw(
-            &sample_souvenir(photo.as_ref().map(|p| &p.image)),
+            &souvenir::Souvenir::sample(photo.as_ref().map(|p| &p.image)),
             args.size,
         )?;
         let drawn = Instant::now();
@@ -145,19 +145,6 @@ pub fn render(args: &RenderArgs) -> anyhow::Result<()> {
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     let rank = (q * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn sample_souvenir(photo: Option<&image::DynamicImage>) -> souvenir::Souvenir<'_> {
-    souvenir::Souvenir {
-        first_name: "Ada",
-        last_name: Some("Lovelace"),
-        team: Some("Sluggers"),
-        show: "Friday Night Lights",
-        score: 1234,
-        distance: 410,
-        homeruns: 4,
-        photo,
-    }
 }
 
 /// A 1600×1200 stand-in for a phone photo, encoded as a JPEG once: an evening

@@ -325,9 +325,7 @@ async fn subscriber(
         let at = Instant::now();
         match chunk {
             Ok(Some(bytes)) => {
-                buffer.extend_from_slice(&bytes);
-                while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
-                    let block: Vec<u8> = buffer.drain(..end + 2).collect();
+                for block in complete_blocks(&mut buffer, &bytes) {
                     if let Some(game) = queued_game(&block) {
                         arrivals.push((game, at));
                     }
@@ -348,6 +346,17 @@ fn queued_game(block: &[u8]) -> Option<String> {
         return None;
     }
     id_text(game.get("id")?)
+}
+
+/// Appends `bytes` to `buffer` and takes out every event block it now
+/// completes (up to and with its blank line).
+pub(crate) fn complete_blocks(buffer: &mut Vec<u8>, bytes: &[u8]) -> Vec<Vec<u8>> {
+    buffer.extend_from_slice(bytes);
+    let mut blocks = Vec::new();
+    while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+        blocks.push(buffer.drain(..end + 2).collect());
+    }
+    blocks
 }
 
 /// One Server-Sent Events block (the lines before a blank line): its `id:`,
@@ -384,7 +393,19 @@ pub(crate) fn server_memory(pid: u32) -> anyhow::Result<(f64, f64)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_block, queued_game};
+    use super::{complete_blocks, parse_block, queued_game};
+
+    #[test]
+    fn blocks_are_taken_out_as_they_complete() {
+        let mut buffer = Vec::new();
+        assert!(complete_blocks(&mut buffer, b"id: 1\ndata: {}").is_empty());
+        let blocks = complete_blocks(&mut buffer, b"\n\n: ping\n\nid: 2");
+        assert_eq!(
+            blocks,
+            [b"id: 1\ndata: {}\n\n".to_vec(), b": ping\n\n".to_vec()]
+        );
+        assert_eq!(buffer, b"id: 2");
+    }
 
     #[test]
     fn a_block_gives_its_id_and_joined_data_and_a_queued_event_its_game() {

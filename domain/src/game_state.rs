@@ -178,15 +178,7 @@ impl Transition {
     }
 }
 
-impl std::str::FromStr for Transition {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        Transition::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or(())
-    }
-}
+from_str_by_serde_name!(Transition, GameState);
 
 impl std::fmt::Display for Transition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -239,16 +231,6 @@ impl GameState {
 impl std::fmt::Display for GameState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for GameState {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        GameState::ALL
-            .into_iter()
-            .find(|g| g.as_str() == s)
-            .ok_or(())
     }
 }
 

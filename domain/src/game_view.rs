@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::game_state::GameState;
-use crate::ids::{GameId, PlayerId, ShowId};
+use crate::ids::PlayerId;
 use crate::models::Game;
 
 /// `None` (the key is left out) unless the viewer sees PII.
@@ -31,27 +31,14 @@ pub struct GamePlayer {
     pub email: Option<Option<String>>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct GameView {
-    pub id: GameId,
-    pub player_id: PlayerId,
-    pub show_id: ShowId,
-    pub state: GameState,
-    pub score: Option<i32>,
-    pub distance: Option<i32>,
-    pub homeruns: Option<i32>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub queued_at: Option<DateTime<Utc>>,
-    pub recalled_at: Option<DateTime<Utc>>,
-    pub confirmed_at: Option<DateTime<Utc>>,
-    pub playing_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub cancelled_at: Option<DateTime<Utc>>,
-    /// While recalled: when the recall stops counting against the window.
-    pub recall_expires_at: Option<DateTime<Utc>>,
-    pub souvenir_url: Option<String>,
-    pub player: GamePlayer,
+with_game_fields! {
+    #[derive(Debug, Clone, Serialize, ToSchema)]
+    pub struct GameView {
+        /// While recalled: when the recall stops counting against the window.
+        pub recall_expires_at: Option<DateTime<Utc>>,
+        pub souvenir_url: Option<String>,
+        pub player: GamePlayer,
+    }
 }
 
 impl GameView {

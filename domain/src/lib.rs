@@ -2,6 +2,9 @@
 //! game takes (`lifecycle`), the models and their validation, and the store
 //! (sqlx queries on PostgreSQL) that the API and the workers share.
 
+#[macro_use]
+mod macros;
+
 pub mod error;
 pub mod game_state;
 pub mod game_view;

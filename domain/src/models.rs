@@ -3,7 +3,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::game_state::GameState;
 use crate::ids::*;
 use crate::phone::{MobileNumber, Region};
 use crate::validation::FieldErrors;
@@ -45,11 +44,19 @@ pub struct Show {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+// A team as the API answers it. `scores` is not a column: a team read from
+// the store has none until the caller adds them (`store::scores::team_days`).
+// (No doc comment: it would become the schema's description.)
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = TeamView)]
 pub struct Team {
     pub id: TeamId,
     pub name: String,
+    /// How many players are on the team.
     pub members: i64,
+    /// One row per day (in `VENUE_TZ`) with completed games, ascending.
+    #[sqlx(skip)]
+    pub scores: Vec<DayScore>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -63,30 +70,17 @@ pub struct DayScore {
     pub homeruns: i64,
 }
 
-/// A game with the few player fields every game response shows.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Game {
-    pub id: GameId,
-    pub player_id: PlayerId,
-    pub show_id: ShowId,
-    pub state: GameState,
-    pub score: Option<i32>,
-    pub distance: Option<i32>,
-    pub homeruns: Option<i32>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub queued_at: Option<DateTime<Utc>>,
-    pub recalled_at: Option<DateTime<Utc>>,
-    pub confirmed_at: Option<DateTime<Utc>>,
-    pub playing_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub cancelled_at: Option<DateTime<Utc>>,
-    pub souvenir_url: Option<String>,
-    pub first_name: String,
-    pub last_name: Option<String>,
-    pub mobile_number: Option<String>,
-    pub email: Option<String>,
-    pub team: Option<String>,
+with_game_fields! {
+    /// A game with the few player fields every game response shows.
+    #[derive(Debug, Clone, sqlx::FromRow)]
+    pub struct Game {
+        pub souvenir_url: Option<String>,
+        pub first_name: String,
+        pub last_name: Option<String>,
+        pub mobile_number: Option<String>,
+        pub email: Option<String>,
+        pub team: Option<String>,
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -175,6 +169,13 @@ pub struct PlayerChanges {
     pub show_id: Option<ShowId>,
     pub profile_id: Option<Option<String>>,
     pub is_finalist: Option<bool>,
+}
+
+impl PlayerChanges {
+    /// The new mobile number as stored (E.164), if any.
+    pub fn mobile_text(&self) -> Option<String> {
+        self.mobile_number.clone().flatten().map(|m| m.to_string())
+    }
 }
 
 /// Blank optional text counts as absent: tablets send `""` for an empty box.

@@ -17,6 +17,15 @@ pub fn process(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// Fixed `(name, value)` pairs, as a [`Source`]: the settings a test gives.
+pub fn pairs(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |k: &str| map.get(k).cloned()
+}
+
 /// A setting that is missing or malformed. Displays as `VAR: problem`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{var}: {problem}")]
@@ -160,17 +169,7 @@ pub fn choice(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-
-    fn source(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |k: &str| map.get(k).cloned()
-    }
 
     fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
         let path = std::env::temp_dir().join(format!("ondeck-env-{name}-{}", std::process::id()));
@@ -180,7 +179,7 @@ mod tests {
 
     #[test]
     fn values_are_trimmed_and_empty_counts_as_unset() {
-        let env = source(&[("A", "  x \n"), ("B", "   ")]);
+        let env = pairs(&[("A", "  x \n"), ("B", "   ")]);
         assert_eq!(var(&env, "A"), Ok(Some("x".to_owned())));
         assert_eq!(var(&env, "B"), Ok(None));
         assert_eq!(var(&env, "C"), Ok(None));
@@ -193,13 +192,13 @@ mod tests {
         let empty = temp_file("empty", "\n");
         let full_path = full.to_string_lossy().into_owned();
         let empty_path = empty.to_string_lossy().into_owned();
-        let read = var(&source(&[("TOKEN_FILE", &full_path)]), "TOKEN");
+        let read = var(&pairs(&[("TOKEN_FILE", &full_path)]), "TOKEN");
         let both = var(
-            &source(&[("TOKEN", "x"), ("TOKEN_FILE", &full_path)]),
+            &pairs(&[("TOKEN", "x"), ("TOKEN_FILE", &full_path)]),
             "TOKEN",
         );
-        let blank = var(&source(&[("TOKEN_FILE", &empty_path)]), "TOKEN");
-        let missing = var(&source(&[("TOKEN_FILE", "/nonexistent/ondeck")]), "TOKEN");
+        let blank = var(&pairs(&[("TOKEN_FILE", &empty_path)]), "TOKEN");
+        let missing = var(&pairs(&[("TOKEN_FILE", "/nonexistent/ondeck")]), "TOKEN");
         std::fs::remove_file(full).ok();
         std::fs::remove_file(empty).ok();
         assert_eq!(read, Ok(Some("secret".to_owned())));
@@ -221,7 +220,7 @@ mod tests {
 
     #[test]
     fn numbers_outside_their_bounds_are_refused_with_the_bounds() {
-        let env = source(&[("LOW", "0"), ("WORD", "two"), ("OK", "7")]);
+        let env = pairs(&[("LOW", "0"), ("WORD", "two"), ("OK", "7")]);
         assert_eq!(bounded(&env, "UNSET", 5, 1, 10), Ok(5));
         assert_eq!(bounded(&env, "OK", 5, 1, 10), Ok(7));
         assert_eq!(
@@ -240,7 +239,7 @@ mod tests {
 
     #[test]
     fn booleans_and_choices_take_any_case() {
-        let env = source(&[
+        let env = pairs(&[
             ("ON", "Yes"),
             ("OFF", "OFF"),
             ("ODD", "maybe"),

@@ -348,11 +348,7 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<SmsSettings, ConfigError> {
-        let map: std::collections::HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        SmsSettings::from_env(&move |k| map.get(k).cloned())
+        SmsSettings::from_env(&ondeck_env::pairs(pairs))
     }
 
     #[test]

@@ -80,11 +80,7 @@ mod tests {
     use super::*;
 
     fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: std::collections::HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::from_source(&move |k: &str| map.get(k).cloned())
+        Config::from_source(&ondeck_env::pairs(pairs))
     }
 
     const BASE: [(&str, &str); 2] = [

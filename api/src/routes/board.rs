@@ -1,17 +1,17 @@
 //! What the venue screens show: the queue with positions and estimated
 //! waits, and the leaderboard.
 
-use axum::extract::State;
-use ondeck_domain::store::{PgConnection, scores, shows};
+use ondeck_domain::store::scores::{self, TeamRank};
+use ondeck_domain::store::{PgConnection, shows};
 use ondeck_domain::validation::FieldErrors;
-use ondeck_domain::{GameId, GameState, PlayerId, ShowId, TeamId};
+use ondeck_domain::{GameId, GameState, PlayerId, ShowId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app_state::AppState;
-use crate::caller::Caller;
+use crate::ctx::Ctx;
 use crate::error::{ApiError, Result};
 use crate::extract::ApiQuery;
 use crate::query::{parse_day, parse_show_id};
@@ -66,15 +66,11 @@ async fn board_show(conn: &mut PgConnection, raw: Option<ShowId>) -> Result<Opti
 /// The queue of a show: who is playing, confirmed, recalled, and waiting.
 #[utoipa::path(get, path = "/api/v1/queue", tag = "board", params(QueueQuery),
     responses((status = 200, body = Queue), (status = 404, description = "no show has that `show_id`")))]
-async fn get_queue(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<QueueQuery>,
-) -> Result<axum::Json<Queue>> {
+async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::Json<Queue>> {
     let mut errors = FieldErrors::new();
     let show_id = parse_show_id(&mut errors, q.show_id.as_deref());
     errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.reads.acquire(Some(caller)).await?;
+    let mut conn = ctx.read().await?;
     let mut queue = Queue {
         show_id: None,
         playing: vec![],
@@ -90,11 +86,10 @@ async fn get_queue(
     let median = scores::median_play_seconds(&mut conn, show_id)
         .await?
         .unwrap_or(DEFAULT_PLAY_SECONDS);
-    let per_place = median / f64::from(state.config.venue.stations);
-    let (pii, minutes) = (caller.sees_pii(), state.config.worker.recall.policy.minutes);
+    let per_place = median / f64::from(ctx.state.config.venue.stations);
     for game in games {
         let state = game.state;
-        let view = GameView::new(game, pii, minutes);
+        let view = ctx.game_view(game);
         match state {
             GameState::Playing => queue.playing.push(view),
             GameState::Confirmed => queue.confirmed.push(view),
@@ -142,32 +137,19 @@ pub struct PlayerRow {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TeamRow {
-    pub rank: i64,
-    pub team_id: TeamId,
-    pub name: String,
-    pub score: i64,
-    pub distance: i64,
-    pub homeruns: i64,
-    /// Completed games counted.
-    pub games: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct Leaderboard {
     #[schema(value_type = Option<i64>)]
     pub show_id: Option<ShowId>,
     pub day: Option<chrono::NaiveDate>,
     pub players: Vec<PlayerRow>,
-    pub teams: Vec<TeamRow>,
+    pub teams: Vec<TeamRank>,
 }
 
 /// Completed games by score, then distance, then who finished first; teams by summed score.
 #[utoipa::path(get, path = "/api/v1/leaderboard", tag = "board", params(LeaderboardQuery),
     responses((status = 200, body = Leaderboard), (status = 404, description = "no show has that `show_id`")))]
 async fn get_leaderboard(
-    State(state): State<AppState>,
-    caller: Caller,
+    ctx: Ctx,
     ApiQuery(q): ApiQuery<LeaderboardQuery>,
 ) -> Result<axum::Json<Leaderboard>> {
     let mut errors = FieldErrors::new();
@@ -187,7 +169,7 @@ async fn get_leaderboard(
         }
     };
     errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.reads.acquire(Some(caller)).await?;
+    let mut conn = ctx.read().await?;
     let mut board = Leaderboard {
         show_id: None,
         day,
@@ -198,7 +180,7 @@ async fn get_leaderboard(
         return Ok(axum::Json(board));
     };
     board.show_id = Some(show_id);
-    let tz = state.config.venue.tz_name();
+    let tz = ctx.state.config.venue.tz_name();
     board.players = scores::leaderboard_players(&mut conn, show_id, day, tz, limit)
         .await?
         .into_iter()
@@ -215,19 +197,6 @@ async fn get_leaderboard(
             completed_at: r.completed_at,
         })
         .collect();
-    board.teams = scores::leaderboard_teams(&mut conn, show_id, day, tz, limit)
-        .await?
-        .into_iter()
-        .zip(1..)
-        .map(|(r, rank)| TeamRow {
-            rank,
-            team_id: r.team_id,
-            name: r.name,
-            score: r.score,
-            distance: r.distance,
-            homeruns: r.homeruns,
-            games: r.games,
-        })
-        .collect();
+    board.teams = scores::leaderboard_teams(&mut conn, show_id, day, tz, limit).await?;
     Ok(axum::Json(board))
 }

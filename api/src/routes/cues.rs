@@ -13,10 +13,11 @@ use utoipa_axum::routes;
 
 use crate::app_state::AppState;
 use crate::caller::Caller;
+use crate::ctx::Ctx;
 use crate::error::{ApiError, Result};
-use crate::extract::{ApiJson, ApiQuery};
-use crate::list::ListParams;
-use crate::query::parse;
+use crate::extract::ApiJson;
+use crate::list::{Filtered, ListParams};
+use crate::query::parse_name;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -125,27 +126,14 @@ pub struct RunListQuery {
 /// attempts and last error (admin only).
 #[utoipa::path(get, path = "/api/v1/cues/runs", tag = "cues", params(RunListQuery, ListParams),
     responses((status = 200, description = "`{items: [CueRun], next_cursor}` or CSV")))]
-async fn list_runs(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<RunListQuery>,
-    list: ListParams,
-) -> Result<Response> {
-    caller.allow(&[Role::Admin])?;
-    let (listing, mut errors) = list.into_parts();
-    let filter = RunFilter {
-        status: parse(
-            &mut errors,
-            "status",
-            q.status.as_deref(),
-            "pending, ok, retrying or failed",
-        ),
-        kind: parse(&mut errors, "kind", q.kind.as_deref(), "dmx or webhook"),
+async fn list_runs(ctx: Ctx, list: Filtered<RunListQuery>) -> Result<Response> {
+    ctx.caller.allow(&[Role::Admin])?;
+    let (listing, filter) = list.check(|q, errors| RunFilter {
+        status: parse_name(errors, "status", q.status.as_deref(), STATUSES),
+        kind: parse_name(errors, "kind", q.kind.as_deref(), KINDS),
         cue: q.cue.filter(|c| !c.trim().is_empty()),
-    };
-    errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.reads.acquire(Some(caller)).await?;
-    let paged = cue_runs::list(&mut conn, &filter, listing.page).await?;
+    })?;
+    let paged = cue_runs::list(&mut *ctx.read().await?, &filter, listing.page).await?;
     listing.respond(
         paged,
         "cue-runs",
@@ -166,10 +154,13 @@ async fn list_runs(
     )
 }
 
+const STATUSES: &[&str] = &["pending", "ok", "retrying", "failed"];
+const KINDS: &[&str] = &["dmx", "webhook"];
+
 fn status_param() -> utoipa::openapi::schema::Object {
-    crate::query::params::one_of(&["pending", "ok", "retrying", "failed"])
+    crate::query::params::one_of(STATUSES)
 }
 
 fn kind_param() -> utoipa::openapi::schema::Object {
-    crate::query::params::one_of(&["dmx", "webhook"])
+    crate::query::params::one_of(KINDS)
 }

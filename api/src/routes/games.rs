@@ -1,9 +1,7 @@
 //! `/api/v1/games`: start a game, read and list games, and the six
 //! transitions of the lifecycle.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use ondeck_domain::lifecycle::GameChange;
 use ondeck_domain::models::{CompletionInput, Role};
 use ondeck_domain::store::games::{self, GameFilter};
@@ -14,12 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app_state::AppState;
-use crate::caller::Caller;
+use crate::ctx::Ctx;
 use crate::error::{ApiError, Result};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::list::ListParams;
+use crate::extract::{ApiJson, ApiPath};
+use crate::list::{Filtered, ListParams};
 use crate::query::{columns_for, parse_day, parse_order, parse_show_id, parse_state};
-use crate::responses::GameView;
+use crate::responses::{GameView, created};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -48,30 +46,19 @@ pub struct GameInput {
     responses((status = 201, body = GameView), (status = 409, description = "the player's active game is not over"),
               (status = 422)))]
 #[tracing::instrument(skip_all)]
-async fn create_game(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiJson(input): ApiJson<GameInput>,
-) -> Result<Response> {
-    let caller = caller.allow(&[Role::Tablet])?;
+async fn create_game(ctx: Ctx, ApiJson(input): ApiJson<GameInput>) -> Result<Response> {
+    ctx.caller.allow(&[Role::Tablet])?;
     let player_id = input
         .player_id
         .ok_or_else(|| ApiError::invalid("player_id", "is required"))?;
-    let mut tx = state.db.begin().await?;
-    let started = state
+    let mut tx = ctx.state.db.begin().await?;
+    let started = ctx
+        .state
         .lifecycle()
         .start_game(&mut tx, player_id, input.show_id)
         .await?;
     let game = started.commit(tx).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(GameView::new(
-            game,
-            caller.sees_pii(),
-            state.config.worker.recall.policy.minutes,
-        )),
-    )
-        .into_response())
+    Ok(created(ctx.game_view(game)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -122,73 +109,39 @@ const GAME_COLUMNS: &[&str] = &[
 /// List games, filtered and ordered; JSON or CSV.
 #[utoipa::path(get, path = "/api/v1/games", tag = "games", params(GameListQuery, ListParams),
     responses((status = 200, description = "`{items: [Game], next_cursor}` or CSV")))]
-async fn list_games(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<GameListQuery>,
-    list: ListParams,
-) -> Result<Response> {
-    let (listing, mut errors) = list.into_parts();
-    let filter = GameFilter {
+async fn list_games(ctx: Ctx, list: Filtered<GameListQuery>) -> Result<Response> {
+    let (listing, filter) = list.check(|q, errors| GameFilter {
         states: q
             .state
             .iter()
             .filter(|s| !s.is_empty())
-            .filter_map(|s| parse_state(&mut errors, s))
+            .filter_map(|s| parse_state(errors, s))
             .collect(),
         team: q.team.filter(|t| !t.is_empty()),
-        show_id: parse_show_id(&mut errors, q.show_id.as_deref()),
-        day: parse_day(&mut errors, q.day.as_deref()),
-        order: parse_order(&mut errors, q.order.as_deref()),
-    };
-    errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.reads.acquire(Some(caller)).await?;
-    let paged = games::list(
-        &mut conn,
-        &filter,
-        state.config.venue.tz_name(),
-        listing.page,
-    )
-    .await?;
-    let (pii, minutes) = (caller.sees_pii(), state.config.worker.recall.policy.minutes);
-    listing.respond(
-        paged.map(|g| GameView::new(g, pii, minutes)),
-        "games",
-        &columns_for(GAME_COLUMNS, caller),
-    )
+        show_id: parse_show_id(errors, q.show_id.as_deref()),
+        day: parse_day(errors, q.day.as_deref()),
+        order: parse_order(errors, q.order.as_deref()),
+    })?;
+    let tz = ctx.state.config.venue.tz_name();
+    let paged = games::list(&mut *ctx.read().await?, &filter, tz, listing.page).await?;
+    let columns = columns_for(GAME_COLUMNS, ctx.caller);
+    listing.respond(paged.map(|g| ctx.game_view(g)), "games", &columns)
 }
 
 #[utoipa::path(get, path = "/api/v1/games/{id}", tag = "games", params(("id" = i64, Path)),
     responses((status = 200, body = GameView), (status = 404)))]
-async fn get_game(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<GameId>,
-) -> Result<axum::Json<GameView>> {
-    let mut conn = state.reads.acquire(Some(caller)).await?;
-    let game = games::get(&mut conn, id).await?;
-    Ok(axum::Json(GameView::new(
-        game,
-        caller.sees_pii(),
-        state.config.worker.recall.policy.minutes,
-    )))
+async fn get_game(ctx: Ctx, ApiPath(id): ApiPath<GameId>) -> Result<axum::Json<GameView>> {
+    let game = games::get(&mut *ctx.read().await?, id).await?;
+    Ok(axum::Json(ctx.game_view(game)))
 }
 
 /// Makes a change in one transaction with everything it implies (see
 /// `ondeck_domain::lifecycle`).
-async fn transition(
-    state: &AppState,
-    caller: Caller,
-    change: GameChange,
-) -> Result<axum::Json<GameView>> {
-    let mut tx = state.db.begin().await?;
-    let changed = state.lifecycle().apply(&mut tx, change).await?;
+async fn transition(ctx: Ctx, change: GameChange) -> Result<axum::Json<GameView>> {
+    let mut tx = ctx.state.db.begin().await?;
+    let changed = ctx.state.lifecycle().apply(&mut tx, change).await?;
     let game = changed.commit(tx).await?.game.game;
-    Ok(axum::Json(GameView::new(
-        game,
-        caller.sees_pii(),
-        state.config.worker.recall.policy.minutes,
-    )))
+    Ok(axum::Json(ctx.game_view(game)))
 }
 
 /// Declares a body-less transition endpoint.
@@ -199,9 +152,9 @@ macro_rules! transition_endpoint {
             params(("id" = i64, Path)),
             responses((status = 200, body = GameView), (status = 404),
                       (status = 409, description = "not allowed from the game's state; the problem carries `current_state` and `transition`")))]
-        async fn $name(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<GameId>) -> Result<axum::Json<GameView>> {
-            let change = GameChange::new(Actor::Staff(caller.role), id, Transition::$variant)?;
-            transition(&state, caller, change).await
+        async fn $name(ctx: Ctx, ApiPath(id): ApiPath<GameId>) -> Result<axum::Json<GameView>> {
+            let change = GameChange::new(Actor::Staff(ctx.caller.role), id, Transition::$variant)?;
+            transition(ctx, change).await
         }
     };
 }
@@ -229,11 +182,10 @@ transition_endpoint!(
     request_body = CompletionInput,
     responses((status = 200, body = GameView), (status = 404), (status = 409), (status = 422)))]
 async fn complete(
-    State(state): State<AppState>,
-    caller: Caller,
+    ctx: Ctx,
     ApiPath(id): ApiPath<GameId>,
     ApiJson(input): ApiJson<CompletionInput>,
 ) -> Result<axum::Json<GameView>> {
-    let change = GameChange::complete(Actor::Staff(caller.role), id, input)?;
-    transition(&state, caller, change).await
+    let change = GameChange::complete(Actor::Staff(ctx.caller.role), id, input)?;
+    transition(ctx, change).await
 }

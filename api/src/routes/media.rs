@@ -23,6 +23,7 @@ use utoipa_axum::routes;
 
 use crate::app_state::AppState;
 use crate::caller::Caller;
+use crate::ctx::Ctx;
 use crate::error::{ApiError, Result};
 use crate::extract::ApiPath;
 use crate::media_urls::object_url;
@@ -101,31 +102,23 @@ async fn put_photo(
 /// Redirects to a game's souvenir image; 404 until it is rendered.
 #[utoipa::path(get, path = "/api/v1/games/{id}/souvenir", tag = "games", params(("id" = i64, Path)),
     responses((status = 302, description = "to the image"), (status = 404, description = "no such game, or not rendered yet")))]
-async fn get_souvenir(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<GameId>,
-) -> Result<Response> {
+async fn get_souvenir(ctx: Ctx, ApiPath(id): ApiPath<GameId>) -> Result<Response> {
     let key = {
-        let mut conn = state.reads.acquire(Some(caller)).await?;
+        let mut conn = ctx.read().await?;
         games::get(&mut conn, id).await?;
         souvenirs::of_game(&mut conn, id).await?.map(|(key, _)| key)
     };
     let key =
         key.ok_or_else(|| ApiError::NotFound("the souvenir has not been rendered yet".into()))?;
-    redirect_to_object(&state, &key).await
+    redirect_to_object(&ctx.state, &key).await
 }
 
 /// Renders a game's souvenir again and texts its link again (a new text).
 #[utoipa::path(post, path = "/api/v1/games/{id}/souvenir", tag = "games", params(("id" = i64, Path)),
     responses((status = 202, description = "queued"), (status = 404), (status = 409, description = "the game is not completed")))]
-async fn rerender_souvenir(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<GameId>,
-) -> Result<Response> {
-    caller.allow(&[Role::Admin])?;
-    let mut tx = state.db.begin().await?;
+async fn rerender_souvenir(ctx: Ctx, ApiPath(id): ApiPath<GameId>) -> Result<Response> {
+    ctx.caller.allow(&[Role::Admin])?;
+    let mut tx = ctx.state.db.begin().await?;
     let current = games::current_state(&mut tx, id).await?;
     if current != GameState::Completed {
         return Err(ApiError::Conflict(format!(
@@ -134,7 +127,7 @@ async fn rerender_souvenir(
     }
     outbox::enqueue(&mut tx, &Job::Souvenir { game_id: id }).await?;
     ondeck_domain::store::commit::commit(tx).await?;
-    state.wake.after_commit();
+    ctx.state.wake.after_commit();
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({"game_id": id, "status": "queued"})),

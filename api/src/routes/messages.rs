@@ -1,6 +1,5 @@
 //! `/api/v1/messages`: every text ondeck sent or tried to send (admin only).
 
-use axum::extract::State;
 use axum::response::Response;
 use ondeck_domain::models::Role;
 use ondeck_domain::store::messages::{self, MessageFilter};
@@ -10,11 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app_state::AppState;
-use crate::caller::Caller;
-use crate::error::{ApiError, Result};
-use crate::extract::ApiQuery;
-use crate::list::ListParams;
-use crate::query::parse;
+use crate::ctx::Ctx;
+use crate::error::Result;
+use crate::list::{Filtered, ListParams};
+use crate::query::{parse, parse_name};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_messages))
@@ -36,32 +34,14 @@ pub struct MessageListQuery {
 /// Texts, newest first, with their status, attempts and provider id.
 #[utoipa::path(get, path = "/api/v1/messages", tag = "messages", params(MessageListQuery, ListParams),
     responses((status = 200, description = "`{items: [Message], next_cursor}` or CSV")))]
-async fn list_messages(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<MessageListQuery>,
-    list: ListParams,
-) -> Result<Response> {
-    caller.allow(&[Role::Admin])?;
-    let (listing, mut errors) = list.into_parts();
-    let filter = MessageFilter {
-        status: parse(
-            &mut errors,
-            "status",
-            q.status.as_deref(),
-            "queued, sent, failed or delivered",
-        ),
-        kind: parse(
-            &mut errors,
-            "kind",
-            q.kind.as_deref(),
-            "welcome, recall or souvenir",
-        ),
-        game_id: parse(&mut errors, "game_id", q.game_id.as_deref(), "a game's id"),
-    };
-    errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.reads.acquire(Some(caller)).await?;
-    let paged = messages::list(&mut conn, &filter, listing.page).await?;
+async fn list_messages(ctx: Ctx, list: Filtered<MessageListQuery>) -> Result<Response> {
+    ctx.caller.allow(&[Role::Admin])?;
+    let (listing, filter) = list.check(|q, errors| MessageFilter {
+        status: parse_name(errors, "status", q.status.as_deref(), STATUSES),
+        kind: parse_name(errors, "kind", q.kind.as_deref(), KINDS),
+        game_id: parse(errors, "game_id", q.game_id.as_deref(), "a game's id"),
+    })?;
+    let paged = messages::list(&mut *ctx.read().await?, &filter, listing.page).await?;
     listing.respond(
         paged,
         "messages",
@@ -81,10 +61,13 @@ async fn list_messages(
     )
 }
 
+const STATUSES: &[&str] = &["queued", "sent", "failed", "delivered"];
+const KINDS: &[&str] = &["welcome", "recall", "souvenir"];
+
 fn status_param() -> utoipa::openapi::schema::Object {
-    crate::query::params::one_of(&["queued", "sent", "failed", "delivered"])
+    crate::query::params::one_of(STATUSES)
 }
 
 fn kind_param() -> utoipa::openapi::schema::Object {
-    crate::query::params::one_of(&["welcome", "recall", "souvenir"])
+    crate::query::params::one_of(KINDS)
 }

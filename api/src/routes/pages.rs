@@ -34,33 +34,27 @@ use crate::error::Result;
 const BOARD_HTML: &str = include_str!("../../assets/board.html");
 const ADMIN_HTML: &str = include_str!("../../assets/admin.html");
 
+/// `api/assets/{name}`, served at `/assets/{name}` as `content_type`.
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        (
+            concat!("/assets/", $name),
+            $content_type,
+            include_bytes!(concat!("../../assets/", $name)),
+        )
+    };
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
 /// `(path, content type, body)` of every asset the pages load.
 const ASSETS: &[(&str, &str, &[u8])] = &[
-    (
-        "/assets/board.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../assets/board.js").as_bytes(),
-    ),
-    (
-        "/assets/admin.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../assets/admin.js").as_bytes(),
-    ),
-    (
-        "/assets/sse.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../assets/sse.js").as_bytes(),
-    ),
-    (
-        "/assets/board.css",
-        "text/css; charset=utf-8",
-        include_str!("../../assets/board.css").as_bytes(),
-    ),
-    (
-        "/assets/admin.css",
-        "text/css; charset=utf-8",
-        include_str!("../../assets/admin.css").as_bytes(),
-    ),
+    asset!("board.js", JS),
+    asset!("admin.js", JS),
+    asset!("sse.js", JS),
+    asset!("board.css", CSS),
+    asset!("admin.css", CSS),
     // The souvenirs' typeface (Apache-2.0, see media/assets/fonts/), so that
     // a venue screen looks the same whatever fonts its machine has.
     (

@@ -1,11 +1,9 @@
 //! `/api/v1/players`: signup (a player and their first game, atomically),
 //! reads, the filtered list and PATCH.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use ondeck_domain::PlayerId;
-use ondeck_domain::models::{Handedness, PlayerInput, Role};
+use ondeck_domain::models::{Handedness, PlayerChanges, PlayerInput, Role};
 use ondeck_domain::store::games;
 use ondeck_domain::store::players::{self, PlayerFilter};
 use serde::Deserialize;
@@ -14,14 +12,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app_state::AppState;
-use crate::caller::Caller;
+use crate::ctx::Ctx;
 use crate::error::{ApiError, Result};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::list::ListParams;
+use crate::extract::{ApiJson, ApiPath};
+use crate::list::{Filtered, ListParams};
 use crate::media_urls::object_urls;
 use crate::player_detail::load;
 use crate::query::{columns_for, parse_bool, parse_order, parse_state};
-use crate::responses::{GameView, PlayerView};
+use crate::responses::{PlayerView, created};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -29,13 +27,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_player, update_player))
 }
 
-fn refuse_finalist_unless_admin(caller: Caller, input: &PlayerInput) -> Result<()> {
+/// The changes a tablet (or an admin) sends, checked: `is_finalist` is the
+/// admin's alone.
+fn checked(ctx: &Ctx, input: PlayerInput, creating: bool) -> Result<PlayerChanges> {
+    let caller = ctx.caller.allow(&[Role::Tablet])?;
     if input.is_finalist.is_some() && caller.role != Role::Admin {
         return Err(ApiError::Forbidden(
             "only an admin token may set is_finalist".into(),
         ));
     }
-    Ok(())
+    input
+        .validate(ctx.state.config.venue.default_region, creating)
+        .map_err(ApiError::Invalid)
 }
 
 /// Sign a player up: creates the player and a `new` game in the show
@@ -45,23 +48,16 @@ fn refuse_finalist_unless_admin(caller: Caller, input: &PlayerInput) -> Result<(
     responses((status = 201, body = PlayerView), (status = 409, description = "no show exists yet"),
               (status = 422, description = "a field is not valid")))]
 #[tracing::instrument(skip_all)]
-async fn create_player(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiJson(input): ApiJson<PlayerInput>,
-) -> Result<Response> {
-    let caller = caller.allow(&[Role::Tablet])?;
-    refuse_finalist_unless_admin(caller, &input)?;
-    let changes = input
-        .validate(state.config.venue.default_region, true)
-        .map_err(ApiError::Invalid)?;
+async fn create_player(ctx: Ctx, ApiJson(input): ApiJson<PlayerInput>) -> Result<Response> {
+    let changes = checked(&ctx, input, true)?;
+    let (state, caller) = (&ctx.state, ctx.caller);
     let mut tx = state.db.begin().await?;
     let signed_up = state.lifecycle().sign_up(&mut tx, &changes).await?;
     let (player_id, game_id) = (signed_up.value().player_id, signed_up.value().game.id);
-    let view = load(&mut tx, &state, player_id, caller).await?;
+    let view = load(&mut tx, state, player_id, caller).await?;
     signed_up.commit(tx).await?;
     tracing::info!(player_id = %player_id, game_id = %game_id, "player signed up");
-    Ok((StatusCode::CREATED, axum::Json(view)).into_response())
+    Ok(created(view))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -108,61 +104,55 @@ const PLAYER_COLUMNS: &[&str] = &[
 /// List players, filtered and ordered; JSON or CSV.
 #[utoipa::path(get, path = "/api/v1/players", tag = "players", params(PlayerListQuery, ListParams),
     responses((status = 200, description = "`{items: [Player], next_cursor}` or CSV")))]
-async fn list_players(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<PlayerListQuery>,
-    list: ListParams,
-) -> Result<Response> {
-    let (listing, mut errors) = list.into_parts();
-    let handedness = q
-        .handedness
-        .as_deref()
-        .filter(|h| !h.is_empty())
-        .and_then(|h| {
-            let parsed = Handedness::parse(h);
-            if parsed.is_none() {
-                errors.add("handedness", "must be L or R");
-            }
-            parsed
-        });
-    let filter = PlayerFilter {
-        state: q
-            .state
+async fn list_players(ctx: Ctx, list: Filtered<PlayerListQuery>) -> Result<Response> {
+    let (state, caller) = (&ctx.state, ctx.caller);
+    let (listing, filter) = list.check(|q, errors| {
+        let handedness = q
+            .handedness
             .as_deref()
-            .filter(|s| !s.is_empty())
-            .and_then(|s| parse_state(&mut errors, s)),
-        team: q.team.filter(|t| !t.is_empty()),
-        handedness,
-        signed_waiver: parse_bool(&mut errors, "signed_waiver", q.signed_waiver.as_deref()),
-        is_finalist: parse_bool(&mut errors, "is_finalist", q.is_finalist.as_deref()),
-        // Searching by phone digits would let a PII-blind role probe numbers.
-        search: q
-            .q
-            .filter(|s| caller.sees_pii() || !s.chars().any(|c| c.is_ascii_digit())),
-        order: parse_order(&mut errors, q.order.as_deref()),
-    };
-    errors.into_result().map_err(ApiError::Invalid)?;
-    let mut conn = state.reads.acquire(Some(caller)).await?;
+            .filter(|h| !h.is_empty())
+            .and_then(|h| {
+                let parsed = Handedness::parse(h);
+                if parsed.is_none() {
+                    errors.add("handedness", "must be L or R");
+                }
+                parsed
+            });
+        PlayerFilter {
+            state: q
+                .state
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .and_then(|s| parse_state(errors, s)),
+            team: q.team.filter(|t| !t.is_empty()),
+            handedness,
+            signed_waiver: parse_bool(errors, "signed_waiver", q.signed_waiver.as_deref()),
+            is_finalist: parse_bool(errors, "is_finalist", q.is_finalist.as_deref()),
+            // Searching by phone digits would let a PII-blind role probe numbers.
+            search: q
+                .q
+                .filter(|s| caller.sees_pii() || !s.chars().any(|c| c.is_ascii_digit())),
+            order: parse_order(errors, q.order.as_deref()),
+        }
+    })?;
+    let mut conn = ctx.read().await?;
     let paged = players::list(&mut conn, &filter, listing.page).await?;
     let active_ids: Vec<_> = paged
         .items
         .iter()
         .filter_map(|p| p.active_game_id)
         .collect();
-    let pii = caller.sees_pii();
-    let minutes = state.config.worker.recall.policy.minutes;
     let mut active: std::collections::HashMap<_, _> = games::get_many(&mut conn, &active_ids)
         .await?
         .into_iter()
-        .map(|g| (g.id, GameView::new(g, pii, minutes)))
+        .map(|g| (g.id, ctx.game_view(g)))
         .collect();
     let photo_keys = paged.items.iter().map(|p| p.photo_key.as_deref());
-    let mut photo_urls = object_urls(&state, photo_keys).await?.into_iter();
+    let mut photo_urls = object_urls(state, photo_keys).await?.into_iter();
     let views = paged.map(|p| {
         let game = p.active_game_id.and_then(|id| active.remove(&id));
         let photo_url = photo_urls.next().flatten();
-        PlayerView::new(p, game, None, pii, photo_url)
+        PlayerView::new(p, game, None, caller.sees_pii(), photo_url)
     });
     listing.respond(views, "players", &columns_for(PLAYER_COLUMNS, caller))
 }
@@ -170,13 +160,11 @@ async fn list_players(
 /// One player with every game.
 #[utoipa::path(get, path = "/api/v1/players/{id}", tag = "players", params(("id" = i64, Path)),
     responses((status = 200, body = PlayerView), (status = 404)))]
-async fn get_player(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<PlayerId>,
-) -> Result<axum::Json<PlayerView>> {
-    let mut conn = state.reads.acquire(Some(caller)).await?;
-    Ok(axum::Json(load(&mut conn, &state, id, caller).await?))
+async fn get_player(ctx: Ctx, ApiPath(id): ApiPath<PlayerId>) -> Result<axum::Json<PlayerView>> {
+    let mut conn = ctx.read().await?;
+    Ok(axum::Json(
+        load(&mut conn, &ctx.state, id, ctx.caller).await?,
+    ))
 }
 
 /// Change a player: absent fields stay, `null` clears optional ones.
@@ -184,19 +172,14 @@ async fn get_player(
     request_body = PlayerInput, responses((status = 200, body = PlayerView), (status = 404), (status = 422)))]
 #[tracing::instrument(skip_all, fields(player_id = %id))]
 async fn update_player(
-    State(state): State<AppState>,
-    caller: Caller,
+    ctx: Ctx,
     ApiPath(id): ApiPath<PlayerId>,
     ApiJson(input): ApiJson<PlayerInput>,
 ) -> Result<axum::Json<PlayerView>> {
-    let caller = caller.allow(&[Role::Tablet])?;
-    refuse_finalist_unless_admin(caller, &input)?;
-    let changes = input
-        .validate(state.config.venue.default_region, false)
-        .map_err(ApiError::Invalid)?;
-    let mut tx = state.db.begin().await?;
+    let changes = checked(&ctx, input, false)?;
+    let mut tx = ctx.state.db.begin().await?;
     players::update(&mut tx, id, &changes).await?;
-    let view = load(&mut tx, &state, id, caller).await?;
+    let view = load(&mut tx, &ctx.state, id, ctx.caller).await?;
     ondeck_domain::store::commit::commit(tx).await?;
     Ok(axum::Json(view))
 }

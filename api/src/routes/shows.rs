@@ -1,8 +1,6 @@
 //! `/api/v1/shows`: events, each with its text messages. Written by admins.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use ondeck_domain::ShowId;
 use ondeck_domain::models::{Role, Show, ShowInput};
 use ondeck_domain::store::shows;
@@ -10,10 +8,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app_state::AppState;
-use crate::caller::Caller;
+use crate::ctx::Ctx;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath};
 use crate::list::ListParams;
+use crate::responses::created;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -24,29 +23,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Create a show; messages not given get defaults.
 #[utoipa::path(post, path = "/api/v1/shows", tag = "shows", request_body = ShowInput,
     responses((status = 201, body = Show), (status = 422)))]
-async fn create_show(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiJson(input): ApiJson<ShowInput>,
-) -> Result<Response> {
-    caller.allow(&[Role::Admin])?;
+async fn create_show(ctx: Ctx, ApiJson(input): ApiJson<ShowInput>) -> Result<Response> {
+    ctx.caller.allow(&[Role::Admin])?;
     let changes = input.validate(true).map_err(ApiError::Invalid)?;
-    let mut conn = state.db.acquire().await?;
-    let show = shows::insert(&mut conn, &changes).await?;
-    Ok((StatusCode::CREATED, axum::Json(show)).into_response())
+    let mut conn = ctx.state.db.acquire().await?;
+    Ok(created(shows::insert(&mut conn, &changes).await?))
 }
 
 /// Shows, latest date first.
 #[utoipa::path(get, path = "/api/v1/shows", tag = "shows", params(ListParams),
     responses((status = 200, description = "`{items: [Show], next_cursor}` or CSV")))]
-async fn list_shows(
-    State(state): State<AppState>,
-    caller: Caller,
-    list: ListParams,
-) -> Result<Response> {
+async fn list_shows(ctx: Ctx, list: ListParams) -> Result<Response> {
     let listing = list.checked()?;
-    let mut conn = state.reads.acquire(Some(caller)).await?;
-    let paged = shows::list(&mut conn, listing.page).await?;
+    let paged = shows::list(&mut *ctx.read().await?, listing.page).await?;
     listing.respond(
         paged,
         "shows",
@@ -65,25 +54,19 @@ async fn list_shows(
 
 #[utoipa::path(get, path = "/api/v1/shows/{id}", tag = "shows", params(("id" = i64, Path)),
     responses((status = 200, body = Show), (status = 404)))]
-async fn get_show(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<ShowId>,
-) -> Result<axum::Json<Show>> {
-    let mut conn = state.reads.acquire(Some(caller)).await?;
-    Ok(axum::Json(shows::get(&mut conn, id).await?))
+async fn get_show(ctx: Ctx, ApiPath(id): ApiPath<ShowId>) -> Result<axum::Json<Show>> {
+    Ok(axum::Json(shows::get(&mut *ctx.read().await?, id).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/shows/{id}", tag = "shows", params(("id" = i64, Path)), request_body = ShowInput,
     responses((status = 200, body = Show), (status = 404), (status = 422)))]
 async fn update_show(
-    State(state): State<AppState>,
-    caller: Caller,
+    ctx: Ctx,
     ApiPath(id): ApiPath<ShowId>,
     ApiJson(input): ApiJson<ShowInput>,
 ) -> Result<axum::Json<Show>> {
-    caller.allow(&[Role::Admin])?;
+    ctx.caller.allow(&[Role::Admin])?;
     let changes = input.validate(false).map_err(ApiError::Invalid)?;
-    let mut conn = state.db.acquire().await?;
+    let mut conn = ctx.state.db.acquire().await?;
     Ok(axum::Json(shows::update(&mut conn, id, &changes).await?))
 }

@@ -1,20 +1,18 @@
 //! `/api/v1/teams`: teams with their members and daily scores. Written by admins.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use ondeck_domain::TeamId;
-use ondeck_domain::models::{Role, TeamInput};
+use ondeck_domain::models::{Role, Team, TeamInput};
 use ondeck_domain::store::{scores, teams};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app_state::AppState;
-use crate::caller::Caller;
+use crate::ctx::Ctx;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath};
 use crate::list::ListParams;
-use crate::responses::TeamView;
+use crate::responses::created;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -24,39 +22,27 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Create a team; names are unique regardless of case.
 #[utoipa::path(post, path = "/api/v1/teams", tag = "teams", request_body = TeamInput,
-    responses((status = 201, body = TeamView), (status = 422)))]
-async fn create_team(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiJson(input): ApiJson<TeamInput>,
-) -> Result<Response> {
-    caller.allow(&[Role::Admin])?;
+    responses((status = 201, body = Team), (status = 422)))]
+async fn create_team(ctx: Ctx, ApiJson(input): ApiJson<TeamInput>) -> Result<Response> {
+    ctx.caller.allow(&[Role::Admin])?;
     let name = input.validate().map_err(ApiError::Invalid)?;
-    let mut conn = state.db.acquire().await?;
-    let team = teams::insert(&mut conn, &name).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(TeamView::new(team, Vec::new())),
-    )
-        .into_response())
+    let mut conn = ctx.state.db.acquire().await?;
+    Ok(created(teams::insert(&mut conn, &name).await?))
 }
 
 /// Teams in creation order, each with its daily scores.
 #[utoipa::path(get, path = "/api/v1/teams", tag = "teams", params(ListParams),
     responses((status = 200, description = "`{items: [Team], next_cursor}` or CSV")))]
-async fn list_teams(
-    State(state): State<AppState>,
-    caller: Caller,
-    list: ListParams,
-) -> Result<Response> {
+async fn list_teams(ctx: Ctx, list: ListParams) -> Result<Response> {
     let listing = list.checked()?;
-    let mut conn = state.reads.acquire(Some(caller)).await?;
+    let mut conn = ctx.read().await?;
     let paged = teams::list(&mut conn, listing.page).await?;
     let ids: Vec<_> = paged.items.iter().map(|t| t.id).collect();
-    let mut days = scores::team_days(&mut conn, &ids, state.config.venue.tz_name()).await?;
-    let paged = paged.map(|team| {
-        let scores = days.remove(&team.id).unwrap_or_default();
-        TeamView::new(team, scores)
+    let tz = ctx.state.config.venue.tz_name();
+    let mut days = scores::team_days(&mut conn, &ids, tz).await?;
+    let paged = paged.map(|team| Team {
+        scores: days.remove(&team.id).unwrap_or_default(),
+        ..team
     });
     listing.respond(
         paged,
@@ -73,17 +59,13 @@ async fn list_teams(
 }
 
 #[utoipa::path(get, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = i64, Path)),
-    responses((status = 200, body = TeamView), (status = 404)))]
-async fn get_team(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<TeamId>,
-) -> Result<axum::Json<TeamView>> {
-    let mut conn = state.reads.acquire(Some(caller)).await?;
+    responses((status = 200, body = Team), (status = 404)))]
+async fn get_team(ctx: Ctx, ApiPath(id): ApiPath<TeamId>) -> Result<axum::Json<Team>> {
+    let mut conn = ctx.read().await?;
     let team = teams::get(&mut conn, id).await?;
-    let days = scores::team_days(&mut conn, &[id], state.config.venue.tz_name())
+    let scores = scores::team_days(&mut conn, &[id], ctx.state.config.venue.tz_name())
         .await?
         .remove(&id)
         .unwrap_or_default();
-    Ok(axum::Json(TeamView::new(team, days)))
+    Ok(axum::Json(Team { scores, ..team }))
 }

@@ -13,7 +13,7 @@ use tokio::sync::{Notify, watch};
 use super::venue::Venue;
 use crate::http::chain;
 use crate::http::id_text;
-use crate::sse::parse_block;
+use crate::sse::{complete_blocks, parse_block};
 
 /// board.js reloads the queue and leaderboard at most every 200 ms (a client
 /// constant, not venue time).
@@ -131,9 +131,7 @@ async fn stream(
             };
             match chunk {
                 Ok(Some(bytes)) => {
-                    buffer.extend_from_slice(&bytes);
-                    while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
-                        let block: Vec<u8> = buffer.drain(..end + 2).collect();
+                    for block in complete_blocks(&mut buffer, &bytes) {
                         if let Some(event) = parse_event(&block) {
                             feed.events += 1;
                             if event.id.is_some() {

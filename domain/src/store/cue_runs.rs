@@ -4,14 +4,16 @@
 //! (`GET /api/v1/cues/runs`, the staff page) rather than only logged.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use crate::error::Result;
 use crate::ids::GameId;
-use crate::store::{Page, Paged, paginate};
+use crate::store::{Page, Paged, fetch_page};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(type_name = "cue_action_kind", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
@@ -19,7 +21,9 @@ pub enum ActionKind {
     Webhook,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(type_name = "cue_run_status", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -32,29 +36,7 @@ pub enum RunStatus {
     Failed,
 }
 
-impl std::str::FromStr for RunStatus {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "pending" => Ok(RunStatus::Pending),
-            "ok" => Ok(RunStatus::Ok),
-            "retrying" => Ok(RunStatus::Retrying),
-            "failed" => Ok(RunStatus::Failed),
-            _ => Err(()),
-        }
-    }
-}
-
-impl std::str::FromStr for ActionKind {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "dmx" => Ok(ActionKind::Dmx),
-            "webhook" => Ok(ActionKind::Webhook),
-            _ => Err(()),
-        }
-    }
-}
+from_str_by_serde_name!(RunStatus, ActionKind);
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CueRun {
@@ -161,36 +143,22 @@ pub struct RunFilter {
     pub cue: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
-struct RunListRow {
-    #[sqlx(flatten)]
-    run: CueRun,
-    sort_id: i64,
-}
-
 /// Newest first.
 pub async fn list(
     conn: &mut PgConnection,
     filter: &RunFilter,
     page: Page,
 ) -> Result<Paged<CueRun>> {
-    let rows = sqlx::query_as::<_, RunListRow>(concat!(
+    let query = sqlx::query_as(concat!(
         "SELECT ",
         run_columns!(),
-        ", -id AS sort_id FROM cue_runs \
+        ", 0::bigint AS sort_key, -id AS sort_id FROM cue_runs \
          WHERE ($1::cue_run_status IS NULL OR status = $1) AND ($2::cue_action_kind IS NULL OR kind = $2) \
-           AND ($3::text IS NULL OR cue = $3) AND ($4::bigint IS NULL OR -id > $4) \
-         ORDER BY id DESC LIMIT $5"
+           AND ($3::text IS NULL OR cue = $3) AND ($4::bigint IS NULL OR -id > $5) \
+         ORDER BY id DESC LIMIT $6"
     ))
     .bind(filter.status)
     .bind(filter.kind)
-    .bind(filter.cue.as_deref())
-    .bind(page.after.map(|a| a.1))
-    .bind(page.limit + 1)
-    .fetch_all(conn)
-    .await?;
-    Ok(paginate(
-        rows.into_iter().map(|r| (r.run, (0, r.sort_id))).collect(),
-        page,
-    ))
+    .bind(filter.cue.as_deref());
+    fetch_page(conn, query, page).await
 }

@@ -7,7 +7,7 @@ use crate::error::{DomainError, Result, ResultExt};
 use crate::game_state::{GameState, IllegalTransition, Transition};
 use crate::ids::{GameId, PlayerId, ShowId};
 use crate::models::{Completion, Game};
-use crate::store::{Order, Page, Paged, paginate};
+use crate::store::{Order, Page, Paged, fetch_page};
 
 /// A game after a transition, with the state it left.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -159,21 +159,13 @@ pub struct GameFilter {
     pub order: Order,
 }
 
-#[derive(sqlx::FromRow)]
-struct GameListRow {
-    #[sqlx(flatten)]
-    game: Game,
-    sort_key: i64,
-    sort_id: i64,
-}
-
 pub async fn list(
     conn: &mut PgConnection,
     filter: &GameFilter,
     tz: &str,
     page: Page,
 ) -> Result<Paged<Game>> {
-    let rows = sqlx::query_as::<_, GameListRow>(concat!(
+    let query = sqlx::query_as(concat!(
         "SELECT * FROM (SELECT ",
         game_columns!(),
         ", $7::bigint * CASE WHEN $6 THEN coalesce(g.score, -1)::bigint \
@@ -194,16 +186,6 @@ pub async fn list(
     .bind(filter.day)
     .bind(tz)
     .bind(filter.order.by_score())
-    .bind(filter.order.direction())
-    .bind(page.after.map(|a| a.0))
-    .bind(page.after.map(|a| a.1))
-    .bind(page.limit + 1)
-    .fetch_all(conn)
-    .await?;
-    Ok(paginate(
-        rows.into_iter()
-            .map(|r| (r.game, (r.sort_key, r.sort_id)))
-            .collect(),
-        page,
-    ))
+    .bind(filter.order.direction());
+    fetch_page(conn, query, page).await
 }

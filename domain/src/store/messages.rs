@@ -4,15 +4,17 @@
 //! and a text with a provider id is never sent again.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use crate::error::Result;
 use crate::ids::GameId;
 use crate::store::outbox::MessageKind;
-use crate::store::{Page, Paged, paginate};
+use crate::store::{Page, Paged, fetch_page};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(type_name = "message_kind", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -31,7 +33,9 @@ impl From<MessageKind> for Kind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(type_name = "message_status", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -41,30 +45,7 @@ pub enum Status {
     Delivered,
 }
 
-impl std::str::FromStr for Status {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "queued" => Ok(Status::Queued),
-            "sent" => Ok(Status::Sent),
-            "failed" => Ok(Status::Failed),
-            "delivered" => Ok(Status::Delivered),
-            _ => Err(()),
-        }
-    }
-}
-
-impl std::str::FromStr for Kind {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "welcome" => Ok(Kind::Welcome),
-            "recall" => Ok(Kind::Recall),
-            "souvenir" => Ok(Kind::Souvenir),
-            _ => Err(()),
-        }
-    }
-}
+from_str_by_serde_name!(Status, Kind);
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Message {
@@ -202,38 +183,22 @@ pub struct MessageFilter {
     pub game_id: Option<GameId>,
 }
 
-#[derive(sqlx::FromRow)]
-struct MessageListRow {
-    #[sqlx(flatten)]
-    message: Message,
-    sort_id: i64,
-}
-
 /// Newest first.
 pub async fn list(
     conn: &mut PgConnection,
     filter: &MessageFilter,
     page: Page,
 ) -> Result<Paged<Message>> {
-    let rows = sqlx::query_as::<_, MessageListRow>(concat!(
+    let query = sqlx::query_as(concat!(
         "SELECT ",
         message_columns!(),
-        ", -id AS sort_id FROM messages \
+        ", 0::bigint AS sort_key, -id AS sort_id FROM messages \
          WHERE ($1::message_status IS NULL OR status = $1) AND ($2::message_kind IS NULL OR kind = $2) \
-           AND ($3::bigint IS NULL OR game_id = $3) AND ($4::bigint IS NULL OR -id > $4) \
-         ORDER BY id DESC LIMIT $5"
+           AND ($3::bigint IS NULL OR game_id = $3) AND ($4::bigint IS NULL OR -id > $5) \
+         ORDER BY id DESC LIMIT $6"
     ))
     .bind(filter.status)
     .bind(filter.kind)
-    .bind(filter.game_id)
-    .bind(page.after.map(|a| a.1))
-    .bind(page.limit + 1)
-    .fetch_all(conn)
-    .await?;
-    Ok(paginate(
-        rows.into_iter()
-            .map(|r| (r.message, (0, r.sort_id)))
-            .collect(),
-        page,
-    ))
+    .bind(filter.game_id);
+    fetch_page(conn, query, page).await
 }

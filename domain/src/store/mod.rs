@@ -37,6 +37,9 @@ pub mod teams;
 pub mod tokens;
 pub mod wake;
 
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::QueryAs;
+use sqlx::{FromRow, Row};
 pub use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 /// Keyset pagination over any ordering: a list query exposes `sort_key`
@@ -64,29 +67,59 @@ impl<T> Paged<T> {
     }
 }
 
-/// Rows fetched with `LIMIT page.limit + 1`, each with its keyset position:
-/// the extra row only says whether another page exists.
-pub(crate) fn paginate<T>(mut rows: Vec<(T, (i64, i64))>, page: Page) -> Paged<T> {
-    let more = rows.len() as i64 > page.limit;
-    rows.truncate(page.limit.max(0) as usize);
-    let next = if more {
-        rows.last().map(|(_, key)| *key)
-    } else {
-        None
-    };
-    Paged {
-        items: rows.into_iter().map(|(item, _)| item).collect(),
-        next,
+/// A list query's row: the item and its keyset position, the columns
+/// `sort_key` and `sort_id` (a list in id order alone selects
+/// `0::bigint AS sort_key`).
+pub(crate) struct Keyed<T>(T, (i64, i64));
+
+impl<'r, T: FromRow<'r, PgRow>> FromRow<'r, PgRow> for Keyed<T> {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        let key = (row.try_get("sort_key")?, row.try_get("sort_id")?);
+        Ok(Keyed(T::from_row(row)?, key))
     }
 }
 
+/// Runs a list query whose last three parameters are the page: the
+/// cursor's two halves and `LIMIT page.limit + 1`, whose extra row only says
+/// whether another page exists.
+pub(crate) async fn fetch_page<T>(
+    conn: &mut PgConnection,
+    query: QueryAs<'_, Postgres, Keyed<T>, PgArguments>,
+    page: Page,
+) -> crate::error::Result<Paged<T>>
+where
+    T: Send + Unpin + for<'r> FromRow<'r, PgRow>,
+{
+    let mut rows = query
+        .bind(page.after.map(|a| a.0))
+        .bind(page.after.map(|a| a.1))
+        .bind(page.limit + 1)
+        .fetch_all(conn)
+        .await?;
+    let more = rows.len() as i64 > page.limit;
+    rows.truncate(page.limit.max(0) as usize);
+    let next = if more {
+        rows.last().map(|Keyed(_, key)| *key)
+    } else {
+        None
+    };
+    Ok(Paged {
+        items: rows.into_iter().map(|Keyed(item, _)| item).collect(),
+        next,
+    })
+}
+
 /// Sort orders shared by the player and game lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 pub enum Order {
+    #[serde(rename = "score")]
     Score,
+    #[serde(rename = "-score")]
     ScoreDesc,
     #[default]
+    #[serde(rename = "created_at")]
     CreatedAt,
+    #[serde(rename = "-created_at")]
     CreatedAtDesc,
 }
 
@@ -103,15 +136,18 @@ impl Order {
     }
 }
 
-impl std::str::FromStr for Order {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "score" => Ok(Order::Score),
-            "-score" => Ok(Order::ScoreDesc),
-            "created_at" => Ok(Order::CreatedAt),
-            "-created_at" => Ok(Order::CreatedAtDesc),
-            _ => Err(()),
+from_str_by_serde_name!(Order);
+
+#[cfg(test)]
+mod tests {
+    use super::Order;
+
+    #[test]
+    fn orders_parse_their_serde_names_and_nothing_else() {
+        assert_eq!("-score".parse(), Ok(Order::ScoreDesc));
+        assert_eq!("created_at".parse(), Ok(Order::CreatedAt));
+        for wrong in ["Score", "score ", "", "ScoreDesc", "\"score\""] {
+            assert_eq!(wrong.parse::<Order>(), Err(()), "{wrong:?}");
         }
     }
 }

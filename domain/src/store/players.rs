@@ -6,7 +6,7 @@ use crate::error::{DomainError, Result};
 use crate::game_state::GameState;
 use crate::ids::{PlayerId, ShowId, TeamId};
 use crate::models::{Handedness, Player, PlayerChanges};
-use crate::store::{Order, Page, Paged, paginate};
+use crate::store::{Order, Page, Paged, fetch_page};
 
 /// The columns of `Player`, with `player_from!()`.
 macro_rules! player_columns {
@@ -57,13 +57,7 @@ pub async fn insert(
     .bind(team_id)
     .bind(changes.first_name.as_deref().unwrap_or_default())
     .bind(changes.last_name.clone().flatten())
-    .bind(
-        changes
-            .mobile_number
-            .clone()
-            .flatten()
-            .map(|m| m.to_string()),
-    )
+    .bind(changes.mobile_text())
     .bind(changes.email.clone().flatten())
     .bind(changes.handedness.unwrap_or(Handedness::R).as_str())
     .bind(changes.signed_waiver.unwrap_or(false))
@@ -99,13 +93,7 @@ pub async fn update(conn: &mut PgConnection, id: PlayerId, changes: &PlayerChang
     .bind(changes.last_name.is_some())
     .bind(changes.last_name.clone().flatten())
     .bind(changes.mobile_number.is_some())
-    .bind(
-        changes
-            .mobile_number
-            .clone()
-            .flatten()
-            .map(|m| m.to_string()),
-    )
+    .bind(changes.mobile_text())
     .bind(changes.email.is_some())
     .bind(changes.email.clone().flatten())
     .bind(changes.handedness.map(Handedness::as_str))
@@ -159,14 +147,6 @@ pub struct PlayerFilter {
     pub order: Order,
 }
 
-#[derive(sqlx::FromRow)]
-struct PlayerListRow {
-    #[sqlx(flatten)]
-    player: Player,
-    sort_key: i64,
-    sort_id: i64,
-}
-
 pub async fn list(
     conn: &mut PgConnection,
     filter: &PlayerFilter,
@@ -181,7 +161,7 @@ pub async fn list(
         .as_deref()
         .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
         .filter(|d| d.len() >= 3);
-    let rows = sqlx::query_as::<_, PlayerListRow>(concat!(
+    let query = sqlx::query_as(concat!(
         "SELECT * FROM (",
         player_columns!(),
         ", $7::bigint * CASE WHEN $6 THEN coalesce(ts.total, 0)::bigint \
@@ -193,10 +173,10 @@ pub async fn list(
            AND ($3::text IS NULL OR p.handedness = $3) \
            AND ($4::boolean IS NULL OR p.signed_waiver = $4) \
            AND ($5::boolean IS NULL OR p.is_finalist = $5) \
-           AND ($11::text IS NULL OR lower(p.first_name || ' ' || coalesce(p.last_name, '')) LIKE '%' || $11 || '%' \
-                OR ($12::text IS NOT NULL AND p.mobile_number LIKE '%' || $12 || '%'))) q \
-         WHERE ($8::bigint IS NULL OR (sort_key, sort_id) > ($8, $9)) \
-         ORDER BY sort_key, sort_id LIMIT $10"
+           AND ($8::text IS NULL OR lower(p.first_name || ' ' || coalesce(p.last_name, '')) LIKE '%' || $8 || '%' \
+                OR ($9::text IS NOT NULL AND p.mobile_number LIKE '%' || $9 || '%'))) q \
+         WHERE ($10::bigint IS NULL OR (sort_key, sort_id) > ($10, $11)) \
+         ORDER BY sort_key, sort_id LIMIT $12"
     ))
     .bind(filter.state)
     .bind(filter.team.as_deref())
@@ -205,19 +185,9 @@ pub async fn list(
     .bind(filter.is_finalist)
     .bind(filter.order.by_score())
     .bind(filter.order.direction())
-    .bind(page.after.map(|a| a.0))
-    .bind(page.after.map(|a| a.1))
-    .bind(page.limit + 1)
     .bind(search.map(|s| s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
-    .bind(digits)
-    .fetch_all(conn)
-    .await?;
-    Ok(paginate(
-        rows.into_iter()
-            .map(|r| (r.player, (r.sort_key, r.sort_id)))
-            .collect(),
-        page,
-    ))
+    .bind(digits);
+    fetch_page(conn, query, page).await
 }
 
 /// Points the player at a newly stored photo.

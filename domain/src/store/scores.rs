@@ -52,14 +52,38 @@ pub struct PlayerRank {
     pub completed_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+// A row of the teams' leaderboard, as the API answers it. (No doc comment:
+// it would become the schema's description.)
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = TeamRow)]
 pub struct TeamRank {
+    pub rank: i64,
     pub team_id: TeamId,
     pub name: String,
     pub score: i64,
     pub distance: i64,
     pub homeruns: i64,
+    /// Completed games counted.
     pub games: i64,
+}
+
+/// Runs a leaderboard query, whose parameters are the show, the day (or
+/// every day), the venue's time zone and the number of rows.
+async fn ranking<T>(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    (show_id, day, tz, limit): (ShowId, Option<NaiveDate>, &str, i64),
+) -> Result<Vec<T>>
+where
+    T: Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    Ok(sqlx::query_as(sql)
+        .bind(show_id)
+        .bind(day)
+        .bind(tz)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?)
 }
 
 /// Completed games by score, then distance, then who finished first.
@@ -70,20 +94,13 @@ pub async fn leaderboard_players(
     tz: &str,
     limit: i64,
 ) -> Result<Vec<PlayerRank>> {
-    Ok(sqlx::query_as(
-        "SELECT g.id AS game_id, g.player_id, p.first_name, p.last_name, t.name AS team, \
+    let sql = "SELECT g.id AS game_id, g.player_id, p.first_name, p.last_name, t.name AS team, \
                 g.score, g.distance, g.homeruns, g.completed_at \
          FROM games g JOIN players p ON p.id = g.player_id LEFT JOIN teams t ON t.id = p.team_id \
          WHERE g.show_id = $1 AND g.state = 'completed' \
            AND ($2::date IS NULL OR (g.completed_at AT TIME ZONE $3)::date = $2) \
-         ORDER BY g.score DESC, g.distance DESC, g.completed_at ASC, g.id ASC LIMIT $4",
-    )
-    .bind(show_id)
-    .bind(day)
-    .bind(tz)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
+         ORDER BY g.score DESC, g.distance DESC, g.completed_at ASC, g.id ASC LIMIT $4";
+    ranking(conn, sql, (show_id, day, tz, limit)).await
 }
 
 /// Every team with its members' completed games summed, best first.
@@ -94,21 +111,16 @@ pub async fn leaderboard_teams(
     tz: &str,
     limit: i64,
 ) -> Result<Vec<TeamRank>> {
-    Ok(sqlx::query_as(
-        "SELECT t.id AS team_id, t.name, coalesce(sum(g.score), 0)::bigint AS score, \
+    let sql = "SELECT row_number() OVER (ORDER BY coalesce(sum(g.score), 0) DESC, \
+                                   coalesce(sum(g.distance), 0) DESC, t.id) AS rank, \
+                t.id AS team_id, t.name, coalesce(sum(g.score), 0)::bigint AS score, \
                 coalesce(sum(g.distance), 0)::bigint AS distance, coalesce(sum(g.homeruns), 0)::bigint AS homeruns, \
                 count(g.id) AS games \
          FROM teams t LEFT JOIN players p ON p.team_id = t.id \
          LEFT JOIN games g ON g.player_id = p.id AND g.show_id = $1 AND g.state = 'completed' \
               AND ($2::date IS NULL OR (g.completed_at AT TIME ZONE $3)::date = $2) \
-         GROUP BY t.id ORDER BY score DESC, distance DESC, t.id LIMIT $4",
-    )
-    .bind(show_id)
-    .bind(day)
-    .bind(tz)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
+         GROUP BY t.id ORDER BY rank LIMIT $4";
+    ranking(conn, sql, (show_id, day, tz, limit)).await
 }
 
 /// Teams' completed games summed per day in the venue's time zone,

@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use crate::error::{DomainError, Result};
 use crate::ids::ShowId;
 use crate::models::{DEFAULT_RECALL, DEFAULT_SOUVENIR, DEFAULT_WELCOME, Show, ShowChanges};
-use crate::store::{Page, Paged, paginate};
+use crate::store::{Page, Paged, fetch_page};
 
 /// Creates a show; messages not given get the defaults.
 pub async fn insert(conn: &mut PgConnection, changes: &ShowChanges) -> Result<Show> {
@@ -85,31 +85,13 @@ pub async fn resolve(conn: &mut PgConnection, id: Option<ShowId>) -> Result<Show
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct ShowListRow {
-    #[sqlx(flatten)]
-    show: Show,
-    sort_key: i64,
-    sort_id: i64,
-}
-
 /// Newest first.
 pub async fn list(conn: &mut PgConnection, page: Page) -> Result<Paged<Show>> {
-    let rows = sqlx::query_as::<_, ShowListRow>(
+    let query = sqlx::query_as(
         "SELECT * FROM (SELECT id, name, date, welcome_message, recall_message, souvenir_message, created_at, updated_at, \
                 -(date - DATE '2000-01-01')::bigint AS sort_key, -id AS sort_id FROM shows) q \
          WHERE ($1::bigint IS NULL OR (sort_key, sort_id) > ($1, $2)) \
          ORDER BY sort_key, sort_id LIMIT $3",
-    )
-    .bind(page.after.map(|a| a.0))
-    .bind(page.after.map(|a| a.1))
-    .bind(page.limit + 1)
-    .fetch_all(conn)
-    .await?;
-    Ok(paginate(
-        rows.into_iter()
-            .map(|r| (r.show, (r.sort_key, r.sort_id)))
-            .collect(),
-        page,
-    ))
+    );
+    fetch_page(conn, query, page).await
 }

@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use crate::error::{DomainError, Result, ResultExt};
 use crate::ids::{PlayerId, TeamId};
 use crate::models::Team;
-use crate::store::{Page, Paged, paginate};
+use crate::store::{Page, Paged, fetch_page};
 
 /// Serializes automatic team assignment, so that two players confirmed at the
 /// same moment are balanced instead of both joining the smallest team.
@@ -33,28 +33,14 @@ pub async fn get(conn: &mut PgConnection, id: TeamId) -> Result<Team> {
     .ok_or(DomainError::NotFound("team"))
 }
 
-#[derive(sqlx::FromRow)]
-struct TeamListRow {
-    #[sqlx(flatten)]
-    team: Team,
-    sort_id: i64,
-}
-
 /// In creation order.
 pub async fn list(conn: &mut PgConnection, page: Page) -> Result<Paged<Team>> {
-    let rows = sqlx::query_as::<_, TeamListRow>(
+    let query = sqlx::query_as(
         "SELECT t.id, t.name, (SELECT count(*) FROM players p WHERE p.team_id = t.id) AS members, \
-                t.created_at, t.updated_at, t.id AS sort_id \
-         FROM teams t WHERE ($1::bigint IS NULL OR t.id > $1) ORDER BY t.id LIMIT $2",
-    )
-    .bind(page.after.map(|a| a.1))
-    .bind(page.limit + 1)
-    .fetch_all(conn)
-    .await?;
-    Ok(paginate(
-        rows.into_iter().map(|r| (r.team, (0, r.sort_id))).collect(),
-        page,
-    ))
+                t.created_at, t.updated_at, 0::bigint AS sort_key, t.id AS sort_id \
+         FROM teams t WHERE ($1::bigint IS NULL OR t.id > $2) ORDER BY t.id LIMIT $3",
+    );
+    fetch_page(conn, query, page).await
 }
 
 /// Puts a player without a team into the team with the fewest members (the

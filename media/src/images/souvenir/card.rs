@@ -24,6 +24,22 @@ pub struct Souvenir<'a> {
     pub photo: Option<&'a DynamicImage>,
 }
 
+impl<'a> Souvenir<'a> {
+    /// A typical souvenir, for tests and the render benchmark.
+    pub fn sample(photo: Option<&'a DynamicImage>) -> Self {
+        Souvenir {
+            first_name: "Ada",
+            last_name: Some("Lovelace"),
+            team: Some("Sluggers"),
+            show: "Friday Night Lights",
+            score: 1234,
+            distance: 410,
+            homeruns: 4,
+            photo,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("souvenir size {0} is outside {MIN_SIZE}..={MAX_SIZE}")]

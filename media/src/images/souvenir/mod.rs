@@ -40,17 +40,8 @@ mod tests {
     use super::*;
     use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 
-    fn souvenir<'a>(photo: Option<&'a DynamicImage>) -> Souvenir<'a> {
-        Souvenir {
-            first_name: "Ada",
-            last_name: Some("Lovelace"),
-            team: Some("Sluggers"),
-            show: "Friday Night Lights",
-            score: 1234,
-            distance: 410,
-            homeruns: 4,
-            photo,
-        }
+    fn souvenir(photo: Option<&DynamicImage>) -> Souvenir<'_> {
+        Souvenir::sample(photo)
     }
 
     fn photo(w: u32, h: u32) -> DynamicImage {

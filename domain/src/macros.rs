@@ -1,0 +1,43 @@
+//! The domain's declarative macros.
+
+/// `FromStr` for enums whose text is their serde name (`"queued"`,
+/// `"-score"`): a query string spells a value as the JSON shows it.
+macro_rules! from_str_by_serde_name {
+    ($($name:ty),+) => {$(
+        impl std::str::FromStr for $name {
+            type Err = ();
+            fn from_str(s: &str) -> std::result::Result<Self, ()> {
+                use serde::de::{IntoDeserializer, value::Error};
+                serde::Deserialize::deserialize(IntoDeserializer::<Error>::into_deserializer(s))
+                    .map_err(|_| ())
+            }
+        }
+    )+};
+}
+
+/// Declares a struct that starts with a game's own fields, as stored: the
+/// ones `models::Game` reads and `game_view::GameView` shows, in that order,
+/// before the struct's own.
+macro_rules! with_game_fields {
+    ($(#[$meta:meta])* pub struct $name:ident { $($own:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            pub id: $crate::ids::GameId,
+            pub player_id: $crate::ids::PlayerId,
+            pub show_id: $crate::ids::ShowId,
+            pub state: $crate::game_state::GameState,
+            pub score: Option<i32>,
+            pub distance: Option<i32>,
+            pub homeruns: Option<i32>,
+            pub created_at: chrono::DateTime<chrono::Utc>,
+            pub updated_at: chrono::DateTime<chrono::Utc>,
+            pub queued_at: Option<chrono::DateTime<chrono::Utc>>,
+            pub recalled_at: Option<chrono::DateTime<chrono::Utc>>,
+            pub confirmed_at: Option<chrono::DateTime<chrono::Utc>>,
+            pub playing_at: Option<chrono::DateTime<chrono::Utc>>,
+            pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
+            pub cancelled_at: Option<chrono::DateTime<chrono::Utc>>,
+            $($own)*
+        }
+    };
+}
