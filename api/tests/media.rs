@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use image::GenericImageView;
 use ondeck_media::media_key::MediaKey;
-use ondeck_testkit::{Body, Mode, Ondeck, Reply, Stack, TempDir, noise_png};
-use reqwest::Method;
+use ondeck_testkit::{Mode, Ondeck, Reply, Stack, TempDir, noise_png};
 use serde_json::Value;
 
 fn id(value: &Value) -> i64 {
@@ -53,15 +52,8 @@ async fn spawn_local(stack: &Stack, mode: Mode, dir: &TempDir) -> Ondeck {
 
 /// Uploads `bytes` (a PNG) as the player's photo; returns the player.
 async fn upload_photo(stack: &Stack, ondeck: &Ondeck, player: i64, bytes: Vec<u8>) -> Value {
-    let path = format!("/api/v1/players/{player}/photo");
     stack
-        .send(
-            ondeck,
-            Method::PUT,
-            &path,
-            Some(&stack.tokens.tablet),
-            Some(Body::Bytes("image/png", bytes)),
-        )
+        .put_photo(ondeck, player, "image/png", bytes)
         .await
         .expect(200)
 }

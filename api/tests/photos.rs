@@ -7,10 +7,7 @@
 use std::time::{Duration, Instant};
 
 use image::{GenericImageView, ImageFormat, Rgb, RgbImage};
-use ondeck_testkit::{
-    Body, Mode, Ondeck, Stack, exif_segment, grey_jpeg, insert_after_soi, zero_png,
-};
-use reqwest::Method;
+use ondeck_testkit::{Mode, Ondeck, Stack, exif_segment, grey_jpeg, insert_after_soi, zero_png};
 use serde_json::Value;
 
 fn id(value: &Value) -> i64 {
@@ -192,15 +189,8 @@ async fn a_flood_of_photo_bombs_keeps_memory_bounded_and_the_api_answering() {
 
 /// Uploads a JPEG; returns the photo served through `photo_url`.
 async fn upload_and_fetch(stack: &Stack, ondeck: &Ondeck, player: i64, jpeg: Vec<u8>) -> Vec<u8> {
-    let path = format!("/api/v1/players/{player}/photo");
     let uploaded = stack
-        .send(
-            ondeck,
-            Method::PUT,
-            &path,
-            Some(&stack.tokens.tablet),
-            Some(Body::Bytes("image/jpeg", jpeg)),
-        )
+        .put_photo(ondeck, player, "image/jpeg", jpeg)
         .await
         .expect(200);
     let url = uploaded["photo_url"]
