@@ -180,11 +180,11 @@ impl CueFile {
     /// empty key could be forged by anyone.
     pub fn parse_signed(text: &str, fallback_secret: bool) -> Result<CueFile, CueError> {
         let file = CueFile::parse(text)?;
-        let file_secret = file.webhook_secret.as_deref().is_some_and(has_key);
         for (name, cue) in &file.cues {
-            for action in &cue.actions {
-                if let Action::Webhook { secret, .. } = action.get_ref()
-                    && !(secret.as_deref().is_some_and(has_key) || file_secret || fallback_secret)
+            for (i, action) in cue.actions.iter().enumerate() {
+                if matches!(action.get_ref(), Action::Webhook { .. })
+                    && !fallback_secret
+                    && file.webhook_key(name, i, None).is_none()
                 {
                     return Err(CueError {
                         line: line_of(text, action.span().start),
