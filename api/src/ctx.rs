@@ -39,6 +39,7 @@ impl Ctx {
     /// A game as the caller may see it.
     pub fn game_view(&self, game: Game) -> GameView {
         let minutes = self.state.config.worker.recall.policy.minutes;
-        GameView::new(game, self.caller.sees_pii(), minutes)
+        let pii = self.caller.sees_pii();
+        GameView::new(game, pii, minutes).with_link(&self.state.config.http.public_base_url, pii)
     }
 }

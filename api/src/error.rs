@@ -4,6 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ondeck_domain::game_state::PlayerAction;
 use ondeck_domain::validation::FieldErrors;
 use ondeck_domain::{Actor, DomainError, GameState, Transition};
 use serde_json::{Map, Value, json};
@@ -51,6 +52,11 @@ pub enum ApiError {
         current: GameState,
         transition: Transition,
     },
+    #[error("{action} is not possible now: the game is {current}")]
+    IllegalAction {
+        current: GameState,
+        action: PlayerAction,
+    },
     #[error("{0}")]
     Invalid(FieldErrors),
     #[error("{0}")]
@@ -71,7 +77,9 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) | ApiError::IllegalTransition { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict(_)
+            | ApiError::IllegalTransition { .. }
+            | ApiError::IllegalAction { .. } => StatusCode::CONFLICT,
             ApiError::Invalid(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -88,6 +96,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::IllegalTransition { .. } => "illegal-transition",
+            ApiError::IllegalAction { .. } => "illegal-action",
             ApiError::Invalid(_) | ApiError::Unprocessable(_) => "validation",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::Unavailable(_) => "unavailable",
@@ -108,10 +117,13 @@ impl From<DomainError> for ApiError {
                 current: t.current,
                 transition: t.transition,
             },
+            DomainError::IllegalAction { current, action } => {
+                ApiError::IllegalAction { current, action }
+            }
             // The message speaks of the caller's token, as every other 403 does.
             DomainError::NotPermitted(refused) => ApiError::Forbidden(match refused.actor {
                 Actor::Staff(role) => format!("a {role} token may not do this"),
-                Actor::System => refused.to_string(),
+                Actor::System | Actor::Player => refused.to_string(),
             }),
             DomainError::Conflict(detail) => ApiError::Conflict(detail),
             DomainError::Invalid(errors) => ApiError::Invalid(errors),
@@ -186,6 +198,11 @@ impl IntoResponse for ApiError {
             } => {
                 extra.insert("current_state".into(), json!(current));
                 extra.insert("transition".into(), json!(transition));
+                self.to_string()
+            }
+            ApiError::IllegalAction { current, action } => {
+                extra.insert("current_state".into(), json!(current));
+                extra.insert("action".into(), json!(action));
                 self.to_string()
             }
             ApiError::Invalid(errors) => {

@@ -24,7 +24,7 @@ pub async fn load(
     let games: Vec<GameView> = games::of_player(conn, id)
         .await?
         .into_iter()
-        .map(|g| GameView::new(g, pii, minutes))
+        .map(|g| GameView::new(g, pii, minutes).with_link(&state.config.http.public_base_url, pii))
         .collect();
     let active = games.last().cloned();
     let photo_url = object_urls(state, [player.photo_key.as_deref()])

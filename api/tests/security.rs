@@ -297,6 +297,7 @@ async fn a_provider_error_is_stored_without_the_number(pool: PgPool) {
         ondeck_domain::GameId(game),
         messages::Kind::Welcome,
         None,
+        "http://venue.example",
     )
     .await
     .expect("prepare")

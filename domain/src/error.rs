@@ -1,7 +1,7 @@
 //! What can go wrong in the domain, independent of HTTP: the API maps each
 //! variant to a status code in one place.
 
-use crate::game_state::{IllegalTransition, NotPermitted};
+use crate::game_state::{GameState, IllegalTransition, NotPermitted, PlayerAction};
 use crate::validation::FieldErrors;
 
 #[derive(Debug, thiserror::Error)]
@@ -10,6 +10,13 @@ pub enum DomainError {
     NotFound(&'static str),
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
+    /// A player's action that the table does not offer in the game's state
+    /// (or that the player has used up: "later" past `LATER_LIMIT`).
+    #[error("{action} is not possible for a game that is {current}")]
+    IllegalAction {
+        current: GameState,
+        action: PlayerAction,
+    },
     /// The transition table does not let this actor make the transition.
     #[error(transparent)]
     NotPermitted(#[from] NotPermitted),

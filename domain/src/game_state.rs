@@ -33,16 +33,44 @@ pub enum Transition {
     Cancel,
 }
 
+/// Why a game was cancelled.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
+#[sqlx(type_name = "cancel_reason", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// Staff cancelled it (the default of `POST .../cancel`).
+    Staff,
+    /// The player left the line, from their page or by text.
+    PlayerLeft,
+    /// Recalled and not seen within `NO_SHOW_MINUTES`.
+    NoShow,
+}
+
+impl CancelReason {
+    /// The reason in words, as the player's page and the staff page say it.
+    pub fn words(self) -> &'static str {
+        match self {
+            CancelReason::Staff => "cancelled by staff",
+            CancelReason::PlayerLeft => "left the line",
+            CancelReason::NoShow => "no-show",
+        }
+    }
+}
+
 /// Who makes a change to a game. An admin may make every transition; the
-/// table lists who else may make each. (A player acting on their own game
-/// will be one more kind of actor, listed in the rows it may make.)
+/// table lists who else may make each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Actor {
     /// Staff through the API, by the role of their token.
     Staff(Role),
-    /// ondeck itself: auto-recall after a complete or cancel, and the
-    /// periodic sweep.
+    /// ondeck itself: auto-recall after a complete or cancel, the periodic
+    /// sweeps (recall and no-shows).
     System,
+    /// The player, on their own game: from their page or by text, through
+    /// the actions of [`PLAYER_ACTIONS`].
+    Player,
 }
 
 impl std::fmt::Display for Actor {
@@ -50,6 +78,7 @@ impl std::fmt::Display for Actor {
         match self {
             Actor::Staff(role) => write!(f, "a {role} token"),
             Actor::System => f.write_str("ondeck"),
+            Actor::Player => f.write_str("the player"),
         }
     }
 }
@@ -80,7 +109,7 @@ impl Rule {
     }
 }
 
-use Actor::{Staff, System};
+use Actor::{Player, Staff, System};
 use GameState::*;
 
 const TABLET: Actor = Staff(Role::Tablet);
@@ -88,7 +117,12 @@ const GAME: Actor = Staff(Role::Game);
 
 /// The single source of truth: (transition, from, to, who besides an admin).
 pub const TRANSITIONS: &[Rule] = &[
-    Rule::new(Transition::Queue, &[New, Recalled], Queued, &[TABLET]),
+    Rule::new(
+        Transition::Queue,
+        &[New, Recalled],
+        Queued,
+        &[TABLET, Player],
+    ),
     Rule::new(Transition::Recall, &[Queued], Recalled, &[TABLET, System]),
     Rule::new(
         Transition::Confirm,
@@ -102,9 +136,101 @@ pub const TRANSITIONS: &[Rule] = &[
         Transition::Cancel,
         &[New, Queued, Recalled, Confirmed, Playing, Completed],
         Cancelled,
-        &[TABLET],
+        &[TABLET, Player, System],
     ),
 ];
+
+/// What a player may do on their own game, from their page
+/// (`POST /p/{code}/{action}`) or by text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlayerAction {
+    /// "On my way": sets `acknowledged_at`.
+    Coming,
+    /// "I need more time": `LATER_PLACES` places further back.
+    Later,
+    /// "Leave the line": a cancel with reason `player_left`.
+    Leave,
+    /// "Join again": a new game for the same player, at the back.
+    Rejoin,
+}
+
+/// One row of the player's actions: `action` is offered in the states of
+/// `from`; `transition` is the lifecycle transition it makes there, if any
+/// (a queued game asking for more time only moves in the line).
+#[derive(Debug, Clone, Copy)]
+pub struct PlayerRule {
+    pub action: PlayerAction,
+    pub from: &'static [GameState],
+    pub transition: fn(GameState) -> Option<Transition>,
+}
+
+/// The player's actions: the page offers, and the server accepts, exactly
+/// these. Every transition they make is a row of [`TRANSITIONS`] that lists
+/// [`Actor::Player`].
+pub const PLAYER_ACTIONS: &[PlayerRule] = &[
+    PlayerRule {
+        action: PlayerAction::Coming,
+        from: &[Recalled],
+        transition: |_| None,
+    },
+    PlayerRule {
+        action: PlayerAction::Later,
+        from: &[Queued, Recalled],
+        transition: |state| (state == Recalled).then_some(Transition::Queue),
+    },
+    PlayerRule {
+        action: PlayerAction::Leave,
+        from: &[New, Queued, Recalled],
+        transition: |_| Some(Transition::Cancel),
+    },
+    PlayerRule {
+        action: PlayerAction::Rejoin,
+        from: &[Cancelled],
+        transition: |_| None,
+    },
+];
+
+impl PlayerAction {
+    pub const ALL: [PlayerAction; 4] = [
+        PlayerAction::Coming,
+        PlayerAction::Later,
+        PlayerAction::Leave,
+        PlayerAction::Rejoin,
+    ];
+
+    pub fn rule(self) -> &'static PlayerRule {
+        PLAYER_ACTIONS
+            .iter()
+            .find(|r| r.action == self)
+            .expect("every player action has a row in PLAYER_ACTIONS")
+    }
+
+    /// Whether the table offers this action in `state`.
+    pub fn offered_in(self, state: GameState) -> bool {
+        self.rule().from.contains(&state)
+    }
+
+    /// The transition this action makes from `state`, if any.
+    pub fn transition(self, state: GameState) -> Option<Transition> {
+        (self.rule().transition)(state)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlayerAction::Coming => "coming",
+            PlayerAction::Later => "later",
+            PlayerAction::Leave => "leave",
+            PlayerAction::Rejoin => "rejoin",
+        }
+    }
+}
+
+impl std::fmt::Display for PlayerAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A transition attempted from a state its row does not list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -178,7 +304,7 @@ impl Transition {
     }
 }
 
-from_str_by_serde_name!(Transition, GameState);
+from_str_by_serde_name!(Transition, GameState, PlayerAction, CancelReason);
 
 impl std::fmt::Display for Transition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -282,7 +408,16 @@ mod tests {
                 matches!(t, Play | Complete),
                 "game and {t}"
             );
-            assert_eq!(t.permits(System), t == Recall, "the system and {t}");
+            assert_eq!(
+                t.permits(System),
+                matches!(t, Recall | Cancel),
+                "the system and {t}"
+            );
+            assert_eq!(
+                t.permits(Player),
+                matches!(t, Queue | Cancel),
+                "the player and {t}"
+            );
         }
         assert_eq!(
             Play.check(TABLET),
@@ -305,6 +440,33 @@ mod tests {
         for t in Transition::ALL {
             assert_eq!(t.as_str().parse::<Transition>(), Ok(t));
         }
+    }
+
+    #[test]
+    fn every_transition_of_a_player_action_is_a_row_the_player_may_make() {
+        for action in PlayerAction::ALL {
+            assert_eq!(
+                PLAYER_ACTIONS.iter().filter(|r| r.action == action).count(),
+                1
+            );
+            for state in GameState::ALL {
+                let Some(t) = action.transition(state) else {
+                    continue;
+                };
+                if action.offered_in(state) {
+                    assert!(t.permits(Player), "{action} from {state} makes {t}");
+                    assert!(state.apply(t).is_ok(), "{action} from {state} makes {t}");
+                }
+            }
+        }
+        assert!(PlayerAction::Later.offered_in(Queued));
+        assert_eq!(PlayerAction::Later.transition(Queued), None);
+        assert_eq!(
+            PlayerAction::Later.transition(Recalled),
+            Some(Transition::Queue)
+        );
+        assert!(!PlayerAction::Leave.offered_in(Confirmed));
+        assert!(PlayerAction::Rejoin.offered_in(Cancelled));
     }
 
     fn any_state() -> impl Strategy<Value = GameState> {

@@ -37,6 +37,11 @@ macro_rules! with_game_fields {
             pub playing_at: Option<chrono::DateTime<chrono::Utc>>,
             pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
             pub cancelled_at: Option<chrono::DateTime<chrono::Utc>>,
+            pub cancel_reason: Option<$crate::game_state::CancelReason>,
+            /// When the player said "On my way" to their current recall.
+            pub acknowledged_at: Option<chrono::DateTime<chrono::Utc>>,
+            /// How often the player asked for more time ("later").
+            pub later_count: i32,
             $($own)*
         }
     };

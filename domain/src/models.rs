@@ -40,6 +40,7 @@ pub struct Show {
     pub welcome_message: String,
     pub recall_message: String,
     pub souvenir_message: String,
+    pub no_show_message: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -74,7 +75,11 @@ with_game_fields! {
     /// A game with the few player fields every game response shows.
     #[derive(Debug, Clone, sqlx::FromRow)]
     pub struct Game {
+        /// When the game entered `recalled` last (`recalled_at` is the first time).
+        pub recall_started_at: Option<DateTime<Utc>>,
         pub souvenir_url: Option<String>,
+        /// The code of the player's page; `None` once purged.
+        pub player_code: Option<String>,
         pub first_name: String,
         pub last_name: Option<String>,
         pub mobile_number: Option<String>,
@@ -311,9 +316,12 @@ impl CompletionInput {
     }
 }
 
-pub const DEFAULT_WELCOME: &str =
-    "Welcome to the Home Run Derby! We'll text you when your turn is near.";
-pub const DEFAULT_RECALL: &str = "You're up soon! Please come back to the batting cage now.";
+// `{link}` in the welcome, recall and no-show texts becomes the player's
+// page, `{PUBLIC_BASE_URL}/p/{code}`.
+pub const DEFAULT_WELCOME: &str = "Welcome to the Home Run Derby! We'll text you when your turn is near. Your place in line: {link}";
+pub const DEFAULT_RECALL: &str = "You're up soon! Please come back to the batting cage now. Reply 1 if you're on your way: {link}";
+pub const DEFAULT_NO_SHOW: &str =
+    "We called you but couldn't find you. Join the line again: {link}";
 pub const DEFAULT_SOUVENIR: &str = "Thanks for playing! Your souvenir: {url}";
 
 /// A show's fields for POST and PATCH.
@@ -338,6 +346,10 @@ pub struct ShowInput {
     /// Must contain `{url}`, replaced by the souvenir's short link.
     #[schema(max_length = 160, pattern = r"\{url\}")]
     pub souvenir_message: Option<String>,
+    /// Not blank; sent once to a player the sweep cancels as a no-show.
+    /// `{link}` in any message becomes the player's page.
+    #[schema(max_length = 160, pattern = r"\S")]
+    pub no_show_message: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -347,6 +359,7 @@ pub struct ShowChanges {
     pub welcome_message: Option<String>,
     pub recall_message: Option<String>,
     pub souvenir_message: Option<String>,
+    pub no_show_message: Option<String>,
 }
 
 impl ShowInput {
@@ -382,6 +395,7 @@ impl ShowInput {
         let welcome_message = message("welcome_message", self.welcome_message);
         let recall_message = message("recall_message", self.recall_message);
         let souvenir_message = message("souvenir_message", self.souvenir_message);
+        let no_show_message = message("no_show_message", self.no_show_message);
         if souvenir_message
             .as_deref()
             .is_some_and(|s| !s.contains("{url}"))
@@ -398,6 +412,7 @@ impl ShowInput {
             welcome_message,
             recall_message,
             souvenir_message,
+            no_show_message,
         })
     }
 }

@@ -100,7 +100,7 @@ async fn run_case(
         });
         let expected = before.state.apply(t);
         // Each step commits on its own, as a request would.
-        let result = games::transition(&mut conn, id, t, completion).await;
+        let result = games::transition(&mut conn, id, t, completion, None).await;
         let after = load(&mut conn, id).await;
         match (expected, result) {
             (Ok(next), Ok(moved)) => {

@@ -11,6 +11,7 @@ use ondeck_env::{ConfigError, Source, bounded, seconds};
 use secrecy::SecretString;
 
 use ondeck_domain::Lifecycle;
+use ondeck_domain::lifecycle::PlayerPolicy;
 use ondeck_domain::store::wake::Wake;
 use ondeck_media::images::photo::gate::DEFAULT_DECODES;
 use ondeck_media::images::souvenir::Format;
@@ -51,27 +52,47 @@ impl Settings {
     /// The path every change to a game takes, as this worker's recall sweep
     /// makes them: the same recall window and cues as the API's.
     pub fn lifecycle(&self, wake: Wake) -> Lifecycle {
-        Lifecycle::new(self.recall.policy, wake).with_cues(self.cues.file.clone())
+        Lifecycle::new(self.recall.policy, wake)
+            .with_cues(self.cues.file.clone())
+            .with_players(self.recall.players)
     }
 }
 
-/// `RECALL_WINDOW_SIZE`, `RECALL_WINDOW_MINUTES`, `RECALL_DISABLE` and how
-/// often the sweep looks for games to recall (`RECALL_SWEEP_SECONDS`).
+/// `RECALL_WINDOW_SIZE`, `RECALL_WINDOW_MINUTES`, `RECALL_DISABLE`, how
+/// often the sweep looks for games to recall and no-shows
+/// (`RECALL_SWEEP_SECONDS`), and what players may do: `LATER_PLACES`,
+/// `LATER_LIMIT`, `NO_SHOW_MINUTES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecallSettings {
     pub policy: RecallPolicy,
     pub sweep_period: Duration,
+    pub players: PlayerPolicy,
 }
 
 impl RecallSettings {
     pub fn from_env(env: Source) -> Result<Self, ConfigError> {
+        let policy = RecallPolicy {
+            size: bounded(env, "RECALL_WINDOW_SIZE", 2, 0, 1000)? as i64,
+            minutes: bounded(env, "RECALL_WINDOW_MINUTES", 20, 1, 24 * 60)? as i64,
+            enabled: !ondeck_env::boolean(env, "RECALL_DISABLE")?,
+        };
+        let defaults = PlayerPolicy::defaults(policy.minutes);
         Ok(RecallSettings {
-            policy: RecallPolicy {
-                size: bounded(env, "RECALL_WINDOW_SIZE", 2, 0, 1000)? as i64,
-                minutes: bounded(env, "RECALL_WINDOW_MINUTES", 20, 1, 24 * 60)? as i64,
-                enabled: !ondeck_env::boolean(env, "RECALL_DISABLE")?,
-            },
+            policy,
             sweep_period: seconds(env, "RECALL_SWEEP_SECONDS", 30, 1, 86_400)?,
+            players: PlayerPolicy {
+                later_places: bounded(env, "LATER_PLACES", defaults.later_places as u64, 1, 1000)?
+                    as i64,
+                later_limit: bounded(env, "LATER_LIMIT", defaults.later_limit as u64, 0, 100)?
+                    as i32,
+                no_show_minutes: bounded(
+                    env,
+                    "NO_SHOW_MINUTES",
+                    defaults.no_show_minutes as u64,
+                    0,
+                    7 * 24 * 60,
+                )? as i64,
+            },
         })
     }
 }

@@ -1,5 +1,6 @@
-//! The periodic recall sweep: every `RECALL_SWEEP_SECONDS`, auto-recall
-//! for every show with a queue, run by one worker process per period.
+//! The periodic sweep: every `RECALL_SWEEP_SECONDS`, one worker process
+//! per period cancels the no-shows (whatever `RECALL_DISABLE` says) and
+//! runs auto-recall for every show with a queue (unless it is disabled).
 
 use std::time::Duration;
 
@@ -50,6 +51,35 @@ pub async fn recall_sweep(pool: &PgPool, lifecycle: &Lifecycle) -> anyhow::Resul
     Ok(recalled)
 }
 
+/// Cancels the no-shows (see `Lifecycle::cancel_no_shows`) in one
+/// transaction. Returns how many games were cancelled.
+pub async fn no_show_sweep(pool: &PgPool, lifecycle: &Lifecycle) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await?;
+    let cancelled = lifecycle
+        .cancel_no_shows(&mut tx)
+        .await
+        .context("the no-show sweep failed")?;
+    Ok(cancelled.commit(tx).await?.len())
+}
+
+/// One period's sweep: no-shows first (they free places in the recall
+/// window), then auto-recall when enabled.
+pub async fn sweep_once(pool: &PgPool, lifecycle: &Lifecycle) {
+    match no_show_sweep(pool, lifecycle).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(cancelled = n, "no-show sweep"),
+        Err(e) => tracing::error!(error = ?e, "no-show sweep failed"),
+    }
+    if !lifecycle.recall().enabled {
+        return;
+    }
+    match recall_sweep(pool, lifecycle).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(recalled = n, "recall sweep"),
+        Err(e) => tracing::error!(error = ?e, "recall sweep failed"),
+    }
+}
+
 /// Every `period`, if this process wins the period, sweep.
 pub async fn run(
     pool: PgPool,
@@ -71,15 +101,11 @@ pub async fn run(
             () = &mut shutdown => break,
             _ = ticker.tick() => {}
         }
-        if !enabled {
+        if !enabled && lifecycle.players().no_show_minutes == 0 {
             continue;
         }
         match claim_period(&pool, "recall_sweep", period).await {
-            Ok(true) => match recall_sweep(&pool, &lifecycle).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(recalled = n, "recall sweep"),
-                Err(e) => tracing::error!(error = ?e, "recall sweep failed"),
-            },
+            Ok(true) => sweep_once(&pool, &lifecycle).await,
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "cannot claim the recall sweep period"),
         }

@@ -2,6 +2,7 @@
 //! transitions of the lifecycle.
 
 use axum::response::Response;
+use ondeck_domain::game_state::CancelReason;
 use ondeck_domain::lifecycle::GameChange;
 use ondeck_domain::models::{CompletionInput, Role};
 use ondeck_domain::store::games::{self, GameFilter};
@@ -14,7 +15,7 @@ use utoipa_axum::routes;
 use crate::app_state::AppState;
 use crate::ctx::Ctx;
 use crate::error::{ApiError, Result};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, OptionalJson};
 use crate::list::{Filtered, ListParams};
 use crate::query::{columns_for, parse_day, parse_order, parse_show_id, parse_state};
 use crate::responses::{GameView, created};
@@ -96,6 +97,9 @@ const GAME_COLUMNS: &[&str] = &[
     "playing_at",
     "completed_at",
     "cancelled_at",
+    "cancel_reason",
+    "acknowledged_at",
+    "later_count",
     "recall_expires_at",
     "souvenir_url",
     "player.id",
@@ -171,11 +175,31 @@ transition_endpoint!(
     "The player is here; a player without a team joins the smallest one."
 );
 transition_endpoint!(play, Play, "The game starts.");
-transition_endpoint!(
-    cancel,
-    Cancel,
-    "Cancel a game in any state but cancelled; a completed game leaves the scores."
-);
+/// The optional body of a cancel.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelInput {
+    /// Why (default `staff`).
+    reason: Option<CancelReason>,
+}
+
+/// Cancel a game in any state but cancelled; a completed game leaves the
+/// scores. The optional body says why (`{"reason": "staff"}` by default).
+#[utoipa::path(post, path = "/api/v1/games/{id}/cancel", tag = "transitions",
+    params(("id" = i64, Path)),
+    request_body(content = Option<CancelInput>, description = "optional: why the game is cancelled"),
+    responses((status = 200, body = GameView), (status = 404),
+              (status = 409, description = "not allowed from the game's state; the problem carries `current_state` and `transition`"),
+              (status = 422)))]
+async fn cancel(
+    ctx: Ctx,
+    ApiPath(id): ApiPath<GameId>,
+    OptionalJson(input): OptionalJson<CancelInput>,
+) -> Result<axum::Json<GameView>> {
+    let reason = input.and_then(|i| i.reason).unwrap_or(CancelReason::Staff);
+    let change = GameChange::cancel(Actor::Staff(ctx.caller.role), id, reason)?;
+    transition(ctx, change).await
+}
 
 /// The game ends with its result; its souvenir is rendered and texted.
 #[utoipa::path(post, path = "/api/v1/games/{id}/complete", tag = "transitions", params(("id" = i64, Path)),

@@ -49,9 +49,12 @@ async fn list_messages(ctx: Ctx, list: Filtered<MessageListQuery>) -> Result<Res
             "id",
             "game_id",
             "kind",
+            "direction",
             "to",
+            "from",
             "body",
             "status",
+            "error_code",
             "attempts",
             "provider_id",
             "error",
@@ -62,7 +65,9 @@ async fn list_messages(ctx: Ctx, list: Filtered<MessageListQuery>) -> Result<Res
 }
 
 const STATUSES: &[&str] = &["queued", "sent", "failed", "delivered"];
-const KINDS: &[&str] = &["welcome", "recall", "souvenir"];
+const KINDS: &[&str] = &[
+    "welcome", "recall", "souvenir", "no_show", "verify", "reply",
+];
 
 fn status_param() -> utoipa::openapi::schema::Object {
     crate::query::params::one_of(STATUSES)

@@ -46,6 +46,7 @@ async fn list_shows(ctx: Ctx, list: ListParams) -> Result<Response> {
             "welcome_message",
             "recall_message",
             "souvenir_message",
+            "no_show_message",
             "created_at",
             "updated_at",
         ],

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sqlx::{Postgres, Transaction};
 
+use super::player::PlayerPolicy;
 use crate::error::Result;
 use crate::game_state::GameState;
 use crate::store::recall::RecallPolicy;
@@ -25,6 +26,7 @@ pub trait GameCues: Send + Sync + std::fmt::Debug {
 pub struct Lifecycle {
     pub(super) recall: RecallPolicy,
     pub(super) cues: Option<Arc<dyn GameCues>>,
+    pub(super) players: PlayerPolicy,
     wake: Wake,
 }
 
@@ -33,8 +35,16 @@ impl Lifecycle {
         Lifecycle {
             recall,
             cues: None,
+            players: PlayerPolicy::defaults(recall.minutes),
             wake,
         }
+    }
+
+    /// What players may do and when a recalled player is a no-show (the
+    /// defaults without).
+    pub fn with_players(mut self, players: PlayerPolicy) -> Lifecycle {
+        self.players = players;
+        self
     }
 
     /// Fires `cues` on game events (none without).
@@ -75,6 +85,22 @@ impl<T> Uncommitted<T> {
     /// not wait for anything else before committing (see `store::event_log`).
     pub fn value(&self) -> &T {
         &self.value
+    }
+
+    /// The same change, answering `f` of its value.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Uncommitted<U> {
+        Uncommitted {
+            value: f(self.value),
+            entered: self.entered,
+            wake: self.wake,
+        }
+    }
+
+    /// The value of a change that is part of a larger one, which counts and
+    /// wakes for both (it entered no state of its own).
+    pub(super) fn into_value(self) -> T {
+        debug_assert!(self.entered.is_empty());
+        self.value
     }
 
     /// Commits the transaction (to its answer, even if the caller stops

@@ -12,11 +12,15 @@
 //! - `context`: [`Lifecycle`], what every change needs, and [`Uncommitted`].
 //! - `signup`: a new player with their first game, and another game for a
 //!   player whose last one is over.
+//! - `player`: what a player does to their own game (from their page or by
+//!   text), and the no-show sweep.
 
 mod context;
+mod player;
 mod signup;
 mod transition;
 
 pub use context::{GameCues, Lifecycle, Uncommitted};
+pub use player::{Acted, PlayerPolicy, offered};
 pub use signup::SignedUp;
 pub use transition::{Changed, GameChange};

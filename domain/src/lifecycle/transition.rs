@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 
 use super::context::{Lifecycle, Uncommitted};
 use crate::error::{DomainError, Result};
-use crate::game_state::{Actor, GameState, Transition};
+use crate::game_state::{Actor, CancelReason, GameState, Transition};
 use crate::ids::{GameId, ShowId};
 use crate::models::{Completion, CompletionInput};
 use crate::store::games::{self, Transitioned};
@@ -22,6 +22,7 @@ pub struct GameChange {
     id: GameId,
     transition: Transition,
     completion: Option<Completion>,
+    reason: Option<CancelReason>,
 }
 
 impl GameChange {
@@ -37,7 +38,20 @@ impl GameChange {
             id,
             transition,
             completion: None,
+            reason: None,
         })
+    }
+
+    /// `cancel` for `reason` (staff's cancel says `staff`).
+    pub fn cancel(actor: Actor, id: GameId, reason: CancelReason) -> Result<GameChange> {
+        Ok(GameChange {
+            reason: Some(reason),
+            ..GameChange::new(actor, id, Transition::Cancel)?
+        })
+    }
+
+    pub fn id(&self) -> GameId {
+        self.id
     }
 
     /// `complete` with the game's result, checked after the actor.
@@ -48,6 +62,7 @@ impl GameChange {
             id,
             transition: Transition::Complete,
             completion: Some(result.validate()?),
+            reason: None,
         })
     }
 }
@@ -96,17 +111,22 @@ impl Lifecycle {
     }
 
     /// The guarded update of one game and its own side effects.
-    async fn step(&self, conn: &mut PgConnection, change: GameChange) -> Result<Transitioned> {
+    pub(super) async fn step(
+        &self,
+        conn: &mut PgConnection,
+        change: GameChange,
+    ) -> Result<Transitioned> {
         let GameChange {
             actor,
             id,
             transition,
             completion,
+            reason,
         } = change;
         // Checked when the change was made; the system's own recalls come
         // through here too, so the table holds for them as well.
         transition.check(actor)?;
-        let mut changed = games::transition(conn, id, transition, completion).await?;
+        let mut changed = games::transition(conn, id, transition, completion, reason).await?;
         match transition {
             Transition::Recall if changed.game.mobile_number.is_some() => {
                 let text = Job::Sms {
@@ -121,6 +141,15 @@ impl Lifecycle {
                 }
             }
             Transition::Complete => outbox::enqueue(conn, &Job::Souvenir { game_id: id }).await?,
+            Transition::Cancel
+                if reason == Some(CancelReason::NoShow) && changed.game.mobile_number.is_some() =>
+            {
+                let text = Job::Sms {
+                    game_id: id,
+                    message: MessageKind::NoShow,
+                };
+                outbox::enqueue(conn, &text).await?;
+            }
             Transition::Recall
             | Transition::Confirm
             | Transition::Queue
@@ -131,7 +160,7 @@ impl Lifecycle {
     }
 
     /// Recalls the games the window has room for (see `recall::due`).
-    async fn fill_recall_window(
+    pub(super) async fn fill_recall_window(
         &self,
         conn: &mut PgConnection,
         show_id: ShowId,
@@ -153,7 +182,7 @@ impl Lifecycle {
 
     /// The cues and event rows of the games changed; returns the states
     /// they entered, to count once committed.
-    async fn record(
+    pub(super) async fn record(
         &self,
         conn: &mut PgConnection,
         changed: &[&Transitioned],

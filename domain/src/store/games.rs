@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use sqlx::PgConnection;
 
 use crate::error::{DomainError, Result, ResultExt};
-use crate::game_state::{GameState, IllegalTransition, Transition};
+use crate::game_state::{CancelReason, GameState, IllegalTransition, Transition};
 use crate::ids::{GameId, PlayerId, ShowId};
 use crate::models::{Completion, Game};
 use crate::store::{Order, Page, Paged, fetch_page};
@@ -27,6 +27,7 @@ pub async fn transition(
     id: GameId,
     transition: Transition,
     completion: Option<Completion>,
+    reason: Option<CancelReason>,
 ) -> Result<Transitioned> {
     let target = transition.target();
     let row = sqlx::query_as::<_, Transitioned>(concat!(
@@ -38,6 +39,10 @@ pub async fn transition(
              playing_at   = coalesce(games.playing_at,   CASE WHEN $2 = 'playing'::game_state   THEN now() END), \
              completed_at = coalesce(games.completed_at, CASE WHEN $2 = 'completed'::game_state THEN now() END), \
              cancelled_at = coalesce(games.cancelled_at, CASE WHEN $2 = 'cancelled'::game_state THEN now() END), \
+             queue_key = CASE WHEN $2 = 'queued'::game_state THEN nextval('games_queue_key') ELSE games.queue_key END, \
+             recall_started_at = CASE WHEN $2 = 'recalled'::game_state THEN now() ELSE games.recall_started_at END, \
+             acknowledged_at = CASE WHEN $2 = 'recalled'::game_state THEN NULL ELSE games.acknowledged_at END, \
+             cancel_reason = CASE WHEN $2 = 'cancelled'::game_state THEN coalesce($7, 'staff') ELSE games.cancel_reason END, \
              score    = coalesce($4, games.score), \
              distance = coalesce($5, games.distance), \
              homeruns = coalesce($6, games.homeruns) \
@@ -54,6 +59,7 @@ pub async fn transition(
     .bind(completion.map(|c| c.score))
     .bind(completion.map(|c| c.distance))
     .bind(completion.map(|c| c.homeruns))
+    .bind(reason)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(row) = row {
@@ -107,6 +113,48 @@ pub async fn get(conn: &mut PgConnection, id: GameId) -> Result<Game> {
     .fetch_optional(conn)
     .await?
     .ok_or(DomainError::NotFound("game"))
+}
+
+/// Reads a game and locks its row until the transaction ends.
+pub async fn lock(conn: &mut PgConnection, id: GameId) -> Result<Game> {
+    sqlx::query_as::<_, Game>(concat!(
+        "SELECT ",
+        game_columns!(),
+        " FROM games g",
+        game_joins!(),
+        "WHERE g.id = $1 FOR UPDATE OF g"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(DomainError::NotFound("game"))
+}
+
+/// "On my way": the first answer to the current recall counts.
+pub async fn acknowledge(conn: &mut PgConnection, id: GameId) -> Result<Game> {
+    sqlx::query(
+        "UPDATE games SET acknowledged_at = coalesce(acknowledged_at, now()) \
+         WHERE id = $1 AND state = 'recalled'",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    get(conn, id).await
+}
+
+/// Games still recalled `minutes` after their last recall (twice that
+/// after "On my way"), locked, passing over games someone else is changing
+/// (the next sweep sees them).
+pub async fn no_shows(conn: &mut PgConnection, minutes: i64) -> Result<Vec<GameId>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM games WHERE state = 'recalled' \
+           AND recall_started_at < clock_timestamp() - make_interval(mins => \
+               (CASE WHEN acknowledged_at IS NULL THEN $1 ELSE 2 * $1 END)::int) \
+         ORDER BY recall_started_at, id LIMIT 500 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(minutes)
+    .fetch_all(conn)
+    .await?)
 }
 
 pub async fn get_many(conn: &mut PgConnection, ids: &[GameId]) -> Result<Vec<Game>> {

@@ -21,6 +21,10 @@ pub enum Kind {
     Welcome,
     Recall,
     Souvenir,
+    NoShow,
+    Verify,
+    /// A text a player sent in (direction `inbound`).
+    Reply,
 }
 
 impl From<MessageKind> for Kind {
@@ -29,6 +33,7 @@ impl From<MessageKind> for Kind {
             MessageKind::Welcome => Kind::Welcome,
             MessageKind::Recall => Kind::Recall,
             MessageKind::Souvenir => Kind::Souvenir,
+            MessageKind::NoShow => Kind::NoShow,
         }
     }
 }
@@ -45,18 +50,41 @@ pub enum Status {
     Delivered,
 }
 
-from_str_by_serde_name!(Status, Kind);
+/// Which way a text went.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
+#[sqlx(type_name = "message_direction", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Outbound,
+    Inbound,
+}
+
+from_str_by_serde_name!(Status, Kind, Direction);
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Message {
     #[schema(value_type = i64)]
     pub id: i64,
-    #[schema(value_type = i64)]
-    pub game_id: GameId,
+    /// Null for a text that came in from a number with no game.
+    #[schema(value_type = Option<i64>)]
+    pub game_id: Option<GameId>,
     pub kind: Kind,
+    pub direction: Direction,
+    /// The number texted, or for an inbound text the number it came from.
+    #[serde(skip)]
     pub to: String,
+    /// An outbound text's recipient.
+    #[serde(rename = "to", skip_serializing_if = "Option::is_none")]
+    pub to_number: Option<String>,
+    /// An inbound text's sender.
+    #[serde(rename = "from", skip_serializing_if = "Option::is_none")]
+    pub from_number: Option<String>,
     pub body: String,
     pub status: Status,
+    /// The provider's error code (Twilio's, such as `30003`).
+    pub error_code: Option<String>,
     pub attempts: i32,
     #[serde(skip)]
     pub attempt_started_at: Option<DateTime<Utc>>,
@@ -68,12 +96,16 @@ pub struct Message {
 
 macro_rules! message_columns {
     () => {
-        "id, game_id, kind, \"to\", body, status, attempts, attempt_started_at, provider_id, error, created_at, sent_at"
+        "id, game_id, kind, direction, \"to\", \
+         CASE WHEN direction = 'outbound' THEN \"to\" END AS to_number, \
+         CASE WHEN direction = 'inbound' THEN \"to\" END AS from_number, \
+         body, status, error_code, attempts, attempt_started_at, provider_id, error, created_at, sent_at"
     };
 }
 
 /// The text a job asks for: created on the job's first run from the game's
-/// player and show (`{url}` in the souvenir text becomes `link`), found
+/// player and show (`{url}` in the souvenir text becomes `link`, `{link}`
+/// in any text the player's page under `public_base_url`), found
 /// again on every later run. `None` when the player has no mobile number.
 pub async fn prepare(
     conn: &mut PgConnection,
@@ -81,12 +113,15 @@ pub async fn prepare(
     game_id: GameId,
     kind: Kind,
     link: Option<&str>,
+    public_base_url: &str,
 ) -> Result<Option<Message>> {
     sqlx::query(
         "INSERT INTO messages (outbox_id, game_id, kind, \"to\", body) \
          SELECT $1, g.id, $3, p.mobile_number, \
-                replace(CASE $3 WHEN 'welcome' THEN s.welcome_message WHEN 'recall' THEN s.recall_message \
-                                ELSE s.souvenir_message END, '{url}', coalesce($4, '')) \
+                replace(replace(CASE $3 WHEN 'welcome' THEN s.welcome_message WHEN 'recall' THEN s.recall_message \
+                                        WHEN 'no_show' THEN s.no_show_message ELSE s.souvenir_message END, \
+                                '{url}', coalesce($4, '')), \
+                        '{link}', rtrim($5, '/') || '/p/' || coalesce(g.player_code, '')) \
          FROM games g JOIN players p ON p.id = g.player_id JOIN shows s ON s.id = g.show_id \
          WHERE g.id = $2 AND p.mobile_number IS NOT NULL \
          ON CONFLICT (outbox_id) DO NOTHING",
@@ -95,6 +130,7 @@ pub async fn prepare(
     .bind(game_id)
     .bind(kind)
     .bind(link)
+    .bind(public_base_url)
     .execute(&mut *conn)
     .await?;
     Ok(sqlx::query_as::<_, Message>(concat!(

@@ -7,7 +7,8 @@ macro_rules! game_columns {
     () => {
         "g.id, g.player_id, g.show_id, g.state, g.score, g.distance, g.homeruns, \
          g.created_at, g.updated_at, g.queued_at, g.recalled_at, g.confirmed_at, \
-         g.playing_at, g.completed_at, g.cancelled_at, g.souvenir_url, \
+         g.playing_at, g.completed_at, g.cancelled_at, g.cancel_reason, g.acknowledged_at, \
+         g.later_count, g.recall_started_at, g.souvenir_url, g.player_code, \
          p.first_name, p.last_name, p.mobile_number, p.email, t.name AS team "
     };
 }
@@ -27,6 +28,7 @@ pub mod messages;
 pub mod outbox;
 pub mod players;
 pub mod purge;
+pub mod queue_order;
 pub mod recall;
 pub mod scores;
 pub mod sessions;

@@ -15,6 +15,8 @@ pub enum MessageKind {
     Welcome,
     Recall,
     Souvenir,
+    /// The show's `no_show_message`, once, when the sweep cancels a no-show.
+    NoShow,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
 //! Auto-recall's queries: keep `size` players recalled (texted to come back)
-//! at a time, taking the longest-queued first.
+//! at a time, taking them from the front of the line (the queue key's order).
 
 use sqlx::PgConnection;
 
@@ -27,7 +27,7 @@ impl Default for RecallPolicy {
 /// Class of the per-show advisory lock that serializes auto-recall.
 const RECALL_LOCK_CLASS: i32 = 0x6f64_0001;
 
-/// The games auto-recall should recall now: the oldest-queued games of a
+/// The games auto-recall should recall now: the games at the front of a
 /// show whose players have a mobile number, as many as the window has room
 /// for (active recalls are those recalled within the window). Takes a
 /// transaction-scoped lock per show, held until the caller commits, so
@@ -43,16 +43,12 @@ pub async fn due(
     if !policy.enabled || policy.size <= 0 {
         return Ok(Vec::new());
     }
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashint8($2))")
-        .bind(RECALL_LOCK_CLASS)
-        .bind(show_id)
-        .execute(&mut *conn)
-        .await?;
+    lock_show(conn, show_id).await?;
     // clock_timestamp(), not now(): the transaction may have waited for the
     // lock, and the window is about the present.
     let active: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM games WHERE show_id = $1 AND state = 'recalled' \
-           AND recalled_at > clock_timestamp() - make_interval(mins => $2::int)",
+           AND recall_started_at > clock_timestamp() - make_interval(mins => $2::int)",
     )
     .bind(show_id)
     .bind(policy.minutes as i32)
@@ -70,13 +66,24 @@ pub async fn due(
     Ok(sqlx::query_scalar(
         "SELECT g.id FROM games g JOIN players p ON p.id = g.player_id \
          WHERE g.show_id = $1 AND g.state = 'queued' AND p.mobile_number IS NOT NULL \
-         ORDER BY g.queued_at, g.id LIMIT $2 \
+         ORDER BY g.queue_key, g.id LIMIT $2 \
          FOR NO KEY UPDATE OF g SKIP LOCKED",
     )
     .bind(show_id)
     .bind(room)
     .fetch_all(&mut *conn)
     .await?)
+}
+
+/// Takes the show's line lock until the transaction ends: auto-recall and
+/// moves in the line ("later") of one show take turns.
+pub async fn lock_show(conn: &mut PgConnection, show_id: ShowId) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashint8($2))")
+        .bind(RECALL_LOCK_CLASS)
+        .bind(show_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// The shows that have queued games: what the periodic sweep visits.

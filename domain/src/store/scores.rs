@@ -8,8 +8,9 @@ use crate::error::Result;
 use crate::ids::{GameId, PlayerId, ShowId, TeamId};
 use crate::models::{DayScore, Game};
 
-/// Games of a show that are in line or playing, in the order they were
-/// reached: the API splits them by state.
+/// Games of a show that are in line or playing, each state in its order
+/// (the waiting line by queue key, the others by when they got there): the
+/// API splits them by state.
 pub async fn queue(conn: &mut PgConnection, show_id: ShowId) -> Result<Vec<Game>> {
     Ok(sqlx::query_as::<_, Game>(concat!(
         "SELECT ",
@@ -17,8 +18,8 @@ pub async fn queue(conn: &mut PgConnection, show_id: ShowId) -> Result<Vec<Game>
         " FROM games g",
         game_joins!(),
         "WHERE g.show_id = $1 AND g.state IN ('playing', 'confirmed', 'recalled', 'queued') \
-         ORDER BY CASE g.state WHEN 'playing' THEN g.playing_at WHEN 'confirmed' THEN g.confirmed_at \
-                               WHEN 'recalled' THEN g.recalled_at ELSE g.queued_at END, g.id"
+         ORDER BY g.state, CASE g.state WHEN 'playing' THEN g.playing_at WHEN 'confirmed' THEN g.confirmed_at \
+                               WHEN 'recalled' THEN g.recall_started_at END, g.queue_key, g.id"
     ))
     .bind(show_id)
     .fetch_all(conn)

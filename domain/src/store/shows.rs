@@ -4,7 +4,9 @@ use sqlx::PgConnection;
 
 use crate::error::{DomainError, Result};
 use crate::ids::ShowId;
-use crate::models::{DEFAULT_RECALL, DEFAULT_SOUVENIR, DEFAULT_WELCOME, Show, ShowChanges};
+use crate::models::{
+    DEFAULT_NO_SHOW, DEFAULT_RECALL, DEFAULT_SOUVENIR, DEFAULT_WELCOME, Show, ShowChanges,
+};
 use crate::store::{Page, Paged, fetch_page};
 
 /// Creates a show; messages not given get the defaults.
@@ -16,15 +18,16 @@ pub async fn insert(conn: &mut PgConnection, changes: &ShowChanges) -> Result<Sh
         ));
     };
     Ok(sqlx::query_as::<_, Show>(
-        "INSERT INTO shows (name, date, welcome_message, recall_message, souvenir_message) \
-         VALUES ($1, $2, $3, $4, $5) \
-         RETURNING id, name, date, welcome_message, recall_message, souvenir_message, created_at, updated_at",
+        "INSERT INTO shows (name, date, welcome_message, recall_message, souvenir_message, no_show_message) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         RETURNING id, name, date, welcome_message, recall_message, souvenir_message, no_show_message, created_at, updated_at",
     )
     .bind(name)
     .bind(date)
     .bind(changes.welcome_message.as_deref().unwrap_or(DEFAULT_WELCOME))
     .bind(changes.recall_message.as_deref().unwrap_or(DEFAULT_RECALL))
     .bind(changes.souvenir_message.as_deref().unwrap_or(DEFAULT_SOUVENIR))
+    .bind(changes.no_show_message.as_deref().unwrap_or(DEFAULT_NO_SHOW))
     .fetch_one(conn)
     .await?)
 }
@@ -33,9 +36,9 @@ pub async fn update(conn: &mut PgConnection, id: ShowId, changes: &ShowChanges) 
     sqlx::query_as::<_, Show>(
         "UPDATE shows SET name = coalesce($2, name), date = coalesce($3, date), \
             welcome_message = coalesce($4, welcome_message), recall_message = coalesce($5, recall_message), \
-            souvenir_message = coalesce($6, souvenir_message) \
+            souvenir_message = coalesce($6, souvenir_message), no_show_message = coalesce($7, no_show_message) \
          WHERE id = $1 \
-         RETURNING id, name, date, welcome_message, recall_message, souvenir_message, created_at, updated_at",
+         RETURNING id, name, date, welcome_message, recall_message, souvenir_message, no_show_message, created_at, updated_at",
     )
     .bind(id)
     .bind(changes.name.as_deref())
@@ -43,6 +46,7 @@ pub async fn update(conn: &mut PgConnection, id: ShowId, changes: &ShowChanges) 
     .bind(changes.welcome_message.as_deref())
     .bind(changes.recall_message.as_deref())
     .bind(changes.souvenir_message.as_deref())
+    .bind(changes.no_show_message.as_deref())
     .fetch_optional(conn)
     .await?
     .ok_or(DomainError::NotFound("show"))
@@ -50,7 +54,7 @@ pub async fn update(conn: &mut PgConnection, id: ShowId, changes: &ShowChanges) 
 
 pub async fn get(conn: &mut PgConnection, id: ShowId) -> Result<Show> {
     sqlx::query_as::<_, Show>(
-        "SELECT id, name, date, welcome_message, recall_message, souvenir_message, created_at, updated_at \
+        "SELECT id, name, date, welcome_message, recall_message, souvenir_message, no_show_message, created_at, updated_at \
          FROM shows WHERE id = $1",
     )
     .bind(id)
@@ -62,7 +66,7 @@ pub async fn get(conn: &mut PgConnection, id: ShowId) -> Result<Show> {
 /// The show with the latest date (the newest one on a tie), if any.
 pub async fn current(conn: &mut PgConnection) -> Result<Option<Show>> {
     Ok(sqlx::query_as::<_, Show>(
-        "SELECT id, name, date, welcome_message, recall_message, souvenir_message, created_at, updated_at \
+        "SELECT id, name, date, welcome_message, recall_message, souvenir_message, no_show_message, created_at, updated_at \
          FROM shows ORDER BY date DESC, id DESC LIMIT 1",
     )
     .fetch_optional(conn)
@@ -88,7 +92,7 @@ pub async fn resolve(conn: &mut PgConnection, id: Option<ShowId>) -> Result<Show
 /// Newest first.
 pub async fn list(conn: &mut PgConnection, page: Page) -> Result<Paged<Show>> {
     let query = sqlx::query_as(
-        "SELECT * FROM (SELECT id, name, date, welcome_message, recall_message, souvenir_message, created_at, updated_at, \
+        "SELECT * FROM (SELECT id, name, date, welcome_message, recall_message, souvenir_message, no_show_message, created_at, updated_at, \
                 -(date - DATE '2000-01-01')::bigint AS sort_key, -id AS sort_id FROM shows) q \
          WHERE ($1::bigint IS NULL OR (sort_key, sort_id) > ($1, $2)) \
          ORDER BY sort_key, sort_id LIMIT $3",

@@ -66,6 +66,7 @@ pub async fn send_text(
         game_id,
         Kind::from(kind),
         link.as_deref(),
+        &deps.public_base_url,
     )
     .await?
     else {
