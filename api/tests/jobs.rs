@@ -150,11 +150,18 @@ async fn signup_recall_and_completion_send_one_text_each_and_a_1080_jpeg_souveni
         "the player has a photo_url: {updated}"
     );
 
+    // `{link}` in the default texts is the player's page, which the tablet
+    // sees as `player_link`.
+    let link = player["active_game"]["player_link"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a tablet sees the player's link: {player}"));
+    assert!(link.starts_with(&format!("{}/p/", ondeck.base)), "{link}");
+    let with_link = |field_name: &str| field(&show, field_name).replace("{link}", link);
     let texts = stack.texts_to(&number, 1, Duration::from_secs(30)).await;
     assert_eq!(
         texts[0].body,
-        field(&show, "welcome_message"),
-        "the welcome text is the show's"
+        with_link("welcome_message"),
+        "the welcome text is the show's, with the player's link"
     );
     assert_eq!(
         texts[0].from.as_deref(),
@@ -167,8 +174,8 @@ async fn signup_recall_and_completion_send_one_text_each_and_a_1080_jpeg_souveni
     let recall = &texts[1];
     assert_eq!(
         recall.body,
-        field(&show, "recall_message"),
-        "the recall text is the show's"
+        with_link("recall_message"),
+        "the recall text is the show's, with the player's link"
     );
     let validity = recall
         .validity_period
@@ -269,7 +276,13 @@ async fn a_text_the_provider_answers_503_three_times_goes_out_once_on_the_fourth
     let game = game_of(&player);
 
     let texts = stack.texts_to(&number, 1, Duration::from_secs(45)).await;
-    assert_eq!(texts[0].body, field(&show, "welcome_message"));
+    let link = player["active_game"]["player_link"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        texts[0].body,
+        field(&show, "welcome_message").replace("{link}", link)
+    );
     assert_eq!(
         stack.twilio.failed(),
         3,

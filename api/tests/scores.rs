@@ -171,12 +171,13 @@ async fn queue_splits_games_by_state_and_lists_the_waiting_in_queue_order(pool: 
     let elsewhere = id(&app.signup(body).await["active_game"]);
     app.transition(elsewhere, "queue").await.expect(200);
     let mut queued = vec![];
-    for at in ["10:05", "10:00", "10:05", "09:00"] {
+    // The line is ordered by queue key ("later" moves games back), ties by
+    // id; the time a game was first queued does not count.
+    for key in ["10.5", "10", "10.5", "9"] {
         let game = app.game_in("queued").await;
-        let sql = "UPDATE games SET queued_at = $1::timestamptz WHERE id = $2";
-        let at = format!("2026-11-21T{at}:00Z");
-        let update = sqlx::query(sql).bind(at).bind(game);
-        update.execute(&app.pool).await.expect("set queued_at");
+        let sql = "UPDATE games SET queue_key = $1::numeric, queued_at = now() - interval '1 hour' WHERE id = $2";
+        let update = sqlx::query(sql).bind(key).bind(game);
+        update.execute(&app.pool).await.expect("set queue_key");
         queued.push(game);
     }
 
@@ -186,7 +187,7 @@ async fn queue_splits_games_by_state_and_lists_the_waiting_in_queue_order(pool: 
     assert_eq!(ids(&queue["recalled"], "id"), [recalled], "{queue}");
     let order = [queued[3], queued[1], queued[0], queued[2]];
     let waiting = ids(&queue["waiting"], "id");
-    assert_eq!(waiting, order, "by queued_at, then id: {queue}");
+    assert_eq!(waiting, order, "by queue key, then id: {queue}");
     let positions = ids(&queue["waiting"], "position");
     assert_eq!(positions, [1, 2, 3, 4], "1-based positions");
 }
@@ -384,7 +385,8 @@ async fn completing_and_cancelling_keep_two_players_with_a_mobile_recalled(pool:
     // A recall older than RECALL_WINDOW_MINUTES (20) no longer counts.
     let late = app.new_game_with_mobile("Late", 200).await;
     app.transition(late, "queue").await.expect(200);
-    let sql = "UPDATE games SET recalled_at = now() - interval '21 minutes' WHERE id = $1";
+    let sql = "UPDATE games SET recalled_at = now() - interval '21 minutes', \
+               recall_started_at = now() - interval '21 minutes' WHERE id = $1";
     let update = sqlx::query(sql).bind(m[3]);
     update.execute(&app.pool).await.expect("age a recall");
     app.game_in("completed").await;
