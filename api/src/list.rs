@@ -196,11 +196,18 @@ impl IntoParams for ListParams {
     }
 }
 
+/// Fields no export carries, at any depth: a player's link is the only
+/// credential of their page, and a spreadsheet travels.
+const NEVER_EXPORTED: &[&str] = &["player_link"];
+
 /// Flattens nested objects into `parent.child` columns.
 fn flatten(prefix: &str, value: &Value, out: &mut Map<String, Value>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
+                if NEVER_EXPORTED.contains(&k.as_str()) {
+                    continue;
+                }
                 let key = if prefix.is_empty() {
                     k.clone()
                 } else {
