@@ -74,6 +74,8 @@ function person(game) {
     { class: fresh(game) ? "fresh" : null, dataset: { game: game.id } },
     h("span", { class: "name" }, displayName(game.player)),
     team ? h("span", { class: "team" }, team) : null,
+    // The player answered the recall: "On my way" on their page or by text.
+    game.state === "recalled" && game.acknowledged_at ? h("span", { class: "omw" }, "on the way") : null,
   );
 }
 
