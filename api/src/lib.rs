@@ -82,6 +82,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         ))
         .merge(routes::media::public_router())
         .merge(routes::pages::router())
+        .merge(routes::player_pages::router().split_for_parts().0)
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(axum::middleware::from_fn_with_state(
             (state.clone(), limits.clone()),
