@@ -147,7 +147,12 @@ async fn hide_bare_errors(response: axum::response::Response) -> axum::response:
     }
     let status = response.status();
     let detail = status.canonical_reason().unwrap_or("error").to_lowercase();
-    error::problem(status, "http", &detail, Default::default()).into_response()
+    let mut problem = error::problem(status, "http", &detail, Default::default()).into_response();
+    // A 405 says which methods the resource has (RFC 9110).
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        problem.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    problem
 }
 
 /// A panicking handler answers a plain 500 problem; the panic is logged, and

@@ -97,6 +97,26 @@ fn no_such_page() -> ApiError {
     ApiError::NotFound("no such page: the link is wrong or has expired".into())
 }
 
+/// The code in the path; one that does not even decode (invalid UTF-8)
+/// opens nothing, like any other malformed code.
+struct Code(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Code {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+        let params = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| no_such_page())?;
+        params
+            .0
+            .into_iter()
+            .find(|(name, _)| name == "code")
+            .map(|(_, code)| Code(code))
+            .ok_or_else(no_such_page)
+    }
+}
+
 /// The game `code` opens, with its show's name.
 async fn open(conn: &mut PgConnection, code: &str) -> Result<(Game, String)> {
     if !well_formed(code) {
@@ -146,7 +166,7 @@ async fn status_of(
 
 /// The player's page: their game's state in words, and a button for each
 /// action legal now.
-async fn player_page(State(state): State<AppState>, Path(code): Path<String>) -> Result<Response> {
+async fn player_page(State(state): State<AppState>, Code(code): Code) -> Result<Response> {
     let mut conn = state.db.acquire().await?;
     let (game, show) = open(&mut conn, &code).await?;
     let status = status_of(&mut conn, &state, game, show).await?;
@@ -159,7 +179,7 @@ async fn player_page(State(state): State<AppState>, Path(code): Path<String>) ->
     security(()),
     responses((status = 200, body = PlayerStatus),
               (status = 404, description = "the code is unknown, malformed or expired")))]
-async fn status(State(state): State<AppState>, Path(code): Path<String>) -> Result<Response> {
+async fn status(State(state): State<AppState>, Code(code): Code) -> Result<Response> {
     let mut conn = state.db.acquire().await?;
     let (game, show) = open(&mut conn, &code).await?;
     let status = status_of(&mut conn, &state, game, show).await?;
@@ -182,14 +202,16 @@ async fn status(State(state): State<AppState>, Path(code): Path<String>) -> Resu
               (status = 413, description = "the body is too large")))]
 async fn act(
     State(state): State<AppState>,
-    Path((code, action)): Path<(String, String)>,
+    Code(code): Code,
+    Path(params): Path<Vec<(String, String)>>,
     headers: HeaderMap,
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     if body.is_err() {
         return Err(ApiError::PayloadTooLarge("4 KiB"));
     }
-    let Ok(action) = action.parse::<PlayerAction>() else {
+    let action = params.into_iter().find(|(name, _)| name == "action");
+    let Some(Ok(action)) = action.map(|(_, a)| a.parse::<PlayerAction>()) else {
         return Err(ApiError::NotFound(
             "no such action: coming, later, leave or rejoin".into(),
         ));
