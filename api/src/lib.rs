@@ -82,6 +82,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         ))
         .merge(routes::media::public_router())
         .merge(routes::pages::router())
+        .merge(routes::player_pages::router().split_for_parts().0)
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(axum::middleware::from_fn_with_state(
             (state.clone(), limits.clone()),
@@ -146,7 +147,12 @@ async fn hide_bare_errors(response: axum::response::Response) -> axum::response:
     }
     let status = response.status();
     let detail = status.canonical_reason().unwrap_or("error").to_lowercase();
-    error::problem(status, "http", &detail, Default::default()).into_response()
+    let mut problem = error::problem(status, "http", &detail, Default::default()).into_response();
+    // A 405 says which methods the resource has (RFC 9110).
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        problem.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    problem
 }
 
 /// A panicking handler answers a plain 500 problem; the panic is logged, and

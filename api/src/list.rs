@@ -238,11 +238,14 @@ fn cell(value: &Value) -> String {
     }
 }
 
-/// One item as a CSV row: its fields, nested objects flattened.
+/// One item as a CSV row: its fields, nested objects flattened. A player's
+/// link (`player_link`, at any depth) is never exported: an export outlives
+/// the session that made it, and the link is the page's only credential.
 fn csv_row<T: Serialize>(item: &T) -> Result<Map<String, Value>> {
     let value = serde_json::to_value(item).map_err(|e| ApiError::Internal(e.into()))?;
     let mut row = Map::new();
     flatten("", &value, &mut row);
+    row.retain(|key, _| key != "player_link" && !key.ends_with(".player_link"));
     Ok(row)
 }
 

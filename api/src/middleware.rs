@@ -316,8 +316,13 @@ enum RateKey {
 /// and the number of event streams.
 pub struct Limits {
     rate: Option<DefaultKeyedRateLimiter<RateKey>>,
+    /// Requests to players' pages per client address
+    /// (`PLAYER_RATE_LIMIT_PER_MINUTE`).
+    players: Option<DefaultKeyedRateLimiter<RateKey>>,
     /// When idle keys were last dropped from `rate`.
     swept: Mutex<Instant>,
+    /// When idle keys were last dropped from `players`.
+    swept_players: Mutex<Instant>,
     /// One permit per open `GET /api/v1/events` stream.
     sse: Arc<tokio::sync::Semaphore>,
     /// Open streams per token, at most `sse_per_token` each: one leaked
@@ -362,15 +367,21 @@ const MAX_IDLE_KEYS: usize = 100_000;
 
 impl Limits {
     pub fn new(config: &Config) -> Limits {
+        let nonzero = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
         let rate = config.http.rate_limit.map(|limit| {
-            let nonzero = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
             RateLimiter::keyed(
                 Quota::per_second(nonzero(limit.per_second)).allow_burst(nonzero(limit.burst)),
             )
         });
+        let players = config
+            .http
+            .player_rate_per_minute
+            .map(|n| RateLimiter::keyed(Quota::per_minute(nonzero(n))));
         Limits {
             rate,
+            players,
             swept: Mutex::new(Instant::now()),
+            swept_players: Mutex::new(Instant::now()),
             sse: Arc::new(tokio::sync::Semaphore::new(config.http.sse_max_subscribers)),
             sse_by_token: Arc::default(),
             sse_per_token: config.http.sse_max_per_token,
@@ -399,9 +410,20 @@ impl Limits {
 
     /// `None` when `key` may go on, else how long it should wait.
     fn wait(&self, key: RateKey) -> Option<Duration> {
-        let rate = self.rate.as_ref()?;
-        let due = self
-            .swept
+        Self::wait_in(self.rate.as_ref()?, &self.swept, key)
+    }
+
+    /// [`Limits::wait`] for a player's page, per client address.
+    fn wait_player(&self, key: RateKey) -> Option<Duration> {
+        Self::wait_in(self.players.as_ref()?, &self.swept_players, key)
+    }
+
+    fn wait_in(
+        rate: &DefaultKeyedRateLimiter<RateKey>,
+        swept: &Mutex<Instant>,
+        key: RateKey,
+    ) -> Option<Duration> {
+        let due = swept
             .try_lock()
             .ok()
             .filter(|at| at.elapsed() >= SWEEP_EVERY || rate.len() > MAX_IDLE_KEYS);
@@ -432,17 +454,21 @@ pub async fn rate_limit(
     req: Request,
     next: Next,
 ) -> Response {
+    if req.uri().path().starts_with("/p/") {
+        // Players' pages carry no token: only their own limit applies.
+        if let Some(wait) = limits.wait_player(peer_key(&req)) {
+            return too_many_requests(wait);
+        }
+        return next.run(req).await;
+    }
     if limits.rate.is_none() || UNLIMITED.contains(&req.uri().path()) {
         return next.run(req).await;
     }
+    let peer = peer_key(&req);
     let (mut parts, body) = req.into_parts();
     let caller = match crate::auth::cached(&state, &parts) {
         Some(caller) => Some(caller),
         None => {
-            let peer = parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(RateKey::UnknownPeer, |peer| RateKey::Peer(peer.0.ip()));
             if let Some(wait) = limits.wait(peer) {
                 return too_many_requests(wait);
             }
@@ -457,6 +483,13 @@ pub async fn rate_limit(
         }
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// The client address a request counts against without a token.
+fn peer_key(req: &Request) -> RateKey {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(RateKey::UnknownPeer, |peer| RateKey::Peer(peer.0.ip()))
 }
 
 fn too_many_requests(wait: Duration) -> Response {

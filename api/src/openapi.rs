@@ -85,6 +85,17 @@ fn new_show_schema(doc: &mut OpenApi) {
     }
 }
 
+/// An operation that needs no token: its security is one empty requirement
+/// (`security(())`), which lifts the document's global bearer requirement.
+pub fn is_public(operation: &Operation) -> bool {
+    operation.security.as_ref().is_some_and(|requirements| {
+        !requirements.is_empty()
+            && requirements
+                .iter()
+                .all(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
+    })
+}
+
 /// The errors any operation may answer, described once rather than on every
 /// handler: 401 (no valid token), 403 (a role not allowed), 429 (rate
 /// limited) and 503 (the database unavailable) everywhere; 404 where the path
@@ -100,11 +111,13 @@ fn document_errors(operation: &mut Operation) {
     );
     let has_body = operation.request_body.is_some();
     let mut statuses = vec![
-        ("401", "no valid bearer token"),
-        ("403", "the token's role may not do this"),
         ("429", "too many requests; see Retry-After"),
         ("503", "the database is unavailable; see Retry-After"),
     ];
+    if !is_public(operation) {
+        statuses.push(("401", "no valid bearer token"));
+        statuses.push(("403", "the token's role may not do this"));
+    }
     if has_path_id {
         statuses.push(("404", "no such resource"));
     }

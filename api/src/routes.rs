@@ -9,6 +9,7 @@ pub mod media;
 pub mod messages;
 pub mod ops;
 pub mod pages;
+pub mod player_pages;
 pub mod players;
 pub mod shows;
 pub mod teams;
@@ -32,6 +33,9 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(events::router())
         .merge(cues::router())
         .split_for_parts();
+    // The player's page is served outside `/api/v1` (see `lib.rs`), but its
+    // JSON endpoints are documented with the rest.
+    doc.merge(player_pages::router().split_for_parts().1);
     crate::openapi::finish(&mut doc);
     (router, doc)
 }
@@ -52,7 +56,14 @@ mod tests {
         for (path, item) in paths {
             for (method, operation) in item.as_object().expect("path item") {
                 let responses = &operation["responses"];
-                for status in ["401", "403", "429", "503"] {
+                let public = operation["security"] == serde_json::json!([{}]);
+                assert_eq!(public, path.starts_with("/p/"), "{method} {path}");
+                let statuses: &[&str] = if public {
+                    &["429", "503"]
+                } else {
+                    &["401", "403", "429", "503"]
+                };
+                for &status in statuses {
                     let schema =
                         &responses[status]["content"]["application/problem+json"]["schema"];
                     assert_eq!(
@@ -70,6 +81,36 @@ mod tests {
             }
         }
         assert!(doc["components"]["schemas"]["Problem"]["properties"]["type"].is_object());
+    }
+
+    #[test]
+    fn the_players_page_is_documented_without_a_token() {
+        let doc = document();
+        let status = &doc["paths"]["/p/{code}/status"]["get"];
+        assert_eq!(status["security"], serde_json::json!([{}]));
+        assert!(status["responses"].get("401").is_none());
+        let body = &status["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(body["$ref"], "#/components/schemas/PlayerStatus");
+        let props = &doc["components"]["schemas"]["PlayerStatus"]["properties"];
+        for field in [
+            "state",
+            "position",
+            "eta_seconds",
+            "recall_expires_at",
+            "acknowledged_at",
+            "cancel_reason",
+            "score",
+            "distance",
+            "homeruns",
+            "rank",
+            "souvenir_url",
+            "actions",
+        ] {
+            assert!(props[field].is_object(), "{field}");
+        }
+        let act = &doc["paths"]["/p/{code}/{action}"]["post"];
+        assert_eq!(act["security"], serde_json::json!([{}]));
+        assert!(act["responses"]["409"].is_object());
     }
 
     #[test]

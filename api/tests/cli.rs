@@ -500,13 +500,17 @@ async fn purge_removes_the_pii_of_players_whose_games_ended_and_keeps_their_scor
     );
     let links = format!(
         "SELECT count(*) FROM short_links WHERE game_id IN ({ada_game}, {bea_game}) \
-         UNION ALL SELECT count(*) FROM games WHERE id IN ({ada_game}, {bea_game}) AND souvenir_url IS NOT NULL"
+         UNION ALL SELECT count(*) FROM games WHERE id IN ({ada_game}, {bea_game}) AND souvenir_url IS NOT NULL \
+         UNION ALL SELECT count(*) FROM games WHERE id IN ({ada_game}, {bea_game}) \
+             AND (player_code IS NOT NULL OR code_hash IS NOT NULL) \
+         UNION ALL SELECT count(*) FROM games WHERE player_code IS NOT NULL"
     );
     let links = sqlx::query_scalar::<_, i64>(AssertSqlSafe(links))
         .fetch_all(&db.pool)
         .await
         .expect("links");
-    assert_eq!(links, vec![0, 0], "no souvenir link left");
+    assert_eq!(links[..3], [0, 0, 0], "no souvenir link or page left");
+    assert!(links[3] > 0, "the others' pages still work");
     let events = format!(
         "SELECT count(*) FROM events WHERE payload ->> 'id' IN ('{ada_game}', '{bea_game}') \
          AND payload #>> '{{player,last_name}}' = 'L' AND payload -> 'souvenir_url' = 'null'"

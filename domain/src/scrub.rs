@@ -18,6 +18,11 @@ static SECRET: LazyLock<Regex> = LazyLock::new(|| {
 static SHORT_LINK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"/s/[A-Za-z0-9]+").expect("a valid regex"));
 
+/// The code of a player's page, `/p/{code}`: whoever has it acts for the
+/// player.
+static PLAYER_LINK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"/p/[A-Za-z0-9_\-]+").expect("a valid regex"));
+
 /// Seven or more digits, possibly written with `+`, spaces, dashes, dots
 /// or parentheses between them: any phone number, E.164 or as typed. It
 /// also blanks long ids and dates, which is the price of never missing a
@@ -32,6 +37,7 @@ pub fn scrub_text(text: &str) -> Cow<'_, str> {
     for (pattern, placeholder) in [
         (&*SECRET, "[token]"),
         (&*SHORT_LINK, "/s/[link]"),
+        (&*PLAYER_LINK, "/p/[code]"),
         (&*PHONE, "[phone]"),
     ] {
         if let Cow::Owned(replaced) = pattern.replace_all(&out, placeholder) {
@@ -54,6 +60,20 @@ mod tests {
                 "Your souvenir: https://venue.example/s/[link] enjoy",
             ),
             ("GET /s/x", "GET /s/[link]"),
+        ] {
+            assert_eq!(scrub_text(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn player_codes_are_scrubbed_wherever_they_appear() {
+        for (text, expected) in [
+            ("/p/Ab3dE6gH9k_-xYz012345", "/p/[code]"),
+            ("/p/Ab3dE6gH9k_-xYz012345/status", "/p/[code]/status"),
+            (
+                "Your turn: https://venue.example/p/Ab3dE6gH9k_-xYz012345 now",
+                "Your turn: https://venue.example/p/[code] now",
+            ),
         ] {
             assert_eq!(scrub_text(text), expected, "{text}");
         }

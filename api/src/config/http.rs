@@ -32,6 +32,9 @@ pub struct Http {
     /// Requests per token (per client address without one); `None` when
     /// `RATE_LIMIT_PER_SECOND=0`.
     pub rate_limit: Option<RateLimit>,
+    /// `PLAYER_RATE_LIMIT_PER_MINUTE`: requests to players' pages (`/p/...`)
+    /// per client address and minute; `None` when 0.
+    pub player_rate_per_minute: Option<u32>,
 }
 
 /// A token bucket: `per_second` requests a second on average, up to `burst`
@@ -65,6 +68,17 @@ impl Http {
             ) {
                 (0, _) => None,
                 (per_second, burst) => Some(RateLimit { per_second, burst }),
+            },
+            player_rate_per_minute: match bounded(
+                env,
+                "PLAYER_RATE_LIMIT_PER_MINUTE",
+                60,
+                0,
+                1_000_000,
+            )? as u32
+            {
+                0 => None,
+                n => Some(n),
             },
             request_timeout: seconds(env, "REQUEST_TIMEOUT_SECONDS", 30, 1, 3600)?,
             sse_max_subscribers: bounded(env, "SSE_MAX_SUBSCRIBERS", 2000, 1, 1_000_000)? as usize,

@@ -124,6 +124,7 @@ mod tests {
                 burst: 100
             })
         );
+        assert_eq!(config.http.player_rate_per_minute, Some(60));
         assert_eq!(config.http.request_timeout, Duration::from_secs(30));
         assert_eq!(config.http.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(config.http.sse_max_subscribers, 2000);
@@ -140,6 +141,9 @@ mod tests {
         let mut pairs = BASE.to_vec();
         pairs.push(("RATE_LIMIT_PER_SECOND", "0"));
         assert_eq!(from(&pairs).expect("valid").http.rate_limit, None);
+        pairs.push(("PLAYER_RATE_LIMIT_PER_MINUTE", "0"));
+        let config = from(&pairs).expect("valid");
+        assert_eq!(config.http.player_rate_per_minute, None);
     }
 
     #[test]

@@ -55,6 +55,24 @@ pub struct QueueQuery {
     show_id: Option<String>,
 }
 
+/// The wait each place in the line adds: the median play time of the
+/// show's last 20 completed games (180 s before there are any) ÷ `STATIONS`.
+pub async fn seconds_per_place(
+    conn: &mut PgConnection,
+    state: &AppState,
+    show_id: ShowId,
+) -> Result<f64> {
+    let median = scores::median_play_seconds(conn, show_id)
+        .await?
+        .unwrap_or(DEFAULT_PLAY_SECONDS);
+    Ok(median / f64::from(state.config.venue.stations))
+}
+
+/// The estimated wait of the game at `position` (1-based).
+pub fn eta_seconds(position: i64, per_place: f64) -> i64 {
+    (position as f64 * per_place).round() as i64
+}
+
 /// The show a board asks about: the one named, or the current one.
 async fn board_show(conn: &mut PgConnection, raw: Option<ShowId>) -> Result<Option<ShowId>> {
     Ok(match raw {
@@ -83,10 +101,7 @@ async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::
     };
     queue.show_id = Some(show_id);
     let games = scores::queue(&mut conn, show_id).await?;
-    let median = scores::median_play_seconds(&mut conn, show_id)
-        .await?
-        .unwrap_or(DEFAULT_PLAY_SECONDS);
-    let per_place = median / f64::from(ctx.state.config.venue.stations);
+    let per_place = seconds_per_place(&mut conn, &ctx.state, show_id).await?;
     for game in games {
         let state = game.state;
         let view = ctx.game_view(game);
@@ -96,7 +111,7 @@ async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::
             GameState::Recalled => queue.recalled.push(view),
             _ => {
                 let position = queue.waiting.len() as i64 + 1;
-                let eta_seconds = (position as f64 * per_place).round() as i64;
+                let eta_seconds = eta_seconds(position, per_place);
                 queue.waiting.push(WaitingGame {
                     game: view,
                     position,

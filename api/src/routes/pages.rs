@@ -53,7 +53,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("board.js", JS),
     asset!("admin.js", JS),
     asset!("sse.js", JS),
+    asset!("player.js", JS),
     asset!("board.css", CSS),
+    asset!("player.css", CSS),
     asset!("admin.css", CSS),
     // The souvenirs' typeface (Apache-2.0, see media/assets/fonts/), so that
     // a venue screen looks the same whatever fonts its machine has.
@@ -104,7 +106,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// An HTML page with the headers every page gets.
-fn page(status: StatusCode, html: String) -> Response {
+pub(crate) fn page(status: StatusCode, html: String) -> Response {
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
     for (name, value) in [
@@ -120,7 +122,7 @@ fn page(status: StatusCode, html: String) -> Response {
 }
 
 /// Escapes text for HTML content and attribute values.
-fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -26,6 +26,7 @@ pub mod games;
 pub mod idempotency;
 pub mod messages;
 pub mod outbox;
+pub mod player_games;
 pub mod players;
 pub mod purge;
 pub mod queue_order;

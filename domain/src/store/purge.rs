@@ -102,6 +102,14 @@ pub async fn players_before(conn: &mut PgConnection, before: DateTime<Utc>) -> R
     .execute(&mut *conn)
     .await?
     .rows_affected();
+
+    // Their pages: a code no longer opens anything (its hash goes with it).
+    sqlx::query(
+        "UPDATE games SET player_code = NULL WHERE id = ANY($1) AND player_code IS NOT NULL",
+    )
+    .bind(&games)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query("DELETE FROM short_links WHERE game_id = ANY($1)")
         .bind(&games)
         .execute(&mut *conn)
