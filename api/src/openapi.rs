@@ -99,12 +99,20 @@ fn document_errors(operation: &mut Operation) {
         |p| matches!(p, RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Query),
     );
     let has_body = operation.request_body.is_some();
+    // An operation with an empty security requirement (Twilio's webhooks)
+    // takes no token, so it never answers 401.
+    let public = operation
+        .security
+        .as_ref()
+        .is_some_and(|s| serde_json::to_value(s).is_ok_and(|v| v == serde_json::json!([{}])));
     let mut statuses = vec![
-        ("401", "no valid bearer token"),
         ("403", "the token's role may not do this"),
         ("429", "too many requests; see Retry-After"),
         ("503", "the database is unavailable; see Retry-After"),
     ];
+    if !public {
+        statuses.insert(0, ("401", "no valid bearer token"));
+    }
     if has_path_id {
         statuses.push(("404", "no such resource"));
     }
