@@ -619,3 +619,57 @@ async fn the_hooks_are_absent_unless_twilio_is_the_provider() {
         .await
         .problem(404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_deletes_the_number_and_the_player_code_and_keeps_the_opt_out() {
+    let stack = Stack::new().await;
+    let ondeck = run(&stack).await;
+    let number = next_mobile();
+    let pat = stack.signup(&ondeck, "Pat", &number).await;
+    let game = game_of(&pat);
+    stack.advance(&ondeck, game, &["queue"]).await;
+    assert_eq!(text(&stack, &ondeck, &number, "STOP").await, None);
+    assert!(text(&stack, &ondeck, &number, "9").await.is_some());
+    // From the number, matched to no game any more.
+    assert!(text(&stack, &ondeck, &number, "hello").await.is_some());
+
+    // Everything of Pat's ended long ago.
+    for sql in [
+        "UPDATE players SET created_at = '2026-01-01T00:00:00Z'",
+        "UPDATE games SET cancelled_at = '2026-01-01T01:00:00Z'",
+    ] {
+        sqlx::query(sql).execute(&stack.db.pool).await.expect(sql);
+    }
+    let data = ondeck_testkit::TempDir::new("purge");
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let output = ondeck_testkit::process::run_ondeck(
+        &["purge", "--before", &today],
+        &[("DATABASE_URL", &stack.db.url), ("DATA_DIR", &data_dir)],
+    )
+    .await;
+    assert!(
+        output.status.success(),
+        "purge: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let db = &stack.db;
+    assert_eq!(db.count("players WHERE mobile_number IS NOT NULL").await, 0);
+    assert_eq!(db.count("games WHERE player_code IS NOT NULL").await, 0);
+    assert_eq!(
+        db.count("messages WHERE \"to\" <> '' OR body <> ''").await,
+        0,
+        "texts either way lose the number and the body"
+    );
+    let opted_out = format!("sms_opt_outs WHERE number_hash = number_hash('{number}')");
+    assert_eq!(db.count(&opted_out).await, 1, "the STOP still holds");
+
+    // Pat signs up again with the same number: still opted out.
+    let again = stack.signup(&ondeck, "Pat", &number).await;
+    let seen = player(&stack, &ondeck, &stack.tokens.admin, &again["id"]).await;
+    assert_eq!(seen["sms_opted_out"], true, "{seen}");
+    let query = format!("game_id={}&kind=welcome", game_of(&again));
+    let welcome = failed_message(&stack, &ondeck, &query).await;
+    assert_eq!(welcome["error"], "opted out", "{welcome}");
+}
