@@ -151,9 +151,11 @@ async fn signup_recall_and_completion_send_one_text_each_and_a_1080_jpeg_souveni
     );
 
     let texts = stack.texts_to(&number, 1, Duration::from_secs(30)).await;
+    // `{link}` in a show's texts is the player's page.
+    let link = field(&stack.game(&ondeck, game).await, "player_link");
     assert_eq!(
         texts[0].body,
-        field(&show, "welcome_message"),
+        field(&show, "welcome_message").replace("{link}", &link),
         "the welcome text is the show's"
     );
     assert_eq!(
@@ -167,7 +169,7 @@ async fn signup_recall_and_completion_send_one_text_each_and_a_1080_jpeg_souveni
     let recall = &texts[1];
     assert_eq!(
         recall.body,
-        field(&show, "recall_message"),
+        field(&show, "recall_message").replace("{link}", &link),
         "the recall text is the show's"
     );
     let validity = recall
@@ -269,7 +271,11 @@ async fn a_text_the_provider_answers_503_three_times_goes_out_once_on_the_fourth
     let game = game_of(&player);
 
     let texts = stack.texts_to(&number, 1, Duration::from_secs(45)).await;
-    assert_eq!(texts[0].body, field(&show, "welcome_message"));
+    let link = field(&stack.game(&ondeck, game).await, "player_link");
+    assert_eq!(
+        texts[0].body,
+        field(&show, "welcome_message").replace("{link}", &link)
+    );
     assert_eq!(
         stack.twilio.failed(),
         3,
