@@ -209,13 +209,26 @@ async fn incoming_text(State(state): State<AppState>, form: SignedForm) -> Resul
         return Ok(twiml(None));
     }
     tracing::info!(from = %mask(&from), ?keyword, game_id = ?game_id, "a text came in");
+    let reply = answer(&state, tx, keyword, &from, game).await?;
+    Ok(twiml(reply.as_deref()))
+}
+
+/// Does what `keyword` from `from` asks of their open game (if any), then
+/// commits `tx` (which holds the recorded text); the reply, if any.
+async fn answer(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    keyword: Keyword,
+    from: &str,
+    game: Option<(ondeck_domain::GameId, String)>,
+) -> Result<Option<String>> {
     let reply = match (keyword, game) {
         (Keyword::OptOut, _) => {
-            opt_outs::opt_out(&mut tx, &from).await?;
+            opt_outs::opt_out(&mut tx, from).await?;
             None
         }
         (Keyword::OptIn, _) => {
-            opt_outs::opt_in(&mut tx, &from).await?;
+            opt_outs::opt_in(&mut tx, from).await?;
             None
         }
         (_, None) => Some(NOT_IN_LINE.to_owned()),
@@ -225,8 +238,9 @@ async fn incoming_text(State(state): State<AppState>, form: SignedForm) -> Resul
                 Ok(acted) => {
                     acted.commit(tx).await?;
                     let places = state.config.worker.recall.players.later_places;
-                    return Ok(twiml(Some(&done(action, &show, places))));
+                    return Ok(Some(done(action, &show, places)));
                 }
+                // Refused before anything was written: the text stays recorded.
                 Err(DomainError::IllegalAction { current, action }) => {
                     Some(refusal(action, current, &show))
                 }
@@ -235,7 +249,7 @@ async fn incoming_text(State(state): State<AppState>, form: SignedForm) -> Resul
         }
     };
     tx.commit().await?;
-    Ok(twiml(reply.as_deref()))
+    Ok(reply)
 }
 
 const NOT_IN_LINE: &str = "You're not in line right now.";
