@@ -673,3 +673,29 @@ async fn purge_deletes_the_number_and_the_player_code_and_keeps_the_opt_out() {
     let welcome = failed_message(&stack, &ondeck, &query).await;
     assert_eq!(welcome["error"], "opted out", "{welcome}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_queued_before_the_stop_is_not_sent_after_it() {
+    let stack = Stack::new().await;
+    // The provider is down: the welcome waits between attempts.
+    stack.twilio.fail_next(100);
+    let ondeck = run(&stack).await;
+    let number = next_mobile();
+    let game = game_of(&stack.signup(&ondeck, "Quinn", &number).await);
+    eventually("a first attempt", WAIT, async || {
+        (stack.twilio.posts() >= 1).then_some(())
+    })
+    .await;
+    assert_eq!(text(&stack, &ondeck, &number, "STOP").await, None);
+    let query = format!("game_id={game}&kind=welcome");
+    let welcome = failed_message(&stack, &ondeck, &query).await;
+    assert_eq!(welcome["error"], "opted out", "{welcome}");
+    let attempts = welcome["attempts"].as_i64().expect("attempts");
+    assert!(
+        (1..5).contains(&attempts),
+        "stopped before the last attempt: {welcome}"
+    );
+    stack
+        .assert_no_more_texts(&number, 0, attempts as usize)
+        .await;
+}
