@@ -110,6 +110,11 @@ function time(iso) {
   return `${day}, ${clock}`;
 }
 
+/** "STOP" beside a number that replied STOP: it gets no texts until it replies START. */
+function stopBadge(player) {
+  return player.sms_opted_out ? h("span", { class: "badge stop", title: "replied STOP: gets no texts until START" }, "STOP") : null;
+}
+
 function badge(state) {
   return h("span", { class: `badge state-${state}` }, state);
 }
@@ -157,7 +162,7 @@ async function search(q) {
         onkeydown: (event) => event.key === "Enter" && openPlayer(player.id),
       },
       h("td", {}, h("strong", {}, fullName(player))),
-      h("td", {}, player.mobile_number || "—"),
+      h("td", {}, player.mobile_number || "—", stopBadge(player)),
       h("td", {}, player.team || "—"),
       h("td", {}, player.active_game ? [badge(player.active_game.state), ` #${player.active_game.id}`] : "—"),
       h("td", { class: "num" }, player.total_score.toLocaleString()),
@@ -200,6 +205,7 @@ async function renderPlayer() {
     ["Total score", player.total_score.toLocaleString()],
   ];
   if (player.is_finalist) facts.push(["Finalist", "yes"]);
+  if (player.sms_opted_out) facts.push(["Texts", "replied STOP: gets no texts until START"]);
   const parts = [
     h(
       "div",
@@ -462,10 +468,10 @@ async function loadMessages(more = false) {
       {},
       h("td", {}, time(m.created_at)),
       h("td", {}, m.kind),
-      h("td", {}, m.to || "—"),
+      h("td", {}, m.direction === "inbound" ? `from ${m.from || "—"}` : m.to || "—"),
       h("td", {}, h("span", { class: `status-${m.status}` }, m.status)),
       h("td", { class: "num" }, m.attempts),
-      h("td", { class: "error-text" }, m.error || ""),
+      h("td", { class: "error-text" }, m.error_code ? h("span", { class: "error-code" }, m.error_code) : null, m.error || ""),
       h(
         "td",
         {},

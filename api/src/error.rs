@@ -64,6 +64,8 @@ pub enum ApiError {
     #[error("the request body is larger than {0}")]
     PayloadTooLarge(&'static str),
     #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -82,6 +84,7 @@ impl ApiError {
             | ApiError::IllegalAction { .. } => StatusCode::CONFLICT,
             ApiError::Invalid(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -99,6 +102,7 @@ impl ApiError {
             ApiError::IllegalAction { .. } => "illegal-action",
             ApiError::Invalid(_) | ApiError::Unprocessable(_) => "validation",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
+            ApiError::TooManyRequests(_) => "rate-limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }

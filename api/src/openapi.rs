@@ -17,8 +17,9 @@ pub fn finish(doc: &mut OpenApi) {
         .title("ondeck")
         .version(env!("CARGO_PKG_VERSION"))
         .description(Some(
-            "The queue, scoreboard and jobs of a walk-up venue attraction. Every request carries \
-             `Authorization: Bearer <token>`; errors are RFC 9457 problem details.",
+            "The queue, scoreboard and jobs of a walk-up venue attraction. Every `/api/v1` request \
+             carries `Authorization: Bearer <token>`; Twilio's webhooks (`/hooks/twilio/*`) carry \
+             Twilio's `X-Twilio-Signature` instead. Errors are RFC 9457 problem details.",
         ))
         .build();
     let components = doc.components.get_or_insert_with(Default::default);

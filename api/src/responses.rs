@@ -24,6 +24,10 @@ pub struct PlayerView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
+    /// The mobile number answered STOP and gets no texts until it answers
+    /// START. Only for admin and tablet tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_opted_out: Option<bool>,
     /// `"L"` or `"R"`.
     pub handedness: String,
     pub signed_waiver: bool,
@@ -59,6 +63,7 @@ impl PlayerView {
             show_id: player.show_id,
             mobile_number: pii(&player.mobile_number, sees_pii),
             email: pii(&player.email, sees_pii),
+            sms_opted_out: sees_pii.then_some(player.sms_opted_out),
             first_name: player.first_name,
             last_name: player.last_name,
             handedness: player.handedness,

@@ -13,6 +13,7 @@ pub mod player_pages;
 pub mod players;
 pub mod shows;
 pub mod teams;
+pub mod twilio_hooks;
 
 use axum::Router;
 use utoipa::openapi::OpenApi;
@@ -32,6 +33,7 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(messages::router())
         .merge(events::router())
         .merge(cues::router())
+        .merge(twilio_hooks::router())
         .split_for_parts();
     // The player's page is served outside `/api/v1` (see `lib.rs`), but its
     // JSON endpoints are documented with the rest.
@@ -57,7 +59,14 @@ mod tests {
             for (method, operation) in item.as_object().expect("path item") {
                 let responses = &operation["responses"];
                 let public = operation["security"] == serde_json::json!([{}]);
-                assert_eq!(public, path.starts_with("/p/"), "{method} {path}");
+                assert_eq!(
+                    public,
+                    path.starts_with("/p/") || path.starts_with("/hooks/"),
+                    "{method} {path}"
+                );
+                if public {
+                    assert!(responses.get("401").is_none(), "{method} {path}: no 401");
+                }
                 let statuses: &[&str] = if public {
                     &["429", "503"]
                 } else {

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod models;
 pub mod phone;
+pub mod provider_errors;
 pub mod role;
 pub mod scrub;
 pub mod store;

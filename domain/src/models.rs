@@ -104,6 +104,8 @@ pub struct Player {
     pub photo_key: Option<String>,
     pub total_score: i64,
     pub active_game_id: Option<GameId>,
+    /// The mobile number answered STOP (see `store::opt_outs`).
+    pub sms_opted_out: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

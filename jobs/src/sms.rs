@@ -113,6 +113,10 @@ pub enum SendError {
     /// after sending): ask the provider before trying again.
     #[error("{0}")]
     Unknown(String),
+    /// The provider refused the text for good with an error code (Twilio's
+    /// `code`, such as 21610: the recipient had replied STOP).
+    #[error("{message}")]
+    Refused { code: String, message: String },
 }
 
 #[derive(Clone)]
@@ -172,6 +176,7 @@ impl SmsProvider {
         to: &str,
         body: &str,
         validity: Option<Duration>,
+        status_callback: Option<&str>,
     ) -> Result<String, SendError> {
         match &self.settings {
             SmsSettings::Log => {
@@ -195,6 +200,9 @@ impl SmsProvider {
                     Sender::MessagingService(sid) => {
                         form.push(("MessagingServiceSid", sid.clone()))
                     }
+                }
+                if let Some(url) = status_callback {
+                    form.push(("StatusCallback", url.to_owned()));
                 }
                 if let Some(validity) = validity {
                     // Twilio accepts 1 to 36,000 seconds.
@@ -234,6 +242,7 @@ impl SmsProvider {
                     return Ok(message.sid);
                 }
                 let error: Option<TwilioError> = response.json().await.ok();
+                let code = error.as_ref().and_then(|e| e.code).map(|c| c.to_string());
                 // Twilio's message may quote the number or the body: scrubbed
                 // here, so neither the log nor the stored error holds them.
                 let detail = error
@@ -247,6 +256,11 @@ impl SmsProvider {
                     .unwrap_or_else(|| format!("Twilio {status}"));
                 if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
                     Err(SendError::Transient(detail))
+                } else if let Some(code) = code.filter(|c| c != "0") {
+                    Err(SendError::Refused {
+                        code,
+                        message: detail,
+                    })
                 } else {
                     Err(SendError::Permanent(detail))
                 }

@@ -1,7 +1,10 @@
 //! A stand-in for Twilio's Messages API, on a loopback port of the caller's
 //! runtime. For tests it checks and records each request (the account and
 //! Basic credentials, every form field), can fail the next sends with 503 and
-//! answer slowly, and lists what it accepted. For benchmarks it accepts every
+//! answer slowly or refuse the next sends with a Twilio error code, and
+//! lists what it accepted (with the `StatusCallback` of each). It also calls
+//! ondeck's webhooks the way Twilio does: signed forms for texts coming in
+//! and delivery reports. For benchmarks it accepts every
 //! text at once without looking at it and only counts (`GET /count`).
 
 use std::collections::HashMap;
@@ -19,6 +22,7 @@ use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
 use crate::process::serve_in_task;
+use crate::reply::{self, Body, Reply};
 
 pub const TWILIO_SID: &str = "AC0e2e0000000000000000000000000000";
 pub const TWILIO_FROM: &str = "+15005550006";
@@ -32,6 +36,8 @@ pub struct Sms {
     pub messaging_service_sid: Option<String>,
     pub body: String,
     pub validity_period: Option<u32>,
+    /// Where the provider would report the text's delivery.
+    pub status_callback: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -49,6 +55,8 @@ struct TwilioState {
     /// GETs of the message list.
     lists: usize,
     fail_next: usize,
+    /// Twilio error codes to refuse the next sends with, in order.
+    refuse_next: std::collections::VecDeque<u32>,
     delay: Duration,
     /// Texts taken, in either mode: the number in the next sid, and what
     /// `GET /count` answers.
@@ -135,6 +143,13 @@ impl FakeTwilio {
         self.with(|s| s.fail_next = n);
     }
 
+    /// Refuses the next send as Twilio refuses a text it will not send:
+    /// HTTP 400 with `{"code": code, "message": ..., "status": 400}` (e.g.
+    /// 21610, the recipient had replied STOP).
+    pub fn refuse_next(&self, code: u32) {
+        self.with(|s| s.refuse_next.push_back(code));
+    }
+
     /// Answers every request only after `delay`.
     pub fn set_delay(&self, delay: Duration) {
         self.with(|s| s.delay = delay);
@@ -191,6 +206,129 @@ impl FakeTwilio {
             }
             out
         })
+    }
+}
+
+/// Twilio's signature of a webhook (its `X-Twilio-Signature`): base64 of the
+/// HMAC-SHA1, keyed with the auth token, of the full URL followed by each
+/// POST parameter's name and value, sorted by name.
+pub fn sign(token: &str, url: &str, params: &[(&str, &str)]) -> String {
+    use hmac::Mac as _;
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(url.as_bytes());
+    for (name, value) in sorted {
+        mac.update(name.as_bytes());
+        mac.update(value.as_bytes());
+    }
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Posts `params` to `url` as a form, with `signature` as its
+/// `X-Twilio-Signature` (none when `None`), as Twilio calls a webhook.
+pub async fn post_form(
+    http: &reqwest::Client,
+    url: &str,
+    params: &[(&str, &str)],
+    signature: Option<&str>,
+) -> Reply {
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let headers: Vec<(&str, &str)> = signature
+        .map(|s| ("x-twilio-signature", s))
+        .into_iter()
+        .collect();
+    let body = Body::Bytes("application/x-www-form-urlencoded", form.into_bytes());
+    reply::send(http, Method::POST, url, None, Some(body), &headers).await
+}
+
+impl FakeTwilio {
+    /// Signs `params` for `url` with this account's auth token.
+    pub fn sign(&self, url: &str, params: &[(&str, &str)]) -> String {
+        sign(&self.token, url, params)
+    }
+
+    /// Posts `params` to `url`, signed for it, as Twilio calls a webhook.
+    pub async fn webhook(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        params: &[(&str, &str)],
+    ) -> Reply {
+        post_form(http, url, params, Some(&self.sign(url, params))).await
+    }
+
+    /// The parameters of a text from `from` with `body`, as Twilio's
+    /// incoming-message webhook sends them, with a new `MessageSid`.
+    pub fn incoming(&self, from: &str, body: &str) -> Vec<(String, String)> {
+        let sid = format!("SM{:032x}", rand::random::<u128>());
+        [
+            ("MessageSid", sid.as_str()),
+            ("SmsMessageSid", sid.as_str()),
+            ("SmsSid", sid.as_str()),
+            ("AccountSid", TWILIO_SID),
+            ("From", from),
+            ("To", TWILIO_FROM),
+            ("Body", body),
+            ("NumMedia", "0"),
+            ("NumSegments", "1"),
+            ("SmsStatus", "received"),
+            ("FromCountry", "US"),
+            ("ApiVersion", "2010-04-01"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// A text from `from` with `body`, posted to `{base}/hooks/twilio/sms`
+    /// as Twilio does.
+    pub async fn text_in(
+        &self,
+        http: &reqwest::Client,
+        base: &str,
+        from: &str,
+        body: &str,
+    ) -> Reply {
+        let params = self.incoming(from, body);
+        let params: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.webhook(http, &format!("{base}/hooks/twilio/sms"), &params)
+            .await
+    }
+
+    /// Reports `status` (with `error_code`) of the accepted text `sms` to
+    /// the `StatusCallback` it was sent with, as Twilio does.
+    pub async fn report(
+        &self,
+        http: &reqwest::Client,
+        sms: &Sms,
+        status: &str,
+        error_code: Option<&str>,
+    ) -> Reply {
+        let url = sms
+            .status_callback
+            .as_deref()
+            .unwrap_or_else(|| panic!("text {} was sent without a StatusCallback", sms.sid));
+        let mut params = vec![
+            ("MessageSid", sms.sid.as_str()),
+            ("SmsSid", sms.sid.as_str()),
+            ("MessageStatus", status),
+            ("SmsStatus", status),
+            ("AccountSid", TWILIO_SID),
+            ("From", TWILIO_FROM),
+            ("To", sms.to.as_str()),
+            ("ApiVersion", "2010-04-01"),
+        ];
+        if let Some(code) = error_code {
+            params.push(("ErrorCode", code));
+        }
+        self.webhook(http, url, &params).await
     }
 }
 
@@ -284,14 +422,14 @@ fn parse_send(headers: &HeaderMap, body: &[u8]) -> Result<Sms, String> {
             _ => return Err(format!("ValidityPeriod {raw:?} is not 1 to 36000 seconds")),
         },
     };
+    let status_callback = fields.remove("StatusCallback");
+    if let Some(url) = &status_callback
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(format!("StatusCallback {url:?} is not a URL"));
+    }
     // Parameters Twilio knows but ondeck need not send.
-    for known in [
-        "StatusCallback",
-        "MaxPrice",
-        "ProvideFeedback",
-        "Attempt",
-        "SmartEncoded",
-    ] {
+    for known in ["MaxPrice", "ProvideFeedback", "Attempt", "SmartEncoded"] {
         fields.remove(known);
     }
     if let Some(unknown) = fields.keys().next() {
@@ -304,6 +442,7 @@ fn parse_send(headers: &HeaderMap, body: &[u8]) -> Result<Sms, String> {
         messaging_service_sid,
         body,
         validity_period,
+        status_callback,
         at: Utc::now(),
     })
 }
@@ -354,7 +493,9 @@ async fn twilio_create(
             }
             Ok(mut sms) => {
                 state.posts += 1;
-                if state.fail_next > 0 {
+                if let Some(code) = state.refuse_next.pop_front() {
+                    Err(format!("refused:{code}"))
+                } else if state.fail_next > 0 {
                     state.fail_next -= 1;
                     state.failed += 1;
                     Ok(None)
@@ -372,6 +513,10 @@ async fn twilio_create(
     };
     tokio::time::sleep(delay).await;
     match outcome {
+        Err(why) if why.starts_with("refused:") => {
+            let code = why["refused:".len()..].parse().unwrap_or_default();
+            twilio_error(StatusCode::BAD_REQUEST, code, "the text was refused")
+        }
         Err(why) if why.contains("credentials") || why.contains("Authorization") => {
             twilio_error(StatusCode::UNAUTHORIZED, 20003, &why)
         }

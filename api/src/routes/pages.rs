@@ -121,7 +121,7 @@ pub(crate) fn page(status: StatusCode, html: String) -> Response {
     response
 }
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML (and XML) content and attribute values.
 pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -89,6 +89,7 @@ const PLAYER_COLUMNS: &[&str] = &[
     "last_name",
     "mobile_number",
     "email",
+    "sms_opted_out",
     "handedness",
     "signed_waiver",
     "team",

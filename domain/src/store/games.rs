@@ -197,6 +197,24 @@ pub async fn active_of(
     )
 }
 
+/// The newest game, neither completed nor cancelled, of a player with the
+/// mobile number `number` (E.164), with its show's name: the game a text
+/// from that number is about.
+pub async fn open_of_number(
+    conn: &mut PgConnection,
+    number: &str,
+) -> Result<Option<(GameId, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT g.id, s.name FROM games g JOIN players p ON p.id = g.player_id \
+         JOIN shows s ON s.id = g.show_id \
+         WHERE p.mobile_number = $1 AND g.state NOT IN ('completed', 'cancelled') \
+         ORDER BY g.id DESC LIMIT 1",
+    )
+    .bind(number)
+    .fetch_optional(conn)
+    .await?)
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct GameFilter {
     pub states: Vec<GameState>,

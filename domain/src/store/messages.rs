@@ -238,3 +238,115 @@ pub async fn list(
     .bind(filter.game_id);
     fetch_page(conn, query, page).await
 }
+
+/// Before each attempt: a text to a number that opted out (see
+/// `opt_outs`) is not sent but marked failed with the error "opted out",
+/// however long ago it was queued. Returns whether it was.
+pub async fn fail_if_opted_out(conn: &mut PgConnection, id: i64) -> Result<bool> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "UPDATE messages SET status = 'failed', error = 'opted out', attempt_started_at = NULL \
+         WHERE id = $1 AND status = 'queued' AND provider_id IS NULL \
+           AND EXISTS (SELECT 1 FROM sms_opt_outs WHERE number_hash = number_hash(\"to\")) \
+         RETURNING id",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .is_some())
+}
+
+/// The provider refused the text for good, with its error code (Twilio's
+/// `code`, such as `21610`).
+pub async fn mark_refused(conn: &mut PgConnection, id: i64, error: &str, code: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE messages SET attempt_started_at = NULL, status = 'failed', error = $2, error_code = $3 \
+         WHERE id = $1 AND provider_id IS NULL",
+    )
+    .bind(id)
+    .bind(crate::scrub::scrub_text(error).as_ref())
+    .bind(code)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a text that came in from `from` (with the provider's id
+/// `provider_id`, for the game `game_id` if it was matched to one). An
+/// inbound text is recorded `delivered`: it reached ondeck. `None` when a
+/// text with that provider id was recorded already (a webhook delivered
+/// twice, or replayed).
+pub async fn record_inbound(
+    conn: &mut PgConnection,
+    from: &str,
+    body: &str,
+    provider_id: &str,
+    game_id: Option<GameId>,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO messages (direction, kind, \"to\", body, status, provider_id, game_id, sent_at) \
+         VALUES ('inbound', 'reply', $1, $2, 'delivered', $3, $4, now()) \
+         ON CONFLICT (provider_id) WHERE direction = 'inbound' DO NOTHING RETURNING id",
+    )
+    .bind(from)
+    .bind(body)
+    .bind(provider_id)
+    .bind(game_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// How many texts came in from `from` in the last `seconds`.
+pub async fn inbound_since(conn: &mut PgConnection, from: &str, seconds: f64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM messages \
+         WHERE direction = 'inbound' AND \"to\" = $1 AND created_at > now() - make_interval(secs => $2)",
+    )
+    .bind(from)
+    .bind(seconds)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// A delivery report for the text the provider knows as `provider_id`:
+/// one guarded write that moves the status only forwards (queued, then
+/// sent, then delivered or failed, which are final), so a late `sent`
+/// after `delivered` changes nothing. Returns whether the status moved.
+pub async fn record_delivery(
+    conn: &mut PgConnection,
+    provider_id: &str,
+    status: Status,
+    error_code: Option<&str>,
+    error: Option<&str>,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE messages SET status = $2, \
+                error_code = CASE WHEN $2 = 'failed' THEN $3 ELSE error_code END, \
+                error = CASE WHEN $2 = 'failed' THEN $4 ELSE error END \
+         WHERE provider_id = $1 AND direction = 'outbound' \
+           AND (CASE status WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 ELSE 2 END) \
+             < (CASE $2 WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 ELSE 2 END)",
+    )
+    .bind(provider_id)
+    .bind(status)
+    .bind(error_code)
+    .bind(error)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
+/// Opts out the number the text `provider_id` went to (the provider said
+/// its recipient had answered STOP).
+pub async fn opt_out_recipient(conn: &mut PgConnection, provider_id: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sms_opt_outs (number_hash) \
+         SELECT number_hash(\"to\") FROM messages \
+         WHERE provider_id = $1 AND direction = 'outbound' AND \"to\" <> '' \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(provider_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -25,6 +25,7 @@ pub mod event_log;
 pub mod games;
 pub mod idempotency;
 pub mod messages;
+pub mod opt_outs;
 pub mod outbox;
 pub mod player_games;
 pub mod players;

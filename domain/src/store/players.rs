@@ -14,6 +14,7 @@ macro_rules! player_columns {
         "SELECT p.id, p.show_id, t.name AS team, p.first_name, p.last_name, p.mobile_number, \
                 p.email, p.handedness, p.signed_waiver, p.profile_id, p.is_finalist, p.photo_key, \
                 coalesce(ts.total, 0)::bigint AS total_score, ag.id AS active_game_id, \
+                EXISTS (SELECT 1 FROM sms_opt_outs o WHERE o.number_hash = number_hash(p.mobile_number)) AS sms_opted_out, \
                 p.created_at, p.updated_at "
     };
 }

@@ -5,10 +5,13 @@
 //! cancelled before it, not purged yet): the mobile number, email, profile
 //! id and photo key are cleared and the last name is cut to its initial (the
 //! leaderboard already shows only "Ada L."); their texts lose their number,
-//! body and provider error (a text not sent yet is marked failed); their
-//! games lose the souvenir (URL, short link, and the name in the event log's
+//! body and provider error (a text not sent yet is marked failed), and so
+//! do the texts that came in from their number; their games lose the player
+//! code and the souvenir (URL, short link, and the name in the event log's
 //! copies); responses kept for Idempotency-Key replays that are about them
-//! are deleted. Games, scores, teams and the leaderboard are untouched.
+//! are deleted. Games, scores, teams and the leaderboard are untouched, and
+//! so are opt-outs: `sms_opt_outs` holds only keyed hashes of numbers, and a
+//! number that answered STOP stays opted out.
 //!
 //! The stored objects (every photo uploaded for the player, every souvenir
 //! of their games) are recorded as prefixes in `purge_objects` in the same
@@ -58,8 +61,8 @@ pub async fn players_before(conn: &mut PgConnection, before: DateTime<Utc>) -> R
     // them (its foreign key check needs a lock that conflicts); the second
     // statement, with a fresh snapshot, checks again what committed while
     // we waited for the locks.
-    let candidates: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT p.id FROM players p WHERE {ENDED} ORDER BY p.id FOR UPDATE OF p"
+    let candidates: Vec<(i64, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT p.id, p.mobile_number FROM players p WHERE {ENDED} ORDER BY p.id FOR UPDATE OF p"
     )))
     .bind(before)
     .fetch_all(&mut *conn)
@@ -76,9 +79,14 @@ pub async fn players_before(conn: &mut PgConnection, before: DateTime<Utc>) -> R
          WHERE p.id = ANY($2) AND {ENDED} RETURNING p.id"
     )))
     .bind(before)
-    .bind(&candidates)
+    .bind(candidates.iter().map(|(id, _)| *id).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await?;
+    let numbers: Vec<String> = candidates
+        .into_iter()
+        .filter(|(id, _)| players.contains(id))
+        .filter_map(|(_, number)| number)
+        .collect();
     let games: Vec<i64> = sqlx::query_scalar("SELECT id FROM games WHERE player_id = ANY($1)")
         .bind(&players)
         .fetch_all(&mut *conn)
@@ -88,12 +96,18 @@ pub async fn players_before(conn: &mut PgConnection, before: DateTime<Utc>) -> R
         "UPDATE messages SET \"to\" = '', body = '', \
              status = CASE WHEN status = 'queued' THEN 'failed'::message_status ELSE status END, \
              error = CASE WHEN status = 'queued' THEN 'purged before it was sent' END \
-         WHERE game_id = ANY($1)",
+         WHERE game_id = ANY($1) OR (direction = 'inbound' AND \"to\" = ANY($2))",
     )
     .bind(&games)
+    .bind(&numbers)
     .execute(&mut *conn)
     .await?
     .rows_affected();
+
+    sqlx::query("UPDATE games SET player_code = NULL WHERE id = ANY($1)")
+        .bind(&games)
+        .execute(&mut *conn)
+        .await?;
 
     let souvenirs = sqlx::query(
         "UPDATE games SET souvenir_url = NULL WHERE id = ANY($1) AND souvenir_url IS NOT NULL",

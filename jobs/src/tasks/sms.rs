@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ondeck_domain::GameId;
+use ondeck_domain::provider_errors;
 use ondeck_domain::store::messages::{self, Kind, Status};
 use ondeck_domain::store::outbox::MessageKind;
-use ondeck_domain::store::souvenirs;
+use ondeck_domain::store::{opt_outs, souvenirs};
 
 use super::deps::{Deps, Retry, backoff};
 use crate::sms::SendError;
@@ -76,7 +77,14 @@ pub async fn send_text(
         return Ok(TextOutcome::AlreadyDone);
     }
     let validity = (kind == MessageKind::Recall).then_some(deps.recall_validity);
+    let status_callback = format!("{}/hooks/twilio/status", deps.public_base_url);
     loop {
+        // Checked before every attempt: a STOP that came in after the text
+        // was queued still holds.
+        if messages::fail_if_opted_out(&mut conn, message.id).await? {
+            tracing::info!(message_id = message.id, "not sent: the number opted out");
+            return Ok(TextOutcome::Failed);
+        }
         let attempt = match messages::begin_attempt(&mut conn, message.id).await? {
             Some(n) => n,
             None => {
@@ -128,12 +136,26 @@ pub async fn send_text(
         };
         // No connection is held while the provider is called.
         drop(conn);
-        let result = deps.sms.send(&message.to, &message.body, validity).await;
+        let result = deps
+            .sms
+            .send(&message.to, &message.body, validity, Some(&status_callback))
+            .await;
         conn = deps.db.acquire().await?;
         let error = match result {
             Ok(provider_id) => {
                 messages::mark_sent(&mut conn, message.id, &provider_id).await?;
                 return Ok(TextOutcome::Sent);
+            }
+            Err(SendError::Refused { code, message: e }) => {
+                if code == provider_errors::OPTED_OUT {
+                    opt_outs::opt_out(&mut conn, &message.to).await?;
+                }
+                let error = provider_errors::meaning(&code)
+                    .map(|meaning| format!("Twilio {code}: {meaning}"))
+                    .unwrap_or(e);
+                messages::mark_refused(&mut conn, message.id, &error, &code).await?;
+                tracing::warn!(message_id = message.id, error = %error, "the provider refused a text");
+                return Ok(TextOutcome::Failed);
             }
             Err(SendError::Permanent(e)) => {
                 messages::mark_attempt_failed(&mut conn, message.id, &e, true).await?;
