@@ -112,23 +112,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        if req.headers().contains_key(CONTENT_TYPE) {
+            return ApiJson::from_request(req, state)
+                .await
+                .map(|ApiJson(v)| OptionalJson(Some(v)));
+        }
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(body_rejection)?;
-        if content_type.is_none() && bytes.is_empty() {
-            return Ok(OptionalJson(None));
-        }
-        if !is_json(content_type.as_deref()) {
-            return Err(ApiError::BadRequest(
+        if bytes.is_empty() {
+            Ok(OptionalJson(None))
+        } else {
+            Err(ApiError::BadRequest(
                 "expected no body, or a JSON body with Content-Type: application/json".into(),
-            ));
+            ))
         }
-        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
     }
 }
 

@@ -101,7 +101,7 @@ async fn waiting(stack: &Stack, ondeck: &Ondeck) -> Vec<i64> {
         .collect()
 }
 
-/// The actions of API.md 7.2, written out: which states each is legal from.
+/// The player's actions as `docs/player-side.md` lists them, written out: which states each is legal from.
 const TABLE: &[(&str, &[&str])] = &[
     ("coming", &["recalled"]),
     ("later", &["queued", "recalled"]),

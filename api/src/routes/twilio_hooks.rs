@@ -1,4 +1,4 @@
-//! Twilio's webhooks (API.md 7.4, 7.5): texts players send in, and the
+//! Twilio's webhooks: texts players send in, and the
 //! delivery status of the texts ondeck sent. No bearer token: each request
 //! must carry Twilio's signature made with `TWILIO_AUTH_TOKEN` (see
 //! [`signature_ok`]), and is served only with `SMS_PROVIDER=twilio`.
@@ -123,7 +123,8 @@ pub fn signature_ok(token: &str, url: &str, params: &[(String, String)], signatu
 }
 
 /// What a text in asks for: its first word, in any case, without
-/// punctuation (API.md 7.4).
+/// punctuation (the table of "Texts in and delivery status" in
+/// `docs/texts-and-media.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keyword {
     Act(PlayerAction),
