@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sqlx::{Postgres, Transaction};
 
-use super::player::PlayerPolicy;
+use super::policy::PlayerPolicy;
 use crate::error::Result;
 use crate::game_state::GameState;
 use crate::store::recall::RecallPolicy;

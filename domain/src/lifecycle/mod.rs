@@ -14,13 +14,16 @@
 //!   player whose last one is over.
 //! - `player`: what a player does to their own game (from their page or by
 //!   text), and the no-show sweep.
+//! - `policy`: [`PlayerPolicy`], what players may do, and [`offered`].
 
 mod context;
 mod player;
+mod policy;
 mod signup;
 mod transition;
 
 pub use context::{GameCues, Lifecycle, Uncommitted};
-pub use player::{Acted, PlayerPolicy, offered};
+pub use player::Acted;
+pub use policy::{PlayerPolicy, offered};
 pub use signup::SignedUp;
 pub use transition::{Changed, GameChange};
