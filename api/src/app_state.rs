@@ -8,6 +8,7 @@ use ondeck_domain::Lifecycle;
 use sqlx::PgPool;
 
 use crate::config::Config;
+use crate::player_lines::{LineSettings, PlayerLines};
 use crate::token_cache::TokenCache;
 
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     /// Wakes the event and outbox listeners after a commit that wrote to them.
     pub wake: ondeck_domain::store::wake::Wake,
+    /// Players' pages, kept in memory (see `player_lines`).
+    pub lines: Arc<PlayerLines>,
 }
 
 impl FromRef<AppState> for Arc<Config> {
@@ -41,5 +44,25 @@ impl AppState {
     /// with this process's recall window, cues and wake-ups.
     pub fn lifecycle(&self) -> Lifecycle {
         self.config.worker.lifecycle(self.wake.clone())
+    }
+
+    /// What players' pages need of the configuration.
+    pub fn line_settings(&self) -> LineSettings {
+        LineSettings {
+            tz: self.config.venue.tz_name(),
+            stations: self.config.venue.stations,
+            recall_minutes: self.config.worker.recall.policy.minutes,
+            players: self.lifecycle().players(),
+            wake: self.wake.clone(),
+        }
+    }
+
+    /// Starts what follows the primary for this process: the event hub
+    /// (the event stream's source) and the players' pages kept from it.
+    pub fn follow_events(&self) {
+        let (hub, primary) = (self.events.clone(), self.db.clone());
+        tokio::spawn(async move { hub.run(primary).await });
+        let (lines, hub) = (self.lines.clone(), self.events.clone());
+        tokio::spawn(async move { lines.follow(hub).await });
     }
 }

@@ -16,6 +16,7 @@ pub mod media_urls;
 pub mod middleware;
 pub mod openapi;
 pub mod player_detail;
+pub mod player_lines;
 pub mod pool;
 pub mod prometheus;
 pub mod query;
@@ -25,6 +26,7 @@ pub mod routes;
 pub mod sessions;
 pub mod telemetry;
 pub mod token_cache;
+pub mod waits;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -235,6 +237,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         metrics: metrics_handle(),
         tokens: Default::default(),
         events: Default::default(),
+        lines: Default::default(),
         storage,
     })
 }
@@ -265,8 +268,7 @@ pub async fn serve(
     // Which server reads go to, checked every second.
     tokio::spawn(state.reads.clone().monitor());
     // Events are NOTIFYed on the primary too.
-    let (hub, primary) = (state.events.clone(), state.db.clone());
-    tokio::spawn(async move { hub.run(primary).await });
+    state.follow_events();
     let (hub, grace) = (state.events.clone(), state.config.http.shutdown_timeout);
     let (signalled, mut stopping) = tokio::sync::watch::channel(false);
     let shutdown = async move {

@@ -1,105 +1,16 @@
 //! The player's page, `/p/{code}` (docs/player-side.md), against the real
 //! `ondeck run`: every action from every state, the order "later" and
 //! "Join again" make, what a code opens (its own game, nothing after it
-//! expired), the rate limit, races with staff, the page without
-//! JavaScript, bad input, and which callers see `player_link`.
+//! expired), the rate limit, the page without JavaScript, bad input, and
+//! which callers see `player_link`. Races and pages served from memory are
+//! in `player_lines.rs`.
 
 use std::collections::HashSet;
 
-use ondeck_testkit::{Body, Mode, Ondeck, Reply, Stack, TestApp, field};
+use ondeck_testkit::pages::{Player, act, anon, player_in, sign_up, start, status, waiting};
+use ondeck_testkit::{Body, Ondeck, Reply, Stack, field};
 use reqwest::Method;
-use serde_json::{Value, json};
-
-/// A stack with `ondeck run` whose page limit no test here reaches, except
-/// with `extra` settings.
-async fn start(extra: &[(&str, &str)]) -> (Stack, Ondeck) {
-    let stack = Stack::new().await;
-    let mut settings = vec![("PLAYER_RATE_LIMIT_PER_MINUTE", "1000000")];
-    settings.extend_from_slice(extra);
-    let ondeck = stack.spawn(Mode::Run, &settings).await;
-    (stack, ondeck)
-}
-
-/// A game and the code of its page.
-#[derive(Debug, Clone)]
-struct Player {
-    game: i64,
-    code: String,
-}
-
-/// Signs a player up without a mobile number (so that auto-recall leaves
-/// the game alone) and reads the code from the admin's `player_link`.
-async fn sign_up(stack: &Stack, ondeck: &Ondeck, first_name: &str) -> Player {
-    let body = json!({"first_name": first_name, "handedness": "R"});
-    let player = stack
-        .post(ondeck, &stack.tokens.tablet, "/api/v1/players", body)
-        .await
-        .expect(201);
-    let game = player["active_game"]["id"].as_i64().expect("a game");
-    let link = field(&stack.game(ondeck, game).await, "player_link");
-    let code = link
-        .strip_prefix(&format!("{}/p/", ondeck.base))
-        .unwrap_or_else(|| panic!("a link under PUBLIC_BASE_URL: {link}"))
-        .to_owned();
-    assert_eq!(code.len(), 22, "{code}");
-    Player { game, code }
-}
-
-/// A fresh game moved by staff into `state`.
-async fn player_in(stack: &Stack, ondeck: &Ondeck, state: &str) -> Player {
-    let player = sign_up(stack, ondeck, &format!("In{state}")).await;
-    stack
-        .advance(ondeck, player.game, TestApp::path_to(state))
-        .await;
-    player
-}
-
-/// A request without a token.
-async fn anon(
-    stack: &Stack,
-    ondeck: &Ondeck,
-    method: Method,
-    path: &str,
-    body: Option<Body>,
-) -> Reply {
-    stack.send(ondeck, method, path, None, body).await
-}
-
-async fn status(stack: &Stack, ondeck: &Ondeck, code: &str) -> Value {
-    anon(
-        stack,
-        ondeck,
-        Method::GET,
-        &format!("/p/{code}/status"),
-        None,
-    )
-    .await
-    .expect(200)
-}
-
-async fn act(stack: &Stack, ondeck: &Ondeck, code: &str, action: &str) -> Reply {
-    anon(
-        stack,
-        ondeck,
-        Method::POST,
-        &format!("/p/{code}/{action}"),
-        None,
-    )
-    .await
-}
-
-/// The waiting line as `/api/v1/queue` gives it: game ids in order.
-async fn waiting(stack: &Stack, ondeck: &Ondeck) -> Vec<i64> {
-    let queue = stack.admin_get(ondeck, "/api/v1/queue").await;
-    let items = queue["waiting"].as_array().expect("waiting");
-    for (i, item) in items.iter().enumerate() {
-        assert_eq!(item["position"], i as i64 + 1, "{queue}");
-    }
-    items
-        .iter()
-        .map(|g| g["id"].as_i64().expect("id"))
-        .collect()
-}
+use serde_json::json;
 
 /// The player's actions as `docs/player-side.md` lists them, written out: which states each is legal from.
 const TABLE: &[(&str, &[&str])] = &[
@@ -280,6 +191,10 @@ async fn a_code_opens_its_own_game_and_nothing_else() {
         .execute(&stack.db.pool)
         .await
         .expect("age the game");
+    // Pages are kept in memory until the show changes (or 30 s pass): a
+    // signup makes the server read the show again, and the game aged
+    // behind its back is gone from it.
+    sign_up(&stack, &ondeck, "Cy").await;
 
     let mut unknown = bob.code.clone().into_bytes();
     unknown[0] = if unknown[0] == b'A' { b'B' } else { b'A' };
@@ -347,64 +262,6 @@ async fn requests_beyond_the_players_rate_limit_answer_429() {
     unknown.problem(429);
     // Staff are not limited by the players' limit.
     stack.admin_get(&ondeck, "/api/v1/queue").await;
-}
-
-#[tokio::test]
-async fn a_player_leaving_and_staff_confirming_at_once_one_wins() {
-    let (stack, ondeck) = start(&[]).await;
-    for _ in 0..10 {
-        let player = player_in(&stack, &ondeck, "queued").await;
-        let leave = act(&stack, &ondeck, &player.code, "leave");
-        let path = format!("/api/v1/games/{}/confirm", player.game);
-        let confirm = stack.post(&ondeck, &stack.tokens.tablet, &path, json!({}));
-        let (leave, confirm) = tokio::join!(leave, confirm);
-        let game = stack.game(&ondeck, player.game).await;
-        match (leave.status, confirm.status) {
-            (200, 409) => {
-                assert_eq!(game["state"], "cancelled");
-                assert_eq!(confirm.problem(409)["current_state"], "cancelled");
-            }
-            (409, 200) => {
-                assert_eq!(game["state"], "confirmed");
-                assert_eq!(leave.problem(409)["current_state"], "confirmed");
-            }
-            other => panic!("exactly one wins, got {other:?}: {game}"),
-        }
-    }
-}
-
-#[tokio::test]
-async fn fifty_laters_at_once_leave_a_line_without_gaps() {
-    let (stack, ondeck) = start(&[]).await;
-    let mut players = Vec::new();
-    for i in 0..55 {
-        players.push(sign_up(&stack, &ondeck, &format!("P{i}")).await);
-        stack.advance(&ondeck, players[i].game, &["queue"]).await;
-    }
-    let movers = &players[..50];
-    let replies = futures::future::join_all(
-        movers
-            .iter()
-            .map(|p| act(&stack, &ondeck, &p.code, "later")),
-    )
-    .await;
-    for reply in &replies {
-        reply.expect(200);
-    }
-    let order = waiting(&stack, &ondeck).await;
-    assert_eq!(order.len(), 55);
-    let unique: HashSet<_> = order.iter().collect();
-    assert_eq!(unique.len(), 55, "no game twice: {order:?}");
-    for player in &players {
-        let position = status(&stack, &ondeck, &player.code).await["position"]
-            .as_i64()
-            .expect("a position");
-        assert_eq!(
-            order[position as usize - 1],
-            player.game,
-            "the page and /queue agree"
-        );
-    }
 }
 
 /// `action` posted as a plain HTML form does it (with `fields`): a 303,

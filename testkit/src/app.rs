@@ -114,10 +114,10 @@ impl TestApp {
                     metrics: ondeck_api::metrics_handle(),
                     tokens: Default::default(),
                     events: Default::default(),
+                    lines: Default::default(),
                     storage,
                 };
-                let (hub, primary) = (state.events.clone(), db.clone());
-                tokio::spawn(async move { hub.run(primary).await });
+                state.follow_events();
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind a port");

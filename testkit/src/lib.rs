@@ -14,12 +14,13 @@
 //! ([`sentry::FakeSentry`]), a reader of the event stream
 //! ([`sse::Subscriber`]), load from tablets ([`load`]), stand-ins for the
 //! DMX interface and a webhook target ([`venue`]), image bytes made by hand
-//! ([`images`]) and the waiting and clean-up every harness needs ([`wait`],
+//! ([`images`]), players' pages ([`pages`]) and the waiting and clean-up every harness needs ([`wait`],
 //! [`temp`]).
 
 pub mod app;
 pub mod images;
 pub mod load;
+pub mod pages;
 pub mod postgres;
 pub mod process;
 pub mod redis;

@@ -16,15 +16,13 @@ use crate::error::{ApiError, Result};
 use crate::extract::ApiQuery;
 use crate::query::{parse_day, parse_show_id};
 use crate::responses::{GameView, display_name};
+use crate::waits::{eta_seconds, seconds_per_place};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_queue))
         .routes(routes!(get_leaderboard))
 }
-
-/// Before any game of a show has been completed, a game is assumed to take this long.
-const DEFAULT_PLAY_SECONDS: f64 = 180.0;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WaitingGame {
@@ -55,24 +53,6 @@ pub struct QueueQuery {
     show_id: Option<String>,
 }
 
-/// The wait each place in the line adds: the median play time of the
-/// show's last 20 completed games (180 s before there are any) ÷ `STATIONS`.
-pub async fn seconds_per_place(
-    conn: &mut PgConnection,
-    state: &AppState,
-    show_id: ShowId,
-) -> Result<f64> {
-    let median = scores::median_play_seconds(conn, show_id)
-        .await?
-        .unwrap_or(DEFAULT_PLAY_SECONDS);
-    Ok(median / f64::from(state.config.venue.stations))
-}
-
-/// The estimated wait of the game at `position` (1-based).
-pub fn eta_seconds(position: i64, per_place: f64) -> i64 {
-    (position as f64 * per_place).round() as i64
-}
-
 /// The show a board asks about: the one named, or the current one.
 async fn board_show(conn: &mut PgConnection, raw: Option<ShowId>) -> Result<Option<ShowId>> {
     Ok(match raw {
@@ -101,7 +81,7 @@ async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::
     };
     queue.show_id = Some(show_id);
     let games = scores::queue(&mut conn, show_id).await?;
-    let per_place = seconds_per_place(&mut conn, &ctx.state, show_id).await?;
+    let per_place = seconds_per_place(&mut conn, ctx.state.config.venue.stations, show_id).await?;
     for game in games {
         let state = game.state;
         let view = ctx.game_view(game);

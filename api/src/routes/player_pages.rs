@@ -14,28 +14,26 @@
 //! answers the same 404 problem; malformed codes are refused before any
 //! query, the others are looked up by their SHA-256.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use ondeck_domain::GameState;
 use ondeck_domain::game_state::{CancelReason, PlayerAction};
 use ondeck_domain::game_view::player_link;
-use ondeck_domain::lifecycle::offered;
 use ondeck_domain::models::Game;
+use ondeck_domain::store::PgConnection;
 use ondeck_domain::store::player_games;
-use ondeck_domain::store::{PgConnection, queue_order};
-use serde::Serialize;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app_state::AppState;
 use crate::error::{ApiError, Result};
-use crate::responses::GameView;
-use crate::routes::board::{eta_seconds, seconds_per_place};
+use crate::player_lines::{Page, PlayerStatus};
 use crate::routes::pages::{escape_html, page};
 
 const PLAYER_HTML: &str = include_str!("../../assets/player.html");
@@ -51,37 +49,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(status))
         .routes(routes!(act))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-}
-
-/// Where a player's game stands, for their page.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PlayerStatus {
-    pub state: GameState,
-    /// The player's first name.
-    pub first_name: String,
-    /// The show's name (the attraction).
-    pub show: String,
-    /// While queued: the 1-based place in line.
-    pub position: Option<i64>,
-    /// While queued: the estimated wait (as `/api/v1/queue` computes it).
-    pub eta_seconds: Option<i64>,
-    /// How many games wait in the line.
-    pub waiting: i64,
-    pub recall_expires_at: Option<DateTime<Utc>>,
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    pub cancel_reason: Option<CancelReason>,
-    pub score: Option<i32>,
-    pub distance: Option<i32>,
-    pub homeruns: Option<i32>,
-    /// While completed: the rank of the score among the day's completed
-    /// games of the show.
-    pub rank: Option<i64>,
-    pub souvenir_url: Option<String>,
-    /// The actions legal now.
-    pub actions: Vec<PlayerAction>,
-    /// After `rejoin`: the new game's page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub link: Option<String>,
 }
 
 /// Whether `code` can be a player code at all: 22 URL-safe characters.
@@ -117,60 +84,32 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Code {
     }
 }
 
-/// The game `code` opens, with its show's name.
-async fn open(conn: &mut PgConnection, code: &str) -> Result<(Game, String)> {
+/// The page `code` opens, from memory where it can (see `player_lines`).
+async fn open(state: &AppState, code: &str) -> Result<Arc<Page>> {
     if !well_formed(code) {
         return Err(no_such_page());
     }
-    player_games::by_code(conn, code)
+    state
+        .lines
+        .page(&state.db, &state.line_settings(), code)
         .await?
         .ok_or_else(no_such_page)
 }
 
-async fn status_of(
-    conn: &mut PgConnection,
-    state: &AppState,
-    game: Game,
-    show: String,
-) -> Result<PlayerStatus> {
-    let (position, eta) = if game.state == GameState::Queued {
-        let position = queue_order::position(conn, game.show_id, game.id).await?;
-        let per_place = seconds_per_place(conn, state, game.show_id).await?;
-        (Some(position), Some(eta_seconds(position, per_place)))
-    } else {
-        (None, None)
-    };
-    let waiting = player_games::waiting(conn, game.show_id).await?;
-    let rank = player_games::rank_of_day(conn, game.id, state.config.venue.tz_name()).await?;
-    let actions = offered(&game, &state.lifecycle().players());
-    let view = GameView::new(game, false, state.config.worker.recall.policy.minutes);
-    Ok(PlayerStatus {
-        state: view.state,
-        first_name: view.player.first_name,
-        show,
-        position,
-        eta_seconds: eta,
-        waiting,
-        recall_expires_at: view.recall_expires_at,
-        acknowledged_at: view.acknowledged_at,
-        cancel_reason: view.cancel_reason,
-        score: view.score,
-        distance: view.distance,
-        homeruns: view.homeruns,
-        rank,
-        souvenir_url: view.souvenir_url,
-        actions,
-        link: None,
-    })
+/// The game `code` opens, read in the caller's transaction.
+async fn open_game(conn: &mut PgConnection, code: &str) -> Result<Game> {
+    if !well_formed(code) {
+        return Err(no_such_page());
+    }
+    let found = player_games::by_code(conn, code).await?;
+    found.map(|(game, _)| game).ok_or_else(no_such_page)
 }
 
 /// The player's page: their game's state in words, and a button for each
 /// action legal now.
 async fn player_page(State(state): State<AppState>, Code(code): Code) -> Result<Response> {
-    let mut conn = state.db.acquire().await?;
-    let (game, show) = open(&mut conn, &code).await?;
-    let status = status_of(&mut conn, &state, game, show).await?;
-    Ok(page(StatusCode::OK, render(&code, &status)))
+    let opened = open(&state, &code).await?;
+    Ok(page(StatusCode::OK, render(&code, &opened.status)))
 }
 
 /// Where the player's game stands: the JSON the page polls.
@@ -180,10 +119,12 @@ async fn player_page(State(state): State<AppState>, Code(code): Code) -> Result<
     responses((status = 200, body = PlayerStatus),
               (status = 404, description = "the code is unknown, malformed or expired")))]
 async fn status(State(state): State<AppState>, Code(code): Code) -> Result<Response> {
-    let mut conn = state.db.acquire().await?;
-    let (game, show) = open(&mut conn, &code).await?;
-    let status = status_of(&mut conn, &state, game, show).await?;
-    Ok(no_store(axum::Json(status).into_response()))
+    let opened = open(&state, &code).await?;
+    let json = [(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    )];
+    Ok(no_store((json, opened.json.clone()).into_response()))
 }
 
 /// The player's action: `coming` (recalled: "On my way"), `later`
@@ -235,19 +176,18 @@ async fn act(
         }
     };
     let mut tx = state.db.begin().await?;
-    let (game, show) = open(&mut tx, &code).await?;
+    let game = open_game(&mut tx, &code).await?;
     let acted = state.lifecycle().act(&mut tx, game.id, action).await?;
     let acted = acted.commit(tx).await?;
     let new_code = acted.game.player_code.clone().unwrap_or_default();
     let moved = acted.game.id != game.id;
-    let link = moved.then(|| player_link(&state.config.http.public_base_url, &new_code));
     if form {
         let to = if moved { new_code } else { code };
         return Ok(Redirect::to(&format!("/p/{to}")).into_response());
     }
-    let mut conn = state.db.acquire().await?;
-    let mut status = status_of(&mut conn, &state, acted.game, show).await?;
-    status.link = link;
+    let opened = open(&state, if moved { &new_code } else { &code }).await?;
+    let mut status = opened.status.clone();
+    status.link = moved.then(|| player_link(&state.config.http.public_base_url, &new_code));
     Ok(no_store(axum::Json(status).into_response()))
 }
 

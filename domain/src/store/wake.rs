@@ -10,6 +10,7 @@
 //! failed NOTIFY delays them by their poll interval at most.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -20,6 +21,8 @@ use crate::store::{event_log, outbox};
 #[derive(Clone, Debug)]
 pub struct Wake {
     pending: Arc<Notify>,
+    /// How many commits this process announced so far.
+    commits: Arc<AtomicU64>,
 }
 
 impl Wake {
@@ -28,14 +31,24 @@ impl Wake {
     pub fn start(pool: PgPool) -> Wake {
         let pending = Arc::new(Notify::new());
         tokio::spawn(notify_loop(pool, pending.clone()));
-        Wake { pending }
+        Wake {
+            pending,
+            commits: Arc::default(),
+        }
     }
 
     /// Tells the listeners that a transaction that wrote events or outbox
     /// rows has committed. Calls that come while a NOTIFY is under way are
     /// folded into the next one.
     pub fn after_commit(&self) {
+        self.commits.fetch_add(1, Ordering::AcqRel);
         self.pending.notify_one();
+    }
+
+    /// How many commits [`Wake::after_commit`] was told of: what this
+    /// process read before it may be out of date once this grows.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Acquire)
     }
 }
 

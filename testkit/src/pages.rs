@@ -1,0 +1,102 @@
+//! Players' pages (`/p/{code}`) through the real `ondeck run`: a player
+//! with the code of their page, a game moved by staff into some state, and
+//! the page's requests, which carry no token.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::app::TestApp;
+use crate::process::{Mode, Ondeck};
+use crate::reply::{Body, Reply, field};
+use crate::stack::Stack;
+
+/// A stack with `ondeck run` whose page limit no test here reaches, except
+/// with `extra` settings.
+pub async fn start(extra: &[(&str, &str)]) -> (Stack, Ondeck) {
+    let stack = Stack::new().await;
+    let mut settings = vec![("PLAYER_RATE_LIMIT_PER_MINUTE", "1000000")];
+    settings.extend_from_slice(extra);
+    let ondeck = stack.spawn(Mode::Run, &settings).await;
+    (stack, ondeck)
+}
+
+/// A game and the code of its page.
+#[derive(Debug, Clone)]
+pub struct Player {
+    pub game: i64,
+    pub code: String,
+}
+
+/// Signs a player up without a mobile number (so that auto-recall leaves
+/// the game alone) and reads the code from the admin's `player_link`.
+pub async fn sign_up(stack: &Stack, ondeck: &Ondeck, first_name: &str) -> Player {
+    let body = json!({"first_name": first_name, "handedness": "R"});
+    let player = stack
+        .post(ondeck, &stack.tokens.tablet, "/api/v1/players", body)
+        .await
+        .expect(201);
+    let game = player["active_game"]["id"].as_i64().expect("a game");
+    let link = field(&stack.game(ondeck, game).await, "player_link");
+    let code = link
+        .strip_prefix(&format!("{}/p/", ondeck.base))
+        .unwrap_or_else(|| panic!("a link under PUBLIC_BASE_URL: {link}"))
+        .to_owned();
+    assert_eq!(code.len(), 22, "{code}");
+    Player { game, code }
+}
+
+/// A fresh game moved by staff into `state`.
+pub async fn player_in(stack: &Stack, ondeck: &Ondeck, state: &str) -> Player {
+    let player = sign_up(stack, ondeck, &format!("In{state}")).await;
+    stack
+        .advance(ondeck, player.game, TestApp::path_to(state))
+        .await;
+    player
+}
+
+/// A request without a token.
+pub async fn anon(
+    stack: &Stack,
+    ondeck: &Ondeck,
+    method: Method,
+    path: &str,
+    body: Option<Body>,
+) -> Reply {
+    stack.send(ondeck, method, path, None, body).await
+}
+
+pub async fn status(stack: &Stack, ondeck: &Ondeck, code: &str) -> Value {
+    anon(
+        stack,
+        ondeck,
+        Method::GET,
+        &format!("/p/{code}/status"),
+        None,
+    )
+    .await
+    .expect(200)
+}
+
+pub async fn act(stack: &Stack, ondeck: &Ondeck, code: &str, action: &str) -> Reply {
+    anon(
+        stack,
+        ondeck,
+        Method::POST,
+        &format!("/p/{code}/{action}"),
+        None,
+    )
+    .await
+}
+
+/// The waiting line as `/api/v1/queue` gives it: game ids in order.
+pub async fn waiting(stack: &Stack, ondeck: &Ondeck) -> Vec<i64> {
+    let queue = stack.admin_get(ondeck, "/api/v1/queue").await;
+    let items = queue["waiting"].as_array().expect("waiting");
+    for (i, item) in items.iter().enumerate() {
+        assert_eq!(item["position"], i as i64 + 1, "{queue}");
+    }
+    items
+        .iter()
+        .map(|g| g["id"].as_i64().expect("id"))
+        .collect()
+}
