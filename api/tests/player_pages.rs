@@ -66,7 +66,9 @@ async fn every_action_from_every_state() {
                     assert_eq!(body["state"], "recalled", "{what}: {body}");
                     assert!(body["acknowledged_at"].is_string(), "{what}: {body}");
                     assert_eq!(after["acknowledged_at"], body["acknowledged_at"], "{what}");
-                    // A repeat is harmless.
+                    // Once said, "On my way" is no longer offered ...
+                    assert_eq!(body["actions"], json!(["later", "leave"]), "{what}: {body}");
+                    // ... and a repeat (a double tap, a second "1") is harmless.
                     let again = act(&stack, &ondeck, &player.code, action).await.expect(200);
                     assert_eq!(again["acknowledged_at"], body["acknowledged_at"], "{what}");
                 }

@@ -53,6 +53,12 @@ impl Lifecycle {
         {
             return Ok(self.unchanged(game));
         }
+        if action == PlayerAction::Coming
+            && state == GameState::Recalled
+            && game.acknowledged_at.is_some()
+        {
+            return Ok(self.unchanged(game));
+        }
         if !offered(&game, &self.players).contains(&action) {
             return Err(refused);
         }

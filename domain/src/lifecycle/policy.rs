@@ -29,11 +29,12 @@ impl PlayerPolicy {
 
 /// The actions the table offers `game` now: the ones the page shows as
 /// buttons and `/p/{code}/status` lists. "later" is offered only while the
-/// game has some left.
+/// game has some left, "coming" only until the player said it.
 pub fn offered(game: &Game, policy: &PlayerPolicy) -> Vec<PlayerAction> {
     PlayerAction::ALL
         .into_iter()
         .filter(|a| a.offered_in(game.state))
         .filter(|a| *a != PlayerAction::Later || game.later_count < policy.later_limit)
+        .filter(|a| *a != PlayerAction::Coming || game.acknowledged_at.is_none())
         .collect()
 }
