@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use ondeck_testkit::{Db, Mode, Ondeck, S3_ACCESS_KEY, S3_BUCKET, Stack, TempDir, free_port};
+use ondeck_testkit::{
+    Db, Mode, Ondeck, S3_ACCESS_KEY, S3_BUCKET, Stack, TempDir, field, free_port,
+};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 
@@ -159,10 +161,17 @@ async fn api_view(stack: &Stack, ondeck: &Ondeck) -> (Value, Value) {
         .get(ondeck, admin, "/api/v1/leaderboard")
         .await
         .expect(200);
-    let games = stack
+    let mut games = stack
         .get(ondeck, admin, "/api/v1/games?limit=500")
         .await
         .expect(200);
+    // Each server has a port of its own: a page's link is compared by its
+    // code, which the restore must bring back.
+    for game in games["items"].as_array_mut().expect("items") {
+        let link = field(game, "player_link");
+        let code = link.rsplit_once("/p/").expect("a player's page").1;
+        game["player_link"] = Value::from(code);
+    }
     (leaderboard, games)
 }
 
