@@ -17,6 +17,7 @@ const BASE = need("ONDECK_URL").replace(/\/$/, "");
 const ADMIN = need("ONDECK_ADMIN_TOKEN");
 const TABLET = need("ONDECK_TABLET_TOKEN");
 const GAME = need("ONDECK_GAME_TOKEN");
+const DISPLAY = need("ONDECK_DISPLAY_TOKEN");
 const SHOTS = resolve(process.env.ONDECK_SCREENSHOTS || "docs/screenshots");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 // The page must follow a change within this long (it polls every 5 s).
@@ -150,11 +151,25 @@ async function run(browser) {
     await page.screenshot({ path: join(SHOTS, "player-recalled.png") });
   });
 
-  await test("On my way tells staff the player is coming", async () => {
-    await page.getByRole("button", { name: "On my way" }).click();
-    await reads(page, "on your way", 5000);
-    const game = await api(ADMIN, "GET", `/api/v1/games/${me.game}`);
-    assert.ok(game.acknowledged_at, "acknowledged_at is set");
+  await test("On my way tells staff and the board the player is coming", async () => {
+    const screen = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
+    try {
+      const board = await screen.newPage();
+      await board.goto(`${BASE}/board#token=${encodeURIComponent(DISPLAY)}`);
+      await board.waitForSelector('#status[data-state="live"]');
+      const mine = board.locator("#recalled li", { hasText: "Jordan P." });
+      await mine.waitFor({ timeout: LIVE_MS });
+      assert.equal(await mine.locator(".omw").count(), 0, "not on the way before the button");
+      await page.getByRole("button", { name: "On my way" }).click();
+      await reads(page, "on your way", 5000);
+      assert.equal(await page.getByRole("button", { name: "On my way" }).count(), 0, "said once");
+      const game = await api(ADMIN, "GET", `/api/v1/games/${me.game}`);
+      assert.ok(game.acknowledged_at, "acknowledged_at is set");
+      // The board follows by its event stream, without a reload.
+      await mine.locator(".omw", { hasText: "on the way" }).waitFor({ timeout: LIVE_MS });
+    } finally {
+      await screen.close();
+    }
   });
 
   await test("confirmed and playing read You're up", async () => {

@@ -15,6 +15,7 @@
 
 use std::time::{Duration, Instant};
 
+use ondeck_testkit::pages::fills;
 use ondeck_testkit::postgres::Cluster;
 use ondeck_testkit::{Load, Mode, Outcome, Stack, assert_all, eventually, field, mobile, those};
 
@@ -187,7 +188,7 @@ async fn signups_during_a_redis_outage_answer_201_and_text_once_redis_is_back() 
     stack.redis.start();
     for number in &numbers {
         let texts = stack.texts_to(number, 1, Duration::from_secs(45)).await;
-        assert_eq!(texts[0].body, welcome);
+        assert!(fills(&welcome, &texts[0].body), "{}", texts[0].body);
     }
     let sent = stack
         .sent_messages(&ondeck, "kind=welcome", 5, Duration::from_secs(10))

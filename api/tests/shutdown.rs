@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use ondeck_testkit::pages::fills;
 use ondeck_testkit::sse::Subscriber;
 use ondeck_testkit::{
     Load, Mode, Outcome, RowLock, Stack, assert_all, eventually, field, mobile, next_mobile,
@@ -256,7 +257,7 @@ async fn texts_pending_when_the_process_is_killed_go_out_exactly_once_after_a_re
     for number in &numbers {
         let texts = stack.twilio.to(number);
         assert_eq!(texts.len(), 1, "one welcome to {number}");
-        assert_eq!(texts[0].body, welcome);
+        assert!(fills(&welcome, &texts[0].body), "{}", texts[0].body);
         let row = listed
             .iter()
             .find(|m| m["to"] == number.as_str())

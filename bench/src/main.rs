@@ -7,6 +7,10 @@
 //! `ondeck-bench sse` holds N subscribers of the event stream and measures
 //! how long a transition's event takes to reach them (`bench/sse`).
 //!
+//! `ondeck-bench phones` holds N players' pages, each polling its status,
+//! while staff move the line, and reports latency, errors, how the server
+//! answered and its memory (`bench/phones`).
+//!
 //! `ondeck-bench soak` plays a busy venue's day, ten times faster, against
 //! `ondeck run` and reports errors, latency, memory and the outbox (`bench/soak`).
 //!
@@ -19,6 +23,7 @@ use clap::{Parser, Subcommand};
 
 mod http;
 mod lifecycle;
+mod phones;
 mod render;
 mod rounding;
 mod soak;
@@ -42,6 +47,8 @@ enum Command {
     Render(render::RenderArgs),
     /// Hold N SSE subscribers; time each queue transition's event to every one.
     Sse(sse::SseArgs),
+    /// Hold N players' pages polling their status while staff move the line.
+    Phones(phones::PhonesArgs),
     /// Play a busy venue's day, sped up, and report errors, latency, memory and backlog.
     Soak(Box<soak::SoakArgs>),
 }
@@ -53,6 +60,7 @@ async fn main() -> ExitCode {
         // CPU-bound and single-threaded, like one souvenir job in the worker.
         Command::Render(args) => render::render(&args),
         Command::Sse(args) => sse::sse(args).await,
+        Command::Phones(args) => phones::phones(args).await,
         Command::Soak(args) => soak::soak(*args).await,
     };
     // Printed by hand: anyhow's `Debug` adds a backtrace whenever

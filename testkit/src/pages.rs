@@ -100,3 +100,51 @@ pub async fn waiting(stack: &Stack, ondeck: &Ondeck) -> Vec<i64> {
         .map(|g| g["id"].as_i64().expect("id"))
         .collect()
 }
+
+/// Whether `text` is `template` (a show's text) with its `{link}` filled in
+/// with a player's page: `http(s)://…/p/` and a 22-character code.
+pub fn fills(template: &str, text: &str) -> bool {
+    let Some((before, after)) = template.split_once("{link}") else {
+        return template == text;
+    };
+    let Some(link) = text
+        .strip_prefix(before)
+        .and_then(|rest| rest.strip_suffix(after))
+    else {
+        return false;
+    };
+    let Some((base, code)) = link.rsplit_once("/p/") else {
+        return false;
+    };
+    (base.starts_with("http://") || base.starts_with("https://"))
+        && !base.contains(char::is_whitespace)
+        && code.len() == 22
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fills;
+
+    #[test]
+    fn a_text_fills_its_template_with_a_page_link() {
+        let template = "Hi! Your place in line: {link} See you.";
+        let code = "Ab3dE6gH9k_-xYz0123456";
+        assert!(fills(
+            template,
+            &format!("Hi! Your place in line: http://127.0.0.1:9/p/{code} See you.")
+        ));
+        assert!(fills("No link here", "No link here"));
+        for wrong in [
+            "Hi! Your place in line: {link} See you.".to_owned(),
+            format!("Hi! Your place in line: http://x/p/{code}x See you."),
+            format!("Hi! Your place in line: ftp://x/p/{code} See you."),
+            format!("Hello! Your place in line: http://x/p/{code} See you."),
+            format!("Hi! Your place in line: http://x/q/{code} See you."),
+        ] {
+            assert!(!fills(template, &wrong), "{wrong}");
+        }
+    }
+}
