@@ -15,7 +15,9 @@
 //!   purge: changes that write no event).
 //!
 //! The first read after a change rebuilds the show's pages; reads that come
-//! meanwhile wait for that one rebuild instead of starting their own. A
+//! meanwhile wait for that one rebuild instead of starting their own. When
+//! the database cannot be read, pages answer as they last were until the
+//! next change or full reload tries again. A
 //! code no page in memory has (a show not read yet, a game younger than the
 //! last rebuild, or a code that opens nothing) is looked up in the
 //! database, by its SHA-256 like everywhere else: of all the reads of a
@@ -221,26 +223,35 @@ impl PlayerLines {
         code: &str,
     ) -> Result<Option<Arc<Page>>> {
         let now = self.seen(settings);
-        let show_id = match self.in_memory(code) {
+        let fresh = |page: Option<Arc<Page>>| page.filter(|page| !page.expired(Utc::now()));
+        match self.in_memory(code) {
             Some((page, seen)) if !seen.outdated_by(now) => {
                 metrics::counter!("ondeck_player_status_reads_total", "from" => "memory")
                     .increment(1);
-                return Ok((!page.expired(Utc::now())).then_some(page));
+                Ok(fresh(Some(page)))
             }
-            Some((page, _)) => page.show_id,
+            Some((page, _)) => match self.rebuild(db, settings, page.show_id, now).await {
+                // A code the new pages lack opens nothing any more.
+                Ok(()) => Ok(fresh(self.in_memory(code).map(|(page, _)| page))),
+                // While the database cannot be read, the page as it last
+                // was is better than an error.
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read a show's pages again; the last ones answer");
+                    Ok(fresh(Some(page)))
+                }
+            },
             None => {
                 metrics::counter!("ondeck_player_status_reads_total", "from" => "database")
                     .increment(1);
                 let mut conn = db.acquire().await?;
-                match player_games::by_code(&mut conn, code).await? {
-                    Some((game, _)) => game.show_id,
-                    None => return Ok(None),
-                }
+                let Some((game, _)) = player_games::by_code(&mut conn, code).await? else {
+                    return Ok(None);
+                };
+                drop(conn);
+                self.rebuild(db, settings, game.show_id, now).await?;
+                Ok(fresh(self.in_memory(code).map(|(page, _)| page)))
             }
-        };
-        self.rebuild(db, settings, show_id, now).await?;
-        let page = self.in_memory(code).map(|(page, _)| page);
-        Ok(page.filter(|page| !page.expired(Utc::now())))
+        }
     }
 
     /// Rebuilds the pages of `show_id` unless a rebuild that began after
@@ -264,11 +275,24 @@ impl PlayerLines {
             return Ok(());
         }
         let seen = self.seen(settings);
-        let (games, per_place) = {
+        let read = async {
             let mut conn = db.acquire().await?;
             let games = player_games::line(&mut conn, show_id, settings.tz).await?;
             let per_place = seconds_per_place(&mut conn, settings.stations, show_id).await?;
-            (games, per_place)
+            Ok::<_, crate::error::ApiError>((games, per_place))
+        };
+        let (games, per_place) = match read.await {
+            Ok(read) => read,
+            Err(e) => {
+                // The pages as they were stand until the next change (or
+                // full reload): reads do not queue up behind the database.
+                let mut shows = self.shows.write().unwrap_or_else(|e| e.into_inner());
+                if let Some(old) = shows.get(&show_id).cloned() {
+                    let pages = old.pages.clone();
+                    shows.insert(show_id, Arc::new(ShowPages { seen, pages }));
+                }
+                return Err(e);
+            }
         };
         let pages: HashMap<CodeHash, Arc<Page>> = games
             .into_iter()

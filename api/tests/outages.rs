@@ -3,7 +3,8 @@
 //!
 //! - PostgreSQL stopped and started again under load: requests answer 503
 //!   at once during the outage and succeed after it, without restarting
-//!   ondeck; every signup answered 201 is kept and texted exactly once.
+//!   ondeck; every signup answered 201 is kept and texted exactly once; a
+//!   player's page answers as it last was throughout.
 //! - Redis killed (losing everything it held) and started again under
 //!   load: requests never notice, and no job is lost or sent twice; signups
 //!   made while Redis is down are texted once it is back.
@@ -15,9 +16,10 @@
 
 use std::time::{Duration, Instant};
 
-use ondeck_testkit::pages::fills;
+use ondeck_testkit::pages::{self, fills};
 use ondeck_testkit::postgres::Cluster;
 use ondeck_testkit::{Load, Mode, Outcome, Stack, assert_all, eventually, field, mobile, those};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_restarted_under_load_answers_503_then_recovers_without_a_restart() {
@@ -30,6 +32,12 @@ async fn postgres_restarted_under_load_answers_503_then_recovers_without_a_resta
         .await;
     let pid = ondeck.pid();
     let welcome = field(&stack.show(&ondeck).await, "welcome_message");
+    // A player following their page before the outage.
+    let ann = pages::sign_up(&stack, &ondeck, "Ann").await;
+    assert_eq!(
+        pages::status(&stack, &ondeck, &ann.code).await["state"],
+        "new"
+    );
     let load = Load::start(&stack, &ondeck, 6);
     tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -38,8 +46,15 @@ async fn postgres_restarted_under_load_answers_503_then_recovers_without_a_resta
     stack
         .readyz_becomes(&ondeck, 503, Duration::from_secs(5))
         .await;
-    // The outage goes on under load.
+    // The outage goes on under load. The player's page answers as it last
+    // was: pages are outside the API's 503 and kept in memory.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let page = pages::status(&stack, &ondeck, &ann.code).await;
+    assert_eq!(
+        (&page["first_name"], &page["state"]),
+        (&json!("Ann"), &json!("new")),
+        "{page}"
+    );
     let up_at = Instant::now();
     cluster.start();
     stack
