@@ -158,7 +158,10 @@ where
     }
 }
 
-/// Query strings, with repeated keys (`?state=queued&state=recalled`).
+/// Query strings, with repeated keys (`?state=queued&state=recalled`). A
+/// parameter given without a value (`?state=`) is a 422 naming it, rather
+/// than read as absent: the document lists the values each one takes, and
+/// an empty one is none of them.
 pub struct ApiQuery<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for ApiQuery<T>
@@ -169,6 +172,14 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let mut empty = FieldErrors::new();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if value.is_empty() {
+                empty.add(&name, "has no value: give one or leave the parameter out");
+            }
+        }
+        empty.into_result().map_err(ApiError::Invalid)?;
         axum_extra::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))

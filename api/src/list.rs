@@ -49,7 +49,7 @@ impl Listing {
         format: Option<&str>,
         headers: &HeaderMap,
     ) -> Listing {
-        let csv = match format.map(str::trim) {
+        let csv = match format {
             Some("csv") => true,
             Some("json") => false,
             Some(_) => {

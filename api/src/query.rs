@@ -62,10 +62,10 @@ pub fn parse_show_id(errors: &mut FieldErrors, raw: Option<&str>) -> Option<Show
     })
 }
 
-/// `true`/`1` or `false`/`0`.
+/// `true`/`1` or `false`/`0`, exactly as written.
 pub fn parse_bool(errors: &mut FieldErrors, field: &str, raw: Option<&str>) -> Option<bool> {
-    match raw.map(str::trim) {
-        None | Some("") => None,
+    match raw {
+        None => None,
         Some("true" | "1") => Some(true),
         Some("false" | "0") => Some(false),
         Some(_) => {
@@ -78,7 +78,7 @@ pub fn parse_bool(errors: &mut FieldErrors, field: &str, raw: Option<&str>) -> O
 /// `order` of players and games.
 pub fn parse_order(errors: &mut FieldErrors, raw: Option<&str>) -> ondeck_domain::store::Order {
     raw.map(|o| {
-        o.trim().parse().unwrap_or_else(|()| {
+        o.parse().unwrap_or_else(|()| {
             errors.add("order", "must be score, -score, created_at or -created_at");
             Default::default()
         })
@@ -88,7 +88,7 @@ pub fn parse_order(errors: &mut FieldErrors, raw: Option<&str>) -> ondeck_domain
 
 /// One game state.
 pub fn parse_state(errors: &mut FieldErrors, raw: &str) -> Option<GameState> {
-    let parsed = raw.trim().parse().ok();
+    let parsed = raw.parse().ok();
     if parsed.is_none() {
         errors.add("state", format!("{raw:?} is not a game state"));
     }

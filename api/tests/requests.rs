@@ -427,8 +427,23 @@ async fn player_and_game_filters_narrow_the_lists(pool: PgPool) {
         let found: Vec<_> = found.iter().collect();
         assert_eq!(found, expected, "/api/v1/players?{query}");
     }
-    for field in ["state", "handedness", "signed_waiver"] {
-        let path = format!("/api/v1/players?{field}=bogus");
+    // A value is taken exactly as the document lists it: not empty, not
+    // padded, not in another case.
+    let refused = [
+        ("state", "bogus"),
+        ("state", ""),
+        ("state", "%20queued"),
+        ("handedness", "bogus"),
+        ("handedness", ""),
+        ("handedness", "l"),
+        ("signed_waiver", "bogus"),
+        ("signed_waiver", ""),
+        ("order", "%20score"),
+        ("format", "%20csv"),
+        ("format", ""),
+    ];
+    for (field, value) in refused {
+        let path = format!("/api/v1/players?{field}={value}");
         expect_invalid(&app.get(ADMIN, &path).await, field, &path);
     }
 
@@ -452,8 +467,12 @@ async fn player_and_game_filters_narrow_the_lists(pool: PgPool) {
         wanted.sort();
         assert_eq!(found, wanted, "{path}");
     }
-    let path = "/api/v1/games?state=queued&state=bogus";
-    expect_invalid(&app.get(ADMIN, path).await, "state", path);
+    for path in [
+        "/api/v1/games?state=queued&state=bogus",
+        "/api/v1/games?state=queued&state=",
+    ] {
+        expect_invalid(&app.get(ADMIN, path).await, "state", path);
+    }
 }
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]

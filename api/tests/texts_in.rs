@@ -603,21 +603,24 @@ async fn floods_huge_bodies_and_wrong_content_types_get_4xx_and_change_nothing()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_hooks_are_absent_unless_twilio_is_the_provider() {
+async fn the_hooks_refuse_every_request_unless_twilio_is_the_provider() {
     let stack = Stack::new().await;
     let ondeck = stack.spawn(Mode::Serve, &[("SMS_PROVIDER", "log")]).await;
     let reply = stack
         .twilio
         .text_in(&stack.http, &ondeck.base, &next_mobile(), "YES")
         .await;
-    reply.problem(404);
+    let problem = reply.problem(403);
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("SMS_PROVIDER"), "{problem}");
     let url = format!("{}/hooks/twilio/status", ondeck.base);
     let params = [("MessageSid", "SM1"), ("MessageStatus", "delivered")];
     stack
         .twilio
         .webhook(&stack.http, &url, &params)
         .await
-        .problem(404);
+        .problem(403);
+    assert_eq!(inbound(&stack, &ondeck).await, Vec::<Value>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

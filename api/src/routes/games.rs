@@ -118,7 +118,6 @@ async fn list_games(ctx: Ctx, list: Filtered<GameListQuery>) -> Result<Response>
         states: q
             .state
             .iter()
-            .filter(|s| !s.is_empty())
             .filter_map(|s| parse_state(errors, s))
             .collect(),
         team: q.team.filter(|t| !t.is_empty()),

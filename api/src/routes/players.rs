@@ -108,23 +108,16 @@ const PLAYER_COLUMNS: &[&str] = &[
 async fn list_players(ctx: Ctx, list: Filtered<PlayerListQuery>) -> Result<Response> {
     let (state, caller) = (&ctx.state, ctx.caller);
     let (listing, filter) = list.check(|q, errors| {
-        let handedness = q
-            .handedness
-            .as_deref()
-            .filter(|h| !h.is_empty())
-            .and_then(|h| {
-                let parsed = Handedness::parse(h);
-                if parsed.is_none() {
-                    errors.add("handedness", "must be L or R");
-                }
-                parsed
-            });
+        let handedness = q.handedness.as_deref().and_then(|h| match h {
+            "L" => Some(Handedness::L),
+            "R" => Some(Handedness::R),
+            _ => {
+                errors.add("handedness", "must be L or R");
+                None
+            }
+        });
         PlayerFilter {
-            state: q
-                .state
-                .as_deref()
-                .filter(|s| !s.is_empty())
-                .and_then(|s| parse_state(errors, s)),
+            state: q.state.as_deref().and_then(|s| parse_state(errors, s)),
             team: q.team.filter(|t| !t.is_empty()),
             handedness,
             signed_waiver: parse_bool(errors, "signed_waiver", q.signed_waiver.as_deref()),

@@ -1,7 +1,8 @@
 //! Twilio's webhooks: texts players send in, and the
 //! delivery status of the texts ondeck sent. No bearer token: each request
 //! must carry Twilio's signature made with `TWILIO_AUTH_TOKEN` (see
-//! [`signature_ok`]), and is served only with `SMS_PROVIDER=twilio`.
+//! [`signature_ok`]); with another `SMS_PROVIDER` no signature is valid, so
+//! every request is refused.
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
@@ -52,7 +53,7 @@ impl SignedForm {
     }
 }
 
-/// Reads and checks a webhook: Twilio is the provider (else 404), the body
+/// Reads and checks a webhook: Twilio is the provider (else 403), the body
 /// a form (else 400) of at most [`HOOK_LIMIT`] (else 413), signed for
 /// `PUBLIC_BASE_URL` + this path (else 403).
 impl FromRequest<AppState> for SignedForm {
@@ -62,7 +63,10 @@ impl FromRequest<AppState> for SignedForm {
         let (parts, body) = req.into_parts();
         let (uri, headers) = (&parts.uri, &parts.headers);
         let SmsSettings::Twilio { auth_token, .. } = &state.config.worker.sms else {
-            return Err(ApiError::NotFound("no such endpoint".into()));
+            return Err(ApiError::Forbidden(
+                "this ondeck does not send texts through Twilio (SMS_PROVIDER is not twilio)"
+                    .into(),
+            ));
         };
         let is_form = headers
             .get(header::CONTENT_TYPE)
