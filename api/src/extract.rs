@@ -158,11 +158,17 @@ where
     }
 }
 
-/// Query strings, with repeated keys (`?state=queued&state=recalled`). A
-/// parameter given without a value (`?state=`) is a 422 naming it, rather
-/// than read as absent: the document lists the values each one takes, and
-/// an empty one is none of them.
+/// Query strings, with repeated keys (`?state=queued&state=recalled`).
+/// An empty value (`?team=`) reads as absent, except in a field marked
+/// `#[serde(default, deserialize_with = "given")]`.
 pub struct ApiQuery<T>(pub T);
+
+/// For a query parameter whose values the document lists (a state, a
+/// number, a date): `?state=` is kept as `Some("")`, to be refused as none
+/// of them, instead of being read as absent.
+pub fn given<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    <String as serde::Deserialize>::deserialize(d).map(Some)
+}
 
 impl<T, S> FromRequestParts<S> for ApiQuery<T>
 where
@@ -172,14 +178,6 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or_default();
-        let mut empty = FieldErrors::new();
-        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            if value.is_empty() {
-                empty.add(&name, "has no value: give one or leave the parameter out");
-            }
-        }
-        empty.into_result().map_err(ApiError::Invalid)?;
         axum_extra::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))

@@ -66,7 +66,7 @@ impl Listing {
         } else {
             (DEFAULT_LIMIT, MAX_LIMIT)
         };
-        let limit = match limit.map(|l| l.trim().parse::<i64>()) {
+        let limit = match limit.map(|l| l.parse::<i64>()) {
             None => default,
             Some(Ok(n)) if (1..=max).contains(&n) => n,
             Some(_) => {
@@ -113,11 +113,13 @@ impl Listing {
 struct ListQuery {
     /// 1 to 500 (default 50); CSV exports default to everything.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     limit: Option<String>,
     /// The `next_cursor` of the page before.
     cursor: Option<String>,
     /// `json` (default) or `csv`.
     #[param(schema_with = crate::query::params::format)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     format: Option<String>,
 }
 

@@ -9,16 +9,16 @@ use ondeck_domain::{GameState, ShowId};
 
 use crate::caller::Caller;
 
-/// A value that parses from its text, `None` when absent or empty; the
-/// message of a wrong one is `must be {expected}`.
+/// A value that parses from its text exactly, `None` when absent; the
+/// message of a wrong one (empty included) is `must be {expected}`.
 pub fn parse<T: std::str::FromStr>(
     errors: &mut FieldErrors,
     field: &str,
     raw: Option<&str>,
     expected: &str,
 ) -> Option<T> {
-    raw.filter(|s| !s.is_empty()).and_then(|s| {
-        let parsed = s.trim().parse().ok();
+    raw.and_then(|s| {
+        let parsed = s.parse().ok();
         if parsed.is_none() {
             errors.add(field, format!("must be {expected}"));
         }
@@ -42,8 +42,8 @@ pub fn parse_name<T: std::str::FromStr>(
 
 /// `day`: a date as `YYYY-MM-DD`.
 pub fn parse_day(errors: &mut FieldErrors, raw: Option<&str>) -> Option<NaiveDate> {
-    raw.filter(|d| !d.is_empty()).and_then(|d| {
-        let parsed = NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok();
+    raw.and_then(|d| {
+        let parsed = NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
         if parsed.is_none() {
             errors.add("day", "must be a date as YYYY-MM-DD");
         }
@@ -53,8 +53,8 @@ pub fn parse_day(errors: &mut FieldErrors, raw: Option<&str>) -> Option<NaiveDat
 
 /// `show_id`: a show's id.
 pub fn parse_show_id(errors: &mut FieldErrors, raw: Option<&str>) -> Option<ShowId> {
-    raw.filter(|s| !s.is_empty()).and_then(|s| {
-        let parsed = s.trim().parse().ok();
+    raw.and_then(|s| {
+        let parsed = s.parse().ok();
         if parsed.is_none() {
             errors.add("show_id", "must be a show's id");
         }

@@ -420,6 +420,8 @@ async fn player_and_game_filters_narrow_the_lists(pool: PgPool) {
         ("signed_waiver=true", vec![ada]),
         ("signed_waiver=false", vec![grace, linus]),
         ("team=Sluggers&handedness=R", vec![linus]),
+        // An empty text filter is the same as none.
+        ("team=&q=&handedness=L", vec![ada]),
         ("state=completed", vec![]),
     ];
     for (query, expected) in cases {

@@ -50,6 +50,7 @@ pub struct Queue {
 pub struct QueueQuery {
     /// Default: the current show.
     #[param(value_type = Option<i64>)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     show_id: Option<String>,
 }
 
@@ -108,12 +109,14 @@ async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::
 pub struct LeaderboardQuery {
     /// Default: the current show.
     #[param(value_type = Option<i64>)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     show_id: Option<String>,
     /// `YYYY-MM-DD` in `VENUE_TZ`; default: every day of the show.
     #[param(schema_with = crate::query::params::day)]
     day: Option<String>,
     /// Rows of each ranking, 1 to 500 (default 10).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     limit: Option<String>,
 }
 
@@ -150,12 +153,7 @@ async fn get_leaderboard(
     let mut errors = FieldErrors::new();
     let show_id = parse_show_id(&mut errors, q.show_id.as_deref());
     let day = parse_day(&mut errors, q.day.as_deref());
-    let limit = match q
-        .limit
-        .as_deref()
-        .filter(|l| !l.is_empty())
-        .map(|l| l.trim().parse::<i64>())
-    {
+    let limit = match q.limit.as_deref().map(str::parse::<i64>) {
         None => 10,
         Some(Ok(n)) if (1..=500).contains(&n) => n,
         Some(_) => {

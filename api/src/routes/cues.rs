@@ -113,9 +113,11 @@ async fn fire_cue(
 pub struct RunListQuery {
     /// `pending`, `ok`, `retrying` or `failed`.
     #[param(schema_with = status_param)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     status: Option<String>,
     /// `dmx` or `webhook`.
     #[param(schema_with = kind_param)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     kind: Option<String>,
     /// A cue's name.
     cue: Option<String>,

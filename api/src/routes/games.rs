@@ -72,12 +72,14 @@ pub struct GameListQuery {
     /// A team's name.
     team: Option<String>,
     #[param(value_type = Option<i64>)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     show_id: Option<String>,
     /// `YYYY-MM-DD` in `VENUE_TZ`: games created that day.
     #[param(schema_with = crate::query::params::day)]
     day: Option<String>,
     /// `score`, `-score`, `created_at` (default) or `-created_at`.
     #[param(schema_with = crate::query::params::order)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     order: Option<String>,
 }
 

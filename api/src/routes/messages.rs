@@ -23,11 +23,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct MessageListQuery {
     /// `queued`, `sent`, `failed` or `delivered`.
     #[param(schema_with = status_param)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     status: Option<String>,
     /// `welcome`, `recall` or `souvenir`.
     #[param(schema_with = kind_param)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     kind: Option<String>,
     #[param(value_type = Option<i64>)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     game_id: Option<String>,
 }
 

@@ -65,20 +65,25 @@ async fn create_player(ctx: Ctx, ApiJson(input): ApiJson<PlayerInput>) -> Result
 pub struct PlayerListQuery {
     /// The state of the player's active game.
     #[param(schema_with = crate::query::params::game_state)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     state: Option<String>,
     /// A team's name.
     team: Option<String>,
     /// `L` or `R`.
     #[param(schema_with = crate::query::params::handedness)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     handedness: Option<String>,
     #[param(value_type = Option<bool>)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     signed_waiver: Option<String>,
     #[param(value_type = Option<bool>)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     is_finalist: Option<String>,
     /// Part of a name, or at least three digits of a mobile number (PII roles).
     q: Option<String>,
     /// `score`, `-score`, `created_at` (default) or `-created_at`.
     #[param(schema_with = crate::query::params::order)]
+    #[serde(default, deserialize_with = "crate::extract::given")]
     order: Option<String>,
 }
 
