@@ -171,9 +171,16 @@ mod tests {
     fn a_wrong_name_is_told_every_right_one() {
         let names = &["queued", "sent", "failed", "delivered"];
         let mut errors = FieldErrors::new();
-        let status: Option<Status> = parse_name(&mut errors, "status", Some(" sent "), names);
+        let status: Option<Status> = parse_name(&mut errors, "status", Some("sent"), names);
         assert_eq!(status, Some(Status::Sent));
         assert_eq!(errors, FieldErrors::new());
+        // Exactly as listed: padded or empty is wrong.
+        for raw in [" sent ", ""] {
+            let mut errors = FieldErrors::new();
+            let padded: Option<Status> = parse_name(&mut errors, "status", Some(raw), names);
+            assert_eq!(padded, None, "{raw:?}");
+            assert_ne!(errors, FieldErrors::new(), "{raw:?}");
+        }
         let wrong: Option<Status> = parse_name(&mut errors, "status", Some("lost"), names);
         assert_eq!(wrong, None);
         let json = serde_json::to_value(&errors).expect("errors serialize");
