@@ -230,16 +230,11 @@ impl PlayerLines {
                     .increment(1);
                 Ok(fresh(Some(page)))
             }
-            Some((page, _)) => match self.rebuild(db, settings, page.show_id, now).await {
-                // A code the new pages lack opens nothing any more.
-                Ok(()) => Ok(fresh(self.in_memory(code).map(|(page, _)| page))),
-                // While the database cannot be read, the page as it last
-                // was is better than an error.
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read a show's pages again; the last ones answer");
-                    Ok(fresh(Some(page)))
-                }
-            },
+            Some((page, _)) => {
+                metrics::counter!("ondeck_player_status_reads_total", "from" => "rebuild")
+                    .increment(1);
+                self.after_rebuild(db, settings, code, page, now).await
+            }
             None => {
                 metrics::counter!("ondeck_player_status_reads_total", "from" => "database")
                     .increment(1);
@@ -252,6 +247,28 @@ impl PlayerLines {
                 Ok(fresh(self.in_memory(code).map(|(page, _)| page)))
             }
         }
+    }
+
+    /// The page of `code` once its show, found out of date, is read again.
+    async fn after_rebuild(
+        &self,
+        db: &PgPool,
+        settings: &LineSettings,
+        code: &str,
+        page: Arc<Page>,
+        now: Seen,
+    ) -> Result<Option<Arc<Page>>> {
+        let page = match self.rebuild(db, settings, page.show_id, now).await {
+            // A code the new pages lack opens nothing any more.
+            Ok(()) => self.in_memory(code).map(|(page, _)| page),
+            // While the database cannot be read, the page as it last was
+            // is better than an error.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read a show's pages again; the last ones answer");
+                Some(page)
+            }
+        };
+        Ok(page.filter(|page| !page.expired(Utc::now())))
     }
 
     /// Rebuilds the pages of `show_id` unless a rebuild that began after

@@ -74,6 +74,7 @@ struct PhonesReport {
     staff_errors: u64,
     /// From the server's `/metrics`, over the polling phase.
     reads_from_memory: f64,
+    reads_after_rebuild: f64,
     reads_from_database: f64,
     rebuilds: f64,
     /// The database's transactions over the polling phase, when
@@ -188,9 +189,10 @@ pub async fn phones(args: PhonesArgs) -> anyhow::Result<()> {
         max_ms: round(histogram.max() as f64 / 1000.0, 2),
         staff_games,
         staff_errors,
-        reads_from_memory: after.0 - before.0,
-        reads_from_database: after.1 - before.1,
-        rebuilds: after.2 - before.2,
+        reads_from_memory: after.memory - before.memory,
+        reads_after_rebuild: after.after_rebuild - before.after_rebuild,
+        reads_from_database: after.database - before.database,
+        rebuilds: after.rebuilds - before.rebuilds,
         transactions: transactions_before
             .zip(transactions_after)
             .map(|(before, after)| after - before),
@@ -199,7 +201,8 @@ pub async fn phones(args: PhonesArgs) -> anyhow::Result<()> {
     };
     eprintln!(
         "{} polls ({}/s), {} errors: p50 {} ms, p99 {} ms, max {} ms; \
-         {} from memory, {} from the database, {} rebuilds; {} games moved by staff",
+         {} from memory, {} after a rebuild, {} from the database, {} rebuilds; \
+         {} games moved by staff",
         report.polls,
         report.polls_per_second,
         report.errors,
@@ -207,6 +210,7 @@ pub async fn phones(args: PhonesArgs) -> anyhow::Result<()> {
         report.p99_ms,
         report.max_ms,
         report.reads_from_memory,
+        report.reads_after_rebuild,
         report.reads_from_database,
         report.rebuilds,
         report.staff_games
@@ -334,9 +338,20 @@ async fn send(http: &Client, url: Url, body: Value) -> anyhow::Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("{url}: not JSON: {text}"))
 }
 
-/// The server's page counters: reads from memory, reads from the database,
-/// rebuilds of a show's pages.
-async fn counters(http: &Client, base: &Url) -> anyhow::Result<(f64, f64, f64)> {
+/// The server's page counters (`/metrics`).
+struct Counters {
+    /// Reads answered from memory as it was.
+    memory: f64,
+    /// Reads that found their show out of date and were answered once it
+    /// was read again (one read of the show for all of them).
+    after_rebuild: f64,
+    /// Reads of a code memory had not seen, looked up in the database.
+    database: f64,
+    /// Reads of a show's pages from the database.
+    rebuilds: f64,
+}
+
+async fn counters(http: &Client, base: &Url) -> anyhow::Result<Counters> {
     let text = http
         .get(base.join("/metrics")?)
         .send()
@@ -351,11 +366,12 @@ async fn counters(http: &Client, base: &Url) -> anyhow::Result<(f64, f64, f64)> 
             .filter_map(|v| v.trim().parse::<f64>().ok())
             .sum()
     };
-    Ok((
-        sum(r#"ondeck_player_status_reads_total{from="memory"} "#),
-        sum(r#"ondeck_player_status_reads_total{from="database"} "#),
-        sum("ondeck_player_line_rebuilds_total "),
-    ))
+    Ok(Counters {
+        memory: sum(r#"ondeck_player_status_reads_total{from="memory"} "#),
+        after_rebuild: sum(r#"ondeck_player_status_reads_total{from="rebuild"} "#),
+        database: sum(r#"ondeck_player_status_reads_total{from="database"} "#),
+        rebuilds: sum("ondeck_player_line_rebuilds_total "),
+    })
 }
 
 /// The database's transaction count, as `command` prints it. PostgreSQL's
