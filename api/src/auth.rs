@@ -131,8 +131,8 @@ pub fn cached(state: &AppState, parts: &Parts) -> Option<Caller> {
 ///
 /// Tokens are looked up on the primary, where a revocation is written: a
 /// replica that has not replayed it yet would still accept the token. Only
-/// while the primary is down (an off-site API reading its replica) does the
-/// replica answer; nothing can be revoked then anyway.
+/// while the primary is down or does not answer (an off-site API reading its
+/// replica) does the replica answer; nothing can be revoked then anyway.
 pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>> {
     if !tokens::is_well_formed(token) {
         return Ok(None);
@@ -146,7 +146,7 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>> {
     }
     let ticket = state.tokens.ticket();
     let found = {
-        let mut conn = token_pool(state).acquire().await?;
+        let mut conn = state.reads.acquire_for_tokens().await?;
         tokens::authenticate_hash(&mut conn, &token_hash).await?
     };
     match found {
@@ -166,17 +166,8 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Caller>> {
 /// (the replica while the primary is down): how an event stream checks its
 /// token again after a revocation notice it cannot match, and periodically.
 pub async fn still_live(state: &AppState, caller: Caller) -> Result<bool> {
-    let mut conn = token_pool(state).acquire().await?;
+    let mut conn = state.reads.acquire_for_tokens().await?;
     Ok(tokens::is_live(&mut conn, caller.token_id).await?)
-}
-
-/// Where tokens are looked up: the primary, where revocations are written;
-/// the replica only while the primary is down.
-fn token_pool(state: &AppState) -> &sqlx::PgPool {
-    match state.reads.replica_pool() {
-        Some(replica) if state.reads.primary_down() => replica,
-        _ => &state.db,
-    }
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -289,6 +289,27 @@ impl Reads {
         }
     }
 
+    /// A connection on the primary, where revocations are written, for
+    /// looking tokens up; the replica's while the primary is down. The last
+    /// check may be up to a second old, so a primary that does not answer
+    /// within [`CHECK_TIMEOUT`] counts as down too: a caller whose token is
+    /// not cached is then answered from the replica, not refused.
+    pub async fn acquire_for_tokens(&self) -> sqlx::Result<PoolConnection<Postgres>> {
+        let Some(replica) = &self.replica else {
+            return self.primary.acquire().await;
+        };
+        if self.primary_down() {
+            return replica.pool.acquire().await;
+        }
+        let error = match tokio::time::timeout(CHECK_TIMEOUT, self.primary.acquire()).await {
+            Ok(Ok(conn)) => return Ok(conn),
+            Ok(Err(e)) => e,
+            Err(_) => sqlx::Error::PoolTimedOut,
+        };
+        tracing::warn!(error = %error, "cannot look a token up on the primary; asking the replica");
+        replica.pool.acquire().await.map_err(|_| error)
+    }
+
     /// Whether the last check found the primary unreachable.
     pub fn primary_down(&self) -> bool {
         match &self.replica {

@@ -72,7 +72,11 @@ async fn transition(
 }
 
 async fn token(url: &str, role: &str) -> String {
-    let printed = cli(url, &["token", "create", "--role", role, "--name", role]).await;
+    named_token(url, role, role).await
+}
+
+async fn named_token(url: &str, role: &str, name: &str) -> String {
+    let printed = cli(url, &["token", "create", "--role", role, "--name", name]).await;
     printed.trim().to_owned()
 }
 
@@ -85,6 +89,8 @@ async fn reads_go_to_the_replica_and_survive_either_database_going_down() {
     // Client A writes (a tablet); client B only reads (the display board).
     let writer = token(&primary_url, "tablet").await;
     let reader = token(&primary_url, "display").await;
+    // Used for the first time just after the primary stops.
+    let newcomer = named_token(&primary_url, "display", "newcomer").await;
     cli(
         &primary_url,
         &[
@@ -205,8 +211,11 @@ async fn reads_go_to_the_replica_and_survive_either_database_going_down() {
     replica.start();
     wait_for_routing(&stack, &ondeck, "ok", "replica").await;
 
-    // The primary down: reads from the replica, writes refused at once.
+    // The primary down: reads from the replica, writes refused at once. A
+    // token not seen before is looked up on the replica even before the
+    // next check notices the primary is gone.
     primary.stop();
+    assert_eq!(game_state(&stack, &ondeck, &newcomer, game).await, "queued");
     let what = "/readyz to answer 503 with writes refused";
     let (status, body) = eventually(what, Duration::from_secs(10), async || {
         let (status, body) = readyz(&stack, &ondeck).await;
