@@ -239,10 +239,11 @@ fn state_html(s: &PlayerStatus) -> String {
         ),
         GameState::Queued => {
             let position = s.position.unwrap_or(0);
-            let wait = s
-                .eta_seconds
-                .map(|eta| format!("<p>Estimated wait: {}.</p>", wait_words(eta)))
-                .unwrap_or_default();
+            let wait = match s.eta_seconds {
+                _ if s.paused => "<p>Paused: the wait is on hold.</p>".to_owned(),
+                Some(eta) => format!("<p>Estimated wait: {}.</p>", wait_words(eta)),
+                None => String::new(),
+            };
             format!(
                 "<h2>You're {} in line</h2>{wait}<p>We'll text you when it's your turn. \
                  Feel free to walk around.</p>",
