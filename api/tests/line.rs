@@ -1,10 +1,13 @@
 //! Running the line (docs/running-the-line.md): a show's settings and who
 //! may change them, each rule on each way a game begins (a tablet's signup,
 //! `POST /api/v1/games`, a player's "Join again"), the last place taken by
-//! two at once, a paused show, per-show stations, and staff moving a game,
-//! sixteen moves at once included.
+//! two at once, a paused show (no recalls, no ETAs, no no-shows), per-show
+//! stations, and staff moving a game, sixteen moves at once included.
 
+use ondeck_domain::Lifecycle;
 use ondeck_domain::models::Role;
+use ondeck_domain::store::recall::RecallPolicy;
+use ondeck_domain::store::wake::Wake;
 use ondeck_testkit::pages::waiting_ids;
 use ondeck_testkit::{Reply, TestApp};
 use reqwest::Method;
@@ -465,4 +468,41 @@ async fn sixteen_moves_at_once_leave_positions_without_gap_or_repeat(pool: PgPoo
     let mut all = games.clone();
     all.sort_unstable();
     assert_eq!(line, all, "every game once, positions 1..N");
+}
+
+/// Runs the no-show sweep once, as the worker does.
+async fn sweep_no_shows(pool: &PgPool) -> usize {
+    let lifecycle = Lifecycle::new(RecallPolicy::default(), Wake::start(pool.clone()));
+    let mut tx = pool.begin().await.expect("begin");
+    let swept = lifecycle.cancel_no_shows(&mut tx).await.expect("sweep");
+    swept.commit(tx).await.expect("commit").len()
+}
+
+#[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
+async fn a_paused_show_has_no_no_shows_and_resuming_restarts_their_time(pool: PgPool) {
+    let app = TestApp::with_show(pool.clone()).await;
+    let game = app.game_in("recalled").await;
+    let age = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query(sql).execute(&pool).await.expect("age") }
+    };
+    // Recalled two hours ago: long past NO_SHOW_MINUTES.
+    age("UPDATE games SET recall_started_at = now() - interval '2 hours'").await;
+    set(&app, json!({"paused": true})).await;
+    assert_eq!(sweep_no_shows(&pool).await, 0, "paused: no no-shows");
+    set(&app, json!({"paused": false})).await;
+    assert_eq!(
+        sweep_no_shows(&pool).await,
+        0,
+        "just resumed: time counts again"
+    );
+    assert_eq!(app.game(game).await["state"], "recalled");
+    age("UPDATE shows SET resumed_at = now() - interval '2 hours'").await;
+    assert_eq!(
+        sweep_no_shows(&pool).await,
+        1,
+        "long after resuming: a no-show"
+    );
+    let cancelled = app.game(game).await;
+    assert_eq!(cancelled["cancel_reason"], "no_show", "{cancelled}");
 }

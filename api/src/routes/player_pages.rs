@@ -139,7 +139,7 @@ async fn status(State(state): State<AppState>, Code(code): Code) -> Result<Respo
               (status = 303, description = "after a plain form post: to the page"),
               (status = 400, description = "a body that is neither a form nor JSON"),
               (status = 404, description = "the code is unknown, malformed or expired, or no such action"),
-              (status = 409, description = "not possible in the game's state; the problem carries `current_state` and `action`"),
+              (status = 409, description = "not possible in the game's state (the problem carries `current_state` and `action`), or the show's line refuses \"Join again\" (`line-closed`, `line-full`, `line-full-today`, with `rule`)"),
               (status = 413, description = "the body is too large")))]
 async fn act(
     State(state): State<AppState>,
