@@ -105,6 +105,7 @@ mod tests {
             "state",
             "position",
             "eta_seconds",
+            "paused",
             "recall_expires_at",
             "acknowledged_at",
             "cancel_reason",

@@ -407,7 +407,8 @@ async fn staff_move_a_queued_game_to_a_position(pool: PgPool) {
         (d, json!(3), vec![a, b, d, c]),
         (a, json!(4), vec![b, d, c, a]),
         (c, json!(99), vec![b, d, a, c]),
-        (c, json!(2), vec![b, c, d, a]),
+        (b, json!(i64::MAX), vec![d, a, c, b]),
+        (c, json!(2), vec![d, c, a, b]),
     ];
     for (game, position, after) in cases {
         let moved = move_to(game, position.clone()).await.expect(200);

@@ -91,6 +91,8 @@ impl Lifecycle {
                 "must be a whole number from 1 (the front)",
             ));
         }
+        // Past the back is the back; bounded so that the SQL's `n + 1` fits.
+        let position = position.min(i64::from(i32::MAX));
         // The game first, then the line, in the order "later" takes them.
         let game = games::lock(conn, id).await?;
         if game.state != GameState::Queued {
