@@ -155,6 +155,7 @@ async fn each_change_is_a_show_event_and_pages_follow_it(pool: PgPool) {
     let app = TestApp::with_show(pool.clone()).await;
     let game = app.game_in("queued").await;
     let code = code_of(&app, game).await;
+    let new_code = code_of(&app, app.game_in("new").await).await;
     assert_eq!(player_status(&app, &code).await["paused"], false);
     let changed = set(&app, json!({"paused": true})).await;
     let (kind, payload): (String, Value) =
@@ -167,14 +168,16 @@ async fn each_change_is_a_show_event_and_pages_follow_it(pool: PgPool) {
     let status = player_status(&app, &code).await;
     assert_eq!(status["paused"], true, "{status}");
     assert_eq!(status["eta_seconds"], json!(null), "{status}");
-    let page = app
-        .send(Method::GET, &format!("/p/{code}"), None, None, &[])
-        .await;
-    assert!(
-        page.text().contains("Paused: the wait is on hold"),
-        "{}",
-        page.text()
-    );
+    for code in [code, new_code] {
+        let page = app
+            .send(Method::GET, &format!("/p/{code}"), None, None, &[])
+            .await;
+        assert!(
+            page.text().contains("Paused: the wait is on hold"),
+            "{}",
+            page.text()
+        );
+    }
 }
 
 /// The ways a game begins, each tried once a rule refuses.

@@ -234,8 +234,13 @@ fn state_html(s: &PlayerStatus) -> String {
     let show = escape_html(&s.show);
     match s.state {
         GameState::New => format!(
-            "<h2>You're signed up</h2><p>{} Staff will put you in line soon.</p>",
-            people(s.waiting)
+            "<h2>You're signed up</h2><p>{} Staff will put you in line soon.</p>{}",
+            people(s.waiting),
+            if s.paused {
+                "<p>Paused: the wait is on hold.</p>"
+            } else {
+                ""
+            }
         ),
         GameState::Queued => {
             let position = s.position.unwrap_or(0);
