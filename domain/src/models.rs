@@ -369,7 +369,7 @@ pub struct ShowInput {
     pub no_show_message: Option<String>,
     /// `"open"` or `"closed"` (every new game refused).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Joining>)]
+    #[schema(value_type = Joining)]
     pub joining: Option<Option<String>>,
     /// RFC 3339, or null for none: last call.
     #[serde(default, deserialize_with = "nullable")]
@@ -380,17 +380,17 @@ pub struct ShowInput {
     #[schema(value_type = Option<i64>, minimum = 1, nullable)]
     pub max_waiting: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub paused: Option<Option<bool>>,
     /// 1 to 1000; default `STATIONS`.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    #[schema(value_type = i64, minimum = 1, maximum = 1000)]
     pub stations: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub self_join: Option<Option<bool>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 5000)]
+    #[schema(value_type = String, max_length = 5000)]
     pub waiver_text: Option<Option<String>>,
 }
 

@@ -34,34 +34,33 @@ async fn create_show(ctx: Ctx, ApiJson(input): ApiJson<ShowInput>) -> Result<Res
     Ok(created(shows::insert(&mut conn, &changes).await?))
 }
 
+/// A show's fields, in the order of the CSV's columns.
+pub(crate) const COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "date",
+    "welcome_message",
+    "recall_message",
+    "souvenir_message",
+    "no_show_message",
+    "joining",
+    "closes_at",
+    "max_waiting",
+    "paused",
+    "stations",
+    "self_join",
+    "waiver_text",
+    "created_at",
+    "updated_at",
+];
+
 /// Shows, latest date first.
 #[utoipa::path(get, path = "/api/v1/shows", tag = "shows", params(ListParams),
     responses((status = 200, description = "`{items: [Show], next_cursor}` or CSV")))]
 async fn list_shows(ctx: Ctx, list: ListParams) -> Result<Response> {
     let listing = list.checked()?;
     let paged = shows::list(&mut *ctx.read().await?, listing.page).await?;
-    listing.respond(
-        paged,
-        "shows",
-        &[
-            "id",
-            "name",
-            "date",
-            "welcome_message",
-            "recall_message",
-            "souvenir_message",
-            "no_show_message",
-            "joining",
-            "closes_at",
-            "max_waiting",
-            "paused",
-            "stations",
-            "self_join",
-            "waiver_text",
-            "created_at",
-            "updated_at",
-        ],
-    )
+    listing.respond(paged, "shows", COLUMNS)
 }
 
 #[utoipa::path(get, path = "/api/v1/shows/{id}", tag = "shows", params(("id" = i64, Path)),

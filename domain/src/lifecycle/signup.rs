@@ -18,9 +18,10 @@ pub struct SignedUp {
 }
 
 impl Lifecycle {
-    /// Signs a player up: the player and a `new` game in their show (by
-    /// default the current one) if its line lets one more in, and a welcome text when they gave a mobile
-    /// number. `changes` are checked for a new player.
+    /// Signs a player up, if the show's line lets one more in (see
+    /// `admit`): the player and a `new` game in their show (by default the
+    /// current one), and a welcome text when they gave a mobile number.
+    /// `changes` are checked for a new player.
     #[tracing::instrument(skip_all)]
     pub async fn sign_up(
         &self,
