@@ -114,6 +114,7 @@ async fn settings_out_of_range_are_422_naming_the_field(pool: PgPool) {
         ("closes_at", json!("tonight")),
         ("max_waiting", json!(0)),
         ("max_waiting", json!(-3)),
+        ("max_waiting", json!(1_000_001)),
         ("stations", json!(0)),
         ("stations", json!(1001)),
         ("stations", json!(null)),

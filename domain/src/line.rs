@@ -15,6 +15,9 @@ pub const DEFAULT_PLAY_SECONDS: f64 = 180.0;
 /// The most stations a show may have (as `STATIONS`).
 pub const MAX_STATIONS: i64 = 1000;
 
+/// The largest `max_waiting`.
+pub const MAX_WAITING: i64 = 1_000_000;
+
 /// The longest waiver, in characters.
 pub const MAX_WAIVER: usize = 5000;
 
@@ -173,10 +176,14 @@ impl LineChanges {
             })
         });
         let max_waiting = input.max_waiting.map(|n| {
-            n.and_then(|n| match i32::try_from(n) {
-                Ok(n) if n >= 1 => Some(n),
-                _ => {
-                    errors.add("max_waiting", "must be a whole number from 1, or null");
+            n.and_then(|n| {
+                if (1..=MAX_WAITING).contains(&n) {
+                    Some(n as i32)
+                } else {
+                    errors.add(
+                        "max_waiting",
+                        format!("must be a whole number from 1 to {MAX_WAITING}, or null"),
+                    );
                     None
                 }
             })

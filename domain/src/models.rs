@@ -375,9 +375,9 @@ pub struct ShowInput {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = DateTime, nullable)]
     pub closes_at: Option<Option<String>>,
-    /// At least 1, or null for no limit.
+    /// 1 to 1,000,000, or null for no limit.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>, minimum = 1, nullable)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000, nullable)]
     pub max_waiting: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = bool)]
