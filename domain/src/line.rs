@@ -136,6 +136,16 @@ pub struct LineInput {
     pub waiver_text: Option<Option<String>>,
 }
 
+/// A count from 1 to `max`; `or` ends the message (", or null").
+fn from_one_to(errors: &mut FieldErrors, field: &str, n: i64, max: i64, or: &str) -> Option<i32> {
+    if (1..=max).contains(&n) {
+        i32::try_from(n).ok()
+    } else {
+        errors.add(field, format!("must be a whole number from 1 to {max}{or}"));
+        None
+    }
+}
+
 /// A setting that has a value: null is refused, naming it.
 fn not_null<T>(errors: &mut FieldErrors, field: &str, value: Option<Option<T>>) -> Option<T> {
     match value {
@@ -176,29 +186,9 @@ impl LineChanges {
             })
         });
         let max_waiting = input.max_waiting.map(|n| {
-            n.and_then(|n| {
-                if (1..=MAX_WAITING).contains(&n) {
-                    Some(n as i32)
-                } else {
-                    errors.add(
-                        "max_waiting",
-                        format!("must be a whole number from 1 to {MAX_WAITING}, or null"),
-                    );
-                    None
-                }
-            })
+            n.and_then(|n| from_one_to(errors, "max_waiting", n, MAX_WAITING, ", or null"))
         });
-        let stations = stations.and_then(|n| {
-            if (1..=MAX_STATIONS).contains(&n) {
-                Some(n as i32)
-            } else {
-                errors.add(
-                    "stations",
-                    format!("must be a whole number from 1 to {MAX_STATIONS}"),
-                );
-                None
-            }
-        });
+        let stations = stations.and_then(|n| from_one_to(errors, "stations", n, MAX_STATIONS, ""));
         let waiver_text = waiver_text.map(|s| {
             let s = s.trim().to_owned();
             if s.chars().count() > MAX_WAIVER {
