@@ -120,6 +120,8 @@ function badge(state) {
 }
 
 function minutes(seconds) {
+  // None while the show is paused.
+  if (seconds === null || seconds === undefined) return "on hold";
   const m = Math.round(seconds / 60);
   return m < 1 ? "under a minute" : `~${m} min`;
 }
@@ -418,7 +420,7 @@ loaders.players = () => {
 
 async function loadQueue() {
   const queue = await api("GET", "/api/v1/queue");
-  const column = (title, games, meta) =>
+  const column = (title, games, meta, extra = () => null) =>
     h(
       "div",
       { class: "card", dataset: { column: title.toLowerCase() } },
@@ -434,7 +436,7 @@ async function loadQueue() {
                 h("a", { href: "#players", onclick: (event) => (event.preventDefault(), openPlayer(game.player_id)) }, fullName(game.player)),
               ),
               h("div", { class: "meta" }, meta(game)),
-              h("div", { class: "actions" }, transitionButtons(game, loadQueue, true)),
+              h("div", { class: "actions" }, transitionButtons(game, loadQueue, true), extra(game, games.length)),
               (ALLOWED[game.state] || []).includes("complete") ? completeForm(game, loadQueue) : null,
             ),
           )
@@ -445,12 +447,75 @@ async function loadQueue() {
     column("Playing", queue.playing, (g) => `since ${time(g.playing_at)}${team(g)}`),
     column("On deck", queue.confirmed, (g) => `confirmed ${time(g.confirmed_at)}${team(g)}`),
     column("Recalled", queue.recalled, (g) => `recalled ${time(g.recalled_at)}${g.recall_expires_at ? `, until ${time(g.recall_expires_at)}` : ""}`),
-    column("Waiting", queue.waiting, (g) => `#${g.position} · wait ${minutes(g.eta_seconds)}${team(g)}`),
+    column("Waiting", queue.waiting, (g) => `#${g.position} · wait ${minutes(g.eta_seconds)}${team(g)}`, moveButtons),
   );
 }
 
+// Up and down one place: POST /api/v1/games/{id}/move with the new position.
+function moveButtons(game, count) {
+  const move = (position) => (event) =>
+    act(event.currentTarget, async () => {
+      await api("POST", `/api/v1/games/${game.id}/move`, { position });
+      await loadQueue();
+    });
+  return [
+    game.position > 1 ? h("button", { type: "button", class: "button quiet small", title: "Move up", onclick: move(game.position - 1) }, "↑") : null,
+    game.position < count ? h("button", { type: "button", class: "button quiet small", title: "Move down", onclick: move(game.position + 1) }, "↓") : null,
+  ];
+}
+
+// --- the line's settings (the current show's) ----------------------------------------
+
+let lineShow = null;
+
+// A time as a datetime-local input takes it, in the browser's time zone.
+function localInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+async function loadLine() {
+  const shows = await api("GET", "/api/v1/shows?limit=1");
+  lineShow = shows.items[0] || null;
+  const form = $("line-form");
+  form.hidden = !lineShow;
+  if (!lineShow) return;
+  $("line-show").textContent = lineShow.name;
+  form.elements.joining.value = lineShow.joining;
+  form.elements.paused.checked = lineShow.paused;
+  form.elements.stations.value = lineShow.stations;
+  form.elements.max_waiting.value = lineShow.max_waiting ?? "";
+  form.elements.closes_at.value = localInput(lineShow.closes_at);
+  form.elements.self_join.checked = lineShow.self_join;
+  form.elements.waiver_text.value = lineShow.waiver_text;
+}
+
+$("line-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const changes = {
+    joining: form.elements.joining.value,
+    paused: form.elements.paused.checked,
+    stations: Number(form.elements.stations.value),
+    max_waiting: form.elements.max_waiting.value ? Number(form.elements.max_waiting.value) : null,
+    closes_at: form.elements.closes_at.value ? new Date(form.elements.closes_at.value).toISOString() : null,
+    self_join: form.elements.self_join.checked,
+    waiver_text: form.elements.waiver_text.value,
+  };
+  act(event.submitter, async () => {
+    if (!lineShow) return;
+    await api("PATCH", `/api/v1/shows/${lineShow.id}`, changes);
+    toast("Line saved.");
+    await Promise.all([loadLine(), loadQueue()]);
+  });
+});
+
+const reloadLine = debounced(() => visible("queue") && loadLine(), 250);
+
 const reloadQueue = debounced(() => visible("queue") && loadQueue(), 250);
-loaders.queue = () => act(null, loadQueue);
+loaders.queue = () => act(null, () => Promise.all([loadQueue(), loadLine()]));
 
 // --- messages ----------------------------------------------------------------------------
 
@@ -736,7 +801,8 @@ const feed = new EventFeed({
     } catch (error) {
       return;
     }
-    if (currentPlayer !== null && game && String(game.player_id) === String(currentPlayer)) reloadPlayer();
+    if (event.type === "show") reloadLine();
+    else if (currentPlayer !== null && game && String(game.player_id) === String(currentPlayer)) reloadPlayer();
     reloadQueue();
   },
   onStatus: (state) => {

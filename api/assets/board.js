@@ -60,6 +60,8 @@ function tickClock() {
 }
 
 function waitText(seconds) {
+  // None while the show is paused.
+  if (seconds === null || seconds === undefined) return "on hold";
   const minutes = Math.round(seconds / 60);
   if (minutes < 1) return "< 1 min";
   if (minutes < 90) return `~${minutes} min`;
@@ -124,6 +126,7 @@ function render(queue, board) {
   $("recalled").replaceChildren(...(queue.recalled.length ? queue.recalled.map(person) : [empty("Nobody right now")]));
   $("recalled-panel").classList.toggle("active", queue.recalled.length > 0);
 
+  $("paused").hidden = !queue.paused;
   $("waiting-count").textContent = queue.waiting.length ? String(queue.waiting.length) : "";
   $("waiting").replaceChildren(
     ...(queue.waiting.length

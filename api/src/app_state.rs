@@ -50,7 +50,6 @@ impl AppState {
     pub fn line_settings(&self) -> LineSettings {
         LineSettings {
             tz: self.config.venue.tz_name(),
-            stations: self.config.venue.stations,
             recall_minutes: self.config.worker.recall.policy.minutes,
             players: self.lifecycle().players(),
             wake: self.wake.clone(),

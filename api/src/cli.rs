@@ -370,13 +370,15 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Show(ShowCommand::Create { name, date }) => {
-            let changes = ShowInput {
+            let stations = ondeck_env::bounded(&ondeck_env::process, "STATIONS", 1, 1, 1000)?;
+            let mut changes = ShowInput {
                 name: Some(name),
                 date: Some(date),
                 ..Default::default()
             }
             .validate(true)
             .map_err(|e| anyhow::anyhow!("{}", describe(&DomainError::Invalid(e))))?;
+            changes.line.stations = Some(stations as i32);
             let pool = database().await?;
             let mut conn = pool.acquire().await?;
             let show = shows::insert(&mut conn, &changes).await.map_err(explain)?;

@@ -5,6 +5,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ondeck_domain::game_state::PlayerAction;
+use ondeck_domain::line::LineRule;
 use ondeck_domain::validation::FieldErrors;
 use ondeck_domain::{Actor, DomainError, GameState, Transition};
 use serde_json::{Map, Value, json};
@@ -31,6 +32,9 @@ pub struct Problem {
     current_state: Option<String>,
     /// With 409 `illegal-transition`: the transition refused.
     transition: Option<String>,
+    /// With 409 `line-closed`, `line-full` and `line-full-today`: the show
+    /// setting that refused (`joining`, `max_waiting`, `closes_at`).
+    rule: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +61,9 @@ pub enum ApiError {
         current: GameState,
         action: PlayerAction,
     },
+    /// A show's line takes no new game now (see `ondeck_domain::line`).
+    #[error("{}", .0.explain())]
+    LineRefused(LineRule),
     #[error("{0}")]
     Invalid(FieldErrors),
     #[error("{0}")]
@@ -81,7 +88,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_)
             | ApiError::IllegalTransition { .. }
-            | ApiError::IllegalAction { .. } => StatusCode::CONFLICT,
+            | ApiError::IllegalAction { .. }
+            | ApiError::LineRefused(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -100,6 +108,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::IllegalTransition { .. } => "illegal-transition",
             ApiError::IllegalAction { .. } => "illegal-action",
+            ApiError::LineRefused(rule) => rule.slug(),
             ApiError::Invalid(_) | ApiError::Unprocessable(_) => "validation",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::TooManyRequests(_) => "rate-limited",
@@ -130,6 +139,7 @@ impl From<DomainError> for ApiError {
                 Actor::System | Actor::Player => refused.to_string(),
             }),
             DomainError::Conflict(detail) => ApiError::Conflict(detail),
+            DomainError::LineRefused(rule) => ApiError::LineRefused(rule),
             DomainError::Invalid(errors) => ApiError::Invalid(errors),
             DomainError::Database(e) => e.into(),
         }
@@ -207,6 +217,10 @@ impl IntoResponse for ApiError {
             ApiError::IllegalAction { current, action } => {
                 extra.insert("current_state".into(), json!(current));
                 extra.insert("action".into(), json!(action));
+                self.to_string()
+            }
+            ApiError::LineRefused(rule) => {
+                extra.insert("rule".into(), json!(rule.field()));
                 self.to_string()
             }
             ApiError::Invalid(errors) => {

@@ -226,6 +226,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let storage = ondeck_media::storage::Storage::open(&config.worker.storage, &db)
         .await
         .context("cannot open the storage")?;
+    adopt_stations(&db, config.venue.stations).await;
     let redis = redis::Client::open(config.redis.url.expose_secret())
         .context("REDIS_URL is not a valid Redis URL")?;
     Ok(AppState {
@@ -240,6 +241,23 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         lines: Default::default(),
         storage,
     })
+}
+
+/// Shows made before each show had its own `stations` followed
+/// `STATIONS`: they keep its value. A database not migrated yet is left
+/// for `ondeck migrate`.
+async fn adopt_stations(db: &sqlx::PgPool, stations: u32) {
+    let adopted = async {
+        let mut conn = db.acquire().await?;
+        ondeck_domain::store::shows::adopt_stations(&mut conn, stations as i32)
+            .await
+            .map_err(anyhow::Error::from)
+    };
+    match adopted.await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(shows = n, stations, "shows take STATIONS as their own"),
+        Err(e) => tracing::warn!(error = %e, "cannot give older shows their stations"),
+    }
 }
 
 /// How long a client may take to send a request's head (its line and

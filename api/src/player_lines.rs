@@ -9,7 +9,7 @@
 //!   change that calls `Wake::after_commit`) makes what it read before out
 //!   of date, so the next read after it already shows it;
 //! - so does an event of any process (another API process, the worker's
-//!   sweeps and renders), as soon as this process's event hub has it, and
+//!   sweeps and renders, a change of the show's settings), as soon as this process's event hub has it, and
 //!   a subscriber that fell behind;
 //! - and, every [`FULL_RELOAD`], so does time (a renamed show or player, a
 //!   purge: changes that write no event).
@@ -35,6 +35,7 @@ use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use ondeck_domain::game_state::{CancelReason, PlayerAction};
 use ondeck_domain::lifecycle::{PlayerPolicy, offered};
+use ondeck_domain::line::Wait;
 use ondeck_domain::store::player_games::{self, CODE_HOURS_AFTER_END, LineGame};
 use ondeck_domain::store::wake::Wake;
 use ondeck_domain::{GameId, GameState, ShowId};
@@ -47,7 +48,7 @@ use utoipa::ToSchema;
 use crate::error::Result;
 use crate::event_hub::EventHub;
 use crate::responses::GameView;
-use crate::waits::{eta_seconds, seconds_per_place};
+use crate::waits::wait_of;
 
 /// Every show's pages are rebuilt, at their next read, at least this often.
 pub const FULL_RELOAD: Duration = Duration::from_secs(30);
@@ -62,8 +63,11 @@ pub struct PlayerStatus {
     pub show: String,
     /// While queued: the 1-based place in line.
     pub position: Option<i64>,
-    /// While queued: the estimated wait (as `/api/v1/queue` computes it).
+    /// While queued: the estimated wait (as `/api/v1/queue` computes it);
+    /// null while the show is paused.
     pub eta_seconds: Option<i64>,
+    /// The show is paused: "Paused: the wait is on hold".
+    pub paused: bool,
     /// How many games wait in the line.
     pub waiting: i64,
     pub recall_expires_at: Option<DateTime<Utc>>,
@@ -88,8 +92,6 @@ pub struct PlayerStatus {
 pub struct LineSettings {
     /// `VENUE_TZ`: the days ranks are counted in.
     pub tz: &'static str,
-    /// `STATIONS`: waits are per place ÷ stations.
-    pub stations: u32,
     /// `RECALL_MINUTES`: the recall countdown.
     pub recall_minutes: i64,
     /// Which actions are offered ("later" only while some are left).
@@ -112,9 +114,13 @@ pub struct Page {
 }
 
 impl Page {
-    fn new(line: LineGame, per_place: f64, settings: &LineSettings) -> Page {
+    fn new(line: LineGame, wait: Wait, settings: &LineSettings) -> Page {
         let game = line.game;
-        let actions = offered(&game, &settings.players);
+        let mut actions = offered(&game, &settings.players);
+        // A closed line takes no one back: "Join again" would be refused.
+        if !line.joining_open {
+            actions.retain(|a| *a != PlayerAction::Rejoin);
+        }
         let ended_at = match (game.completed_at, game.cancelled_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -126,7 +132,8 @@ impl Page {
             first_name: view.player.first_name,
             show: line.show_name,
             position: line.position,
-            eta_seconds: line.position.map(|p| eta_seconds(p, per_place)),
+            eta_seconds: line.position.and_then(|p| wait.eta_seconds(p)),
+            paused: wait.paused,
             waiting: line.waiting,
             recall_expires_at: view.recall_expires_at,
             acknowledged_at: view.acknowledged_at,
@@ -295,10 +302,10 @@ impl PlayerLines {
         let read = async {
             let mut conn = db.acquire().await?;
             let games = player_games::line(&mut conn, show_id, settings.tz).await?;
-            let per_place = seconds_per_place(&mut conn, settings.stations, show_id).await?;
-            Ok::<_, crate::error::ApiError>((games, per_place))
+            let wait = wait_of(&mut conn, show_id).await?;
+            Ok::<_, crate::error::ApiError>((games, wait))
         };
-        let (games, per_place) = match read.await {
+        let (games, wait) = match read.await {
             Ok(read) => read,
             Err(e) => {
                 // The pages as they were stand until the next change (or
@@ -315,7 +322,7 @@ impl PlayerLines {
             .into_iter()
             .filter_map(|line| {
                 let key = CodeHash::try_from(line.code_hash.as_slice()).ok()?;
-                Some((key, Arc::new(Page::new(line, per_place, settings))))
+                Some((key, Arc::new(Page::new(line, wait, settings))))
             })
             .collect();
         metrics::counter!("ondeck_player_line_rebuilds_total").increment(1);
@@ -333,8 +340,8 @@ impl PlayerLines {
         shows.get(&show_id).cloned()
     }
 
-    /// Counts `hub`'s game events (and, every [`FULL_RELOAD`], a tick) until
-    /// the hub stops: each makes the pages in memory out of date.
+    /// Counts `hub`'s game and show events (and, every [`FULL_RELOAD`], a
+    /// tick) until the hub stops: each makes the pages in memory out of date.
     pub async fn follow(self: Arc<Self>, hub: Arc<EventHub>) {
         let mut events = hub.subscribe();
         let stopped = hub.stopped();
@@ -347,7 +354,7 @@ impl PlayerLines {
                 () = &mut stopped => return,
                 _ = every.tick() => true,
                 got = events.recv() => match got {
-                    Ok(event) => event.kind == "game",
+                    Ok(event) => event.kind == "game" || event.kind == "show",
                     Err(RecvError::Lagged(_)) => true,
                     Err(RecvError::Closed) => return,
                 },

@@ -105,6 +105,7 @@ mod tests {
             "state",
             "position",
             "eta_seconds",
+            "paused",
             "recall_expires_at",
             "acknowledged_at",
             "cancel_reason",
@@ -176,6 +177,36 @@ mod tests {
         let patch = &doc["paths"]["/api/v1/shows/{id}"]["patch"]["requestBody"]["content"]["application/json"]
             ["schema"];
         assert_eq!(patch["$ref"], "#/components/schemas/ShowInput");
+    }
+
+    #[test]
+    fn the_line_settings_are_documented_and_only_two_may_be_null() {
+        let doc = document();
+        let input = &doc["components"]["schemas"]["ShowInput"]["properties"];
+        for (field, kind) in [
+            ("paused", "boolean"),
+            ("self_join", "boolean"),
+            ("stations", "integer"),
+            ("waiver_text", "string"),
+        ] {
+            assert_eq!(input[field]["type"], kind, "{field}: {input}");
+        }
+        for field in ["closes_at", "max_waiting"] {
+            let kind = input[field]["type"].to_string();
+            assert!(kind.contains("null"), "{field} may be null: {kind}");
+        }
+        let joining = &input["joining"]["$ref"];
+        assert_eq!(joining, "#/components/schemas/Joining", "{input}");
+        let values = &doc["components"]["schemas"]["Joining"]["enum"];
+        assert_eq!(values, &serde_json::json!(["open", "closed"]));
+        let new_show = &doc["components"]["schemas"]["NewShow"];
+        assert_eq!(new_show["required"], serde_json::json!(["name", "date"]));
+        let show = &doc["components"]["schemas"]["Show"]["properties"];
+        for field in super::shows::COLUMNS {
+            assert!(show.get(field).is_some(), "Show lacks {field}");
+        }
+        let moved = &doc["paths"]["/api/v1/games/{id}/move"]["post"];
+        assert!(moved.is_object(), "the move is documented");
     }
 
     #[test]

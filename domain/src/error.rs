@@ -2,6 +2,7 @@
 //! variant to a status code in one place.
 
 use crate::game_state::{GameState, IllegalTransition, NotPermitted, PlayerAction};
+use crate::line::LineRule;
 use crate::validation::FieldErrors;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,9 @@ pub enum DomainError {
     /// player's open game, a missing show).
     #[error("{0}")]
     Conflict(String),
+    /// The show takes no new game now: the rule that says so.
+    #[error("{}", .0.explain())]
+    LineRefused(LineRule),
     #[error("{0}")]
     Invalid(#[from] FieldErrors),
     #[error(transparent)]

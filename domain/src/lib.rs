@@ -10,6 +10,7 @@ pub mod game_state;
 pub mod game_view;
 pub mod ids;
 pub mod lifecycle;
+pub mod line;
 pub mod models;
 pub mod phone;
 pub mod provider_errors;

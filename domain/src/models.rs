@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ids::*;
+use crate::line::{Joining, LineChanges, LineInput};
 use crate::phone::{MobileNumber, Region};
 use crate::validation::FieldErrors;
 
@@ -41,6 +42,20 @@ pub struct Show {
     pub recall_message: String,
     pub souvenir_message: String,
     pub no_show_message: String,
+    /// `open`, or `closed`: every new game is refused.
+    pub joining: Joining,
+    /// Last call: a signup whose estimated wait ends after it is refused.
+    pub closes_at: Option<DateTime<Utc>>,
+    /// At most this many games new, queued or recalled (null: no limit).
+    pub max_waiting: Option<i32>,
+    /// The attraction is down: no auto-recall, no no-shows, no ETAs.
+    pub paused: bool,
+    /// How many play at once: ETAs divide by it (`STATIONS` for a new show).
+    pub stations: i32,
+    /// Players may join from their own phone.
+    pub self_join: bool,
+    /// Shown where players sign up themselves.
+    pub waiver_text: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -352,6 +367,31 @@ pub struct ShowInput {
     /// `{link}` in any message becomes the player's page.
     #[schema(max_length = 160, pattern = r"\S")]
     pub no_show_message: Option<String>,
+    /// `"open"` or `"closed"` (every new game refused).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Joining)]
+    pub joining: Option<Option<String>>,
+    /// RFC 3339, or null for none: last call.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime, nullable)]
+    pub closes_at: Option<Option<String>>,
+    /// 1 to 1,000,000, or null for no limit.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000, nullable)]
+    pub max_waiting: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = bool)]
+    pub paused: Option<Option<bool>>,
+    /// 1 to 1000; default `STATIONS`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = i64, minimum = 1, maximum = 1000)]
+    pub stations: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = bool)]
+    pub self_join: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String, max_length = 5000)]
+    pub waiver_text: Option<Option<String>>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -362,6 +402,7 @@ pub struct ShowChanges {
     pub recall_message: Option<String>,
     pub souvenir_message: Option<String>,
     pub no_show_message: Option<String>,
+    pub line: LineChanges,
 }
 
 impl ShowInput {
@@ -398,6 +439,18 @@ impl ShowInput {
         let recall_message = message("recall_message", self.recall_message);
         let souvenir_message = message("souvenir_message", self.souvenir_message);
         let no_show_message = message("no_show_message", self.no_show_message);
+        let line = LineChanges::parse(
+            LineInput {
+                joining: self.joining,
+                closes_at: self.closes_at,
+                max_waiting: self.max_waiting,
+                paused: self.paused,
+                stations: self.stations,
+                self_join: self.self_join,
+                waiver_text: self.waiver_text,
+            },
+            &mut errors,
+        );
         if souvenir_message
             .as_deref()
             .is_some_and(|s| !s.contains("{url}"))
@@ -415,6 +468,7 @@ impl ShowInput {
             recall_message,
             souvenir_message,
             no_show_message,
+            line,
         })
     }
 }

@@ -90,7 +90,13 @@ pub async fn act(stack: &Stack, ondeck: &Ondeck, code: &str, action: &str) -> Re
 
 /// The waiting line as `/api/v1/queue` gives it: game ids in order.
 pub async fn waiting(stack: &Stack, ondeck: &Ondeck) -> Vec<i64> {
-    let queue = stack.admin_get(ondeck, "/api/v1/queue").await;
+    waiting_ids(&stack.admin_get(ondeck, "/api/v1/queue").await)
+}
+
+/// The game ids of a `/api/v1/queue` answer's waiting line, in order,
+/// checking that their positions are 1..N.
+#[track_caller]
+pub fn waiting_ids(queue: &Value) -> Vec<i64> {
     let items = queue["waiting"].as_array().expect("waiting");
     for (i, item) in items.iter().enumerate() {
         assert_eq!(item["position"], i as i64 + 1, "{queue}");

@@ -16,7 +16,7 @@ use crate::error::{ApiError, Result};
 use crate::extract::ApiQuery;
 use crate::query::{parse_day, parse_show_id};
 use crate::responses::{GameView, display_name};
-use crate::waits::{eta_seconds, seconds_per_place};
+use crate::waits::wait_of;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -30,8 +30,9 @@ pub struct WaitingGame {
     pub game: GameView,
     /// 1-based place in the queue.
     pub position: i64,
-    /// position × median play time of the show's last 20 games ÷ `STATIONS`.
-    pub eta_seconds: i64,
+    /// position × median play time of the show's last 20 games ÷ the
+    /// show's `stations`; null while the show is paused.
+    pub eta_seconds: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,6 +40,8 @@ pub struct Queue {
     /// The show the queue is of; null when there is no show.
     #[schema(value_type = Option<i64>)]
     pub show_id: Option<ShowId>,
+    /// The show is paused: the wait is on hold (no ETAs, no recalls).
+    pub paused: bool,
     pub playing: Vec<GameView>,
     pub confirmed: Vec<GameView>,
     pub recalled: Vec<GameView>,
@@ -72,6 +75,7 @@ async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::
     let mut conn = ctx.read().await?;
     let mut queue = Queue {
         show_id: None,
+        paused: false,
         playing: vec![],
         confirmed: vec![],
         recalled: vec![],
@@ -82,7 +86,8 @@ async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::
     };
     queue.show_id = Some(show_id);
     let games = scores::queue(&mut conn, show_id).await?;
-    let per_place = seconds_per_place(&mut conn, ctx.state.config.venue.stations, show_id).await?;
+    let wait = wait_of(&mut conn, show_id).await?;
+    queue.paused = wait.paused;
     for game in games {
         let state = game.state;
         let view = ctx.game_view(game);
@@ -92,7 +97,7 @@ async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::
             GameState::Recalled => queue.recalled.push(view),
             _ => {
                 let position = queue.waiting.len() as i64 + 1;
-                let eta_seconds = eta_seconds(position, per_place);
+                let eta_seconds = wait.eta_seconds(position);
                 queue.waiting.push(WaitingGame {
                     game: view,
                     position,

@@ -66,10 +66,11 @@ impl Drop for Subscribed {
     }
 }
 
-/// Every transition, signup and souvenir, live, as Server-Sent Events.
+/// Every transition, signup and souvenir, and every change of a show's
+/// settings, live, as Server-Sent Events.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
     responses((status = 200, content_type = "text/event-stream",
-               description = "`event: game`, `id: <n>`, `data: <game without PII, with previous_state>`"),
+               description = "`event: game`, `id: <n>`, `data: <game without PII, with previous_state>`; `event: show`, `data: <the show>` when its settings change"),
                (status = 503, description = "`SSE_MAX_SUBSCRIBERS` streams are open already, or `SSE_MAX_PER_TOKEN` with this token")))]
 async fn stream_events(
     State(state): State<AppState>,

@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(play))
         .routes(routes!(complete))
         .routes(routes!(cancel))
+        .routes(routes!(move_game))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -213,4 +214,38 @@ async fn complete(
 ) -> Result<axum::Json<GameView>> {
     let change = GameChange::complete(Actor::Staff(ctx.caller.role), id, input)?;
     transition(ctx, change).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveInput {
+    /// The place in the queue, 1 = the front; past the back, the game goes
+    /// to the back.
+    #[schema(value_type = i64, minimum = 1)]
+    position: Option<i64>,
+}
+
+/// Move a waiting (queued) game to a place in the queue. Moves of one
+/// show's queue take turns, so positions stay 1..N however many come at once.
+#[utoipa::path(post, path = "/api/v1/games/{id}/move", tag = "games", params(("id" = i64, Path)),
+    request_body = MoveInput,
+    responses((status = 200, body = GameView), (status = 404),
+              (status = 409, description = "the game is not queued"), (status = 422)))]
+async fn move_game(
+    ctx: Ctx,
+    ApiPath(id): ApiPath<GameId>,
+    ApiJson(input): ApiJson<MoveInput>,
+) -> Result<axum::Json<GameView>> {
+    ctx.caller.allow(&[Role::Tablet])?;
+    let position = input
+        .position
+        .ok_or_else(|| ApiError::invalid("position", "is required"))?;
+    let mut tx = ctx.state.db.begin().await?;
+    let moved = ctx
+        .state
+        .lifecycle()
+        .move_in_line(&mut tx, id, position)
+        .await?;
+    let game = moved.commit(tx).await?;
+    Ok(axum::Json(ctx.game_view(game)))
 }

@@ -139,7 +139,7 @@ async fn status(State(state): State<AppState>, Code(code): Code) -> Result<Respo
               (status = 303, description = "after a plain form post: to the page"),
               (status = 400, description = "a body that is neither a form nor JSON"),
               (status = 404, description = "the code is unknown, malformed or expired, or no such action"),
-              (status = 409, description = "not possible in the game's state; the problem carries `current_state` and `action`"),
+              (status = 409, description = "not possible in the game's state (the problem carries `current_state` and `action`), or the show's line refuses \"Join again\" (`line-closed`, `line-full`, `line-full-today`, with `rule`)"),
               (status = 413, description = "the body is too large")))]
 async fn act(
     State(state): State<AppState>,
@@ -234,15 +234,21 @@ fn state_html(s: &PlayerStatus) -> String {
     let show = escape_html(&s.show);
     match s.state {
         GameState::New => format!(
-            "<h2>You're signed up</h2><p>{} Staff will put you in line soon.</p>",
-            people(s.waiting)
+            "<h2>You're signed up</h2><p>{} Staff will put you in line soon.</p>{}",
+            people(s.waiting),
+            if s.paused {
+                "<p>Paused: the wait is on hold.</p>"
+            } else {
+                ""
+            }
         ),
         GameState::Queued => {
             let position = s.position.unwrap_or(0);
-            let wait = s
-                .eta_seconds
-                .map(|eta| format!("<p>Estimated wait: {}.</p>", wait_words(eta)))
-                .unwrap_or_default();
+            let wait = match s.eta_seconds {
+                _ if s.paused => "<p>Paused: the wait is on hold.</p>".to_owned(),
+                Some(eta) => format!("<p>Estimated wait: {}.</p>", wait_words(eta)),
+                None => String::new(),
+            };
             format!(
                 "<h2>You're {} in line</h2>{wait}<p>We'll text you when it's your turn. \
                  Feel free to walk around.</p>",

@@ -1,4 +1,5 @@
-//! `/api/v1/shows`: events, each with its text messages. Written by admins.
+//! `/api/v1/shows`: events, each with its text messages and the settings
+//! its line runs by. Written by admins.
 
 use axum::response::Response;
 use ondeck_domain::ShowId;
@@ -20,15 +21,38 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_show, update_show))
 }
 
-/// Create a show; messages not given get defaults.
+/// Create a show; messages and line settings not given get defaults
+/// (`stations`: `STATIONS`).
 #[utoipa::path(post, path = "/api/v1/shows", tag = "shows", request_body = ShowInput,
     responses((status = 201, body = Show), (status = 422)))]
 async fn create_show(ctx: Ctx, ApiJson(input): ApiJson<ShowInput>) -> Result<Response> {
     ctx.caller.allow(&[Role::Admin])?;
-    let changes = input.validate(true).map_err(ApiError::Invalid)?;
+    let mut changes = input.validate(true).map_err(ApiError::Invalid)?;
+    let stations = ctx.state.config.venue.stations as i32;
+    changes.line.stations.get_or_insert(stations);
     let mut conn = ctx.state.db.acquire().await?;
     Ok(created(shows::insert(&mut conn, &changes).await?))
 }
+
+/// A show's fields, in the order of the CSV's columns.
+pub(crate) const COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "date",
+    "welcome_message",
+    "recall_message",
+    "souvenir_message",
+    "no_show_message",
+    "joining",
+    "closes_at",
+    "max_waiting",
+    "paused",
+    "stations",
+    "self_join",
+    "waiver_text",
+    "created_at",
+    "updated_at",
+];
 
 /// Shows, latest date first.
 #[utoipa::path(get, path = "/api/v1/shows", tag = "shows", params(ListParams),
@@ -36,21 +60,7 @@ async fn create_show(ctx: Ctx, ApiJson(input): ApiJson<ShowInput>) -> Result<Res
 async fn list_shows(ctx: Ctx, list: ListParams) -> Result<Response> {
     let listing = list.checked()?;
     let paged = shows::list(&mut *ctx.read().await?, listing.page).await?;
-    listing.respond(
-        paged,
-        "shows",
-        &[
-            "id",
-            "name",
-            "date",
-            "welcome_message",
-            "recall_message",
-            "souvenir_message",
-            "no_show_message",
-            "created_at",
-            "updated_at",
-        ],
-    )
+    listing.respond(paged, "shows", COLUMNS)
 }
 
 #[utoipa::path(get, path = "/api/v1/shows/{id}", tag = "shows", params(("id" = i64, Path)),
@@ -59,6 +69,8 @@ async fn get_show(ctx: Ctx, ApiPath(id): ApiPath<ShowId>) -> Result<axum::Json<S
     Ok(axum::Json(shows::get(&mut *ctx.read().await?, id).await?))
 }
 
+/// Change a show: its messages and how its line runs. Every change is a
+/// `show` event on the stream, so boards and players' pages follow it.
 #[utoipa::path(patch, path = "/api/v1/shows/{id}", tag = "shows", params(("id" = i64, Path)), request_body = ShowInput,
     responses((status = 200, body = Show), (status = 404), (status = 422)))]
 async fn update_show(
@@ -68,6 +80,11 @@ async fn update_show(
 ) -> Result<axum::Json<Show>> {
     ctx.caller.allow(&[Role::Admin])?;
     let changes = input.validate(false).map_err(ApiError::Invalid)?;
-    let mut conn = ctx.state.db.acquire().await?;
-    Ok(axum::Json(shows::update(&mut conn, id, &changes).await?))
+    let mut tx = ctx.state.db.begin().await?;
+    let changed = ctx
+        .state
+        .lifecycle()
+        .change_show(&mut tx, id, &changes)
+        .await?;
+    Ok(axum::Json(changed.commit(tx).await?))
 }

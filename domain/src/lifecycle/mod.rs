@@ -15,8 +15,11 @@
 //! - `player`: what a player does to their own game (from their page or by
 //!   text), and the no-show sweep.
 //! - `policy`: [`PlayerPolicy`], what players may do, and [`offered`].
+//! - `line`: the admission check of every new game (a show's line rules),
+//!   staff changing a show's settings, and staff moving a waiting game.
 
 mod context;
+mod line;
 mod player;
 mod policy;
 mod signup;

@@ -8,7 +8,7 @@ use crate::error::{DomainError, Result};
 use crate::ids::{PlayerId, ShowId};
 use crate::models::{Game, PlayerChanges};
 use crate::store::outbox::{self, Job, MessageKind};
-use crate::store::{event_log, games, players, shows};
+use crate::store::{event_log, games, players};
 
 /// A new player and their first game.
 #[derive(Debug, Clone)]
@@ -18,16 +18,17 @@ pub struct SignedUp {
 }
 
 impl Lifecycle {
-    /// Signs a player up: the player and a `new` game in their show (by
-    /// default the current one), and a welcome text when they gave a mobile
-    /// number. `changes` are checked for a new player.
+    /// Signs a player up, if the show's line lets one more in (see
+    /// `admit`): the player and a `new` game in their show (by default the
+    /// current one), and a welcome text when they gave a mobile number.
+    /// `changes` are checked for a new player.
     #[tracing::instrument(skip_all)]
     pub async fn sign_up(
         &self,
         conn: &mut PgConnection,
         changes: &PlayerChanges,
     ) -> Result<Uncommitted<SignedUp>> {
-        let show = shows::resolve(conn, changes.show_id).await?;
+        let show = self.admit(conn, changes.show_id).await?;
         let player_id = players::insert(conn, changes, show.id).await?;
         let game_id = games::create(conn, player_id, show.id).await?;
         if changes.mobile_number.as_ref().is_some_and(Option::is_some) {
@@ -43,7 +44,8 @@ impl Lifecycle {
     }
 
     /// Starts another game for a player, in `show_id` (by default the
-    /// current show). Refused while the player's latest game is not over.
+    /// current show). Refused while the player's latest game is not over,
+    /// and when the show's line lets no one in (see `admit`).
     #[tracing::instrument(skip_all, fields(player_id = %player_id))]
     pub async fn start_game(
         &self,
@@ -66,7 +68,7 @@ impl Lifecycle {
                 "the player's active game {active} is {current}; it must be completed or cancelled first"
             )));
         }
-        let show = shows::resolve(conn, show_id).await?;
+        let show = self.admit(conn, show_id).await?;
         let id = games::create(conn, player_id, show.id).await?;
         let game = games::get(conn, id).await?;
         event_log::game_changed(conn, &game, None, self.recall.minutes).await?;

@@ -19,7 +19,7 @@ use sqlx::PgConnection;
 use crate::error::Result;
 use crate::game_state::GameState;
 use crate::game_view::GameView;
-use crate::models::Game;
+use crate::models::{Game, Show};
 
 pub const CHANNEL: &str = "ondeck_events";
 
@@ -55,12 +55,28 @@ pub async fn game_changed(
             serde_json::to_value(previous).unwrap_or(Value::Null),
         );
     }
+    insert(conn, "game", payload).await
+}
+
+/// Records that staff changed a show's settings: boards and players' pages
+/// read the show again. Shows carry no PII.
+pub async fn show_changed(conn: &mut PgConnection, show: &Show) -> Result<()> {
+    insert(
+        conn,
+        "show",
+        serde_json::to_value(show).unwrap_or(Value::Null),
+    )
+    .await
+}
+
+async fn insert(conn: &mut PgConnection, kind: &str, payload: Value) -> Result<()> {
     // The lock comes before the id: the sub-select runs before the row's
     // default takes the next value of the sequence.
     sqlx::query(
         "INSERT INTO events (kind, payload) \
-         SELECT 'game', $1 FROM (SELECT pg_advisory_xact_lock_shared($2)) AS writing",
+         SELECT $1, $2 FROM (SELECT pg_advisory_xact_lock_shared($3)) AS writing",
     )
+    .bind(kind)
     .bind(sqlx::types::Json(payload))
     .bind(EVENTS_LOCK)
     .execute(conn)

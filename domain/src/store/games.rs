@@ -144,13 +144,16 @@ pub async fn acknowledge(conn: &mut PgConnection, id: GameId) -> Result<Game> {
 
 /// Games still recalled `minutes` after their last recall (twice that
 /// after "On my way"), locked, passing over games someone else is changing
-/// (the next sweep sees them).
+/// (the next sweep sees them). A paused show has no no-shows: its players
+/// were told the wait is on hold; once it resumes, the time counts from
+/// the resumption for those recalled before it.
 pub async fn no_shows(conn: &mut PgConnection, minutes: i64) -> Result<Vec<GameId>> {
     Ok(sqlx::query_scalar(
-        "SELECT id FROM games WHERE state = 'recalled' \
-           AND recall_started_at < clock_timestamp() - make_interval(mins => \
-               (CASE WHEN acknowledged_at IS NULL THEN $1 ELSE 2 * $1 END)::int) \
-         ORDER BY recall_started_at, id LIMIT 500 FOR UPDATE SKIP LOCKED",
+        "SELECT g.id FROM games g JOIN shows s ON s.id = g.show_id \
+         WHERE g.state = 'recalled' AND NOT s.paused \
+           AND greatest(g.recall_started_at, s.resumed_at) < clock_timestamp() - make_interval(mins => \
+               (CASE WHEN g.acknowledged_at IS NULL THEN $1 ELSE 2 * $1 END)::int) \
+         ORDER BY g.recall_started_at, g.id LIMIT 500 FOR UPDATE OF g SKIP LOCKED",
     )
     .bind(minutes)
     .fetch_all(conn)

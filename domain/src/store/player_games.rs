@@ -59,6 +59,8 @@ pub struct LineGame {
     pub rank: Option<i64>,
     /// How many games wait in the show's line.
     pub waiting: i64,
+    /// The show's `joining` is open ("Join again" is offered only then).
+    pub joining_open: bool,
 }
 
 /// Every game of show `show_id` whose page works now (it has a code that
@@ -80,7 +82,7 @@ pub async fn line(conn: &mut PgConnection, show_id: ShowId, tz: &str) -> Result<
          SELECT ",
         game_columns!(),
         ", s.name AS show_name, g.code_hash, line.position, ranked.rank, \
-           (SELECT count(*) FROM line) AS waiting FROM games g",
+           (SELECT count(*) FROM line) AS waiting, s.joining = 'open' AS joining_open FROM games g",
         game_joins!(),
         " JOIN shows s ON s.id = g.show_id \
          LEFT JOIN line ON line.id = g.id LEFT JOIN ranked ON ranked.id = g.id \

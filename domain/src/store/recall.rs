@@ -27,8 +27,9 @@ impl Default for RecallPolicy {
 /// Class of the per-show advisory lock that serializes auto-recall.
 const RECALL_LOCK_CLASS: i32 = 0x6f64_0001;
 
-/// The games auto-recall should recall now: the games at the front of a
-/// show whose players have a mobile number, as many as the window has room
+/// The games auto-recall should recall now (none while the show is
+/// paused): the games at the front of a show whose players have a mobile
+/// number, as many as the window has room
 /// for (active recalls are those recalled within the window). Takes a
 /// transaction-scoped lock per show, held until the caller commits, so
 /// concurrent callers take turns and each sees the recalls of the one
@@ -44,6 +45,15 @@ pub async fn due(
         return Ok(Vec::new());
     }
     lock_show(conn, show_id).await?;
+    // A paused show recalls no one: the attraction is down.
+    let paused: bool = sqlx::query_scalar("SELECT paused FROM shows WHERE id = $1")
+        .bind(show_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or(false);
+    if paused {
+        return Ok(Vec::new());
+    }
     // clock_timestamp(), not now(): the transaction may have waited for the
     // lock, and the window is about the present.
     let active: i64 = sqlx::query_scalar(

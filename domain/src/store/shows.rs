@@ -9,7 +9,18 @@ use crate::models::{
 };
 use crate::store::{Page, Paged, fetch_page};
 
-/// Creates a show; messages not given get the defaults.
+/// The columns `models::Show` reads. `stations` is null only for a show
+/// made before it existed, until `adopt_stations`.
+macro_rules! show_columns {
+    () => {
+        "id, name, date, welcome_message, recall_message, souvenir_message, no_show_message, \
+         joining, closes_at, max_waiting, paused, coalesce(stations, 1) AS stations, self_join, \
+         waiver_text, created_at, updated_at"
+    };
+}
+
+/// Creates a show; messages and settings not given get the defaults
+/// (`stations`: the caller's, else 1).
 pub async fn insert(conn: &mut PgConnection, changes: &ShowChanges) -> Result<Show> {
     let (Some(name), Some(date)) = (changes.name.as_deref(), changes.date) else {
         return Err(DomainError::invalid(
@@ -17,29 +28,48 @@ pub async fn insert(conn: &mut PgConnection, changes: &ShowChanges) -> Result<Sh
             "a show needs a name and a date",
         ));
     };
-    Ok(sqlx::query_as::<_, Show>(
-        "INSERT INTO shows (name, date, welcome_message, recall_message, souvenir_message, no_show_message) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         RETURNING id, name, date, welcome_message, recall_message, souvenir_message, no_show_message, created_at, updated_at",
-    )
+    let line = &changes.line;
+    Ok(sqlx::query_as::<_, Show>(concat!(
+        "INSERT INTO shows (name, date, welcome_message, recall_message, souvenir_message, \
+             no_show_message, joining, closes_at, max_waiting, paused, stations, self_join, waiver_text) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ",
+        show_columns!()
+    ))
     .bind(name)
     .bind(date)
     .bind(changes.welcome_message.as_deref().unwrap_or(DEFAULT_WELCOME))
     .bind(changes.recall_message.as_deref().unwrap_or(DEFAULT_RECALL))
     .bind(changes.souvenir_message.as_deref().unwrap_or(DEFAULT_SOUVENIR))
     .bind(changes.no_show_message.as_deref().unwrap_or(DEFAULT_NO_SHOW))
+    .bind(line.joining.unwrap_or_default())
+    .bind(line.closes_at.flatten())
+    .bind(line.max_waiting.flatten())
+    .bind(line.paused.unwrap_or(false))
+    .bind(line.stations.unwrap_or(1))
+    .bind(line.self_join.unwrap_or(false))
+    .bind(line.waiver_text.as_deref().unwrap_or(""))
     .fetch_one(conn)
     .await?)
 }
 
+/// Changes a show. Resuming a paused show stamps `resumed_at`, from which
+/// recalls count towards a no-show again.
 pub async fn update(conn: &mut PgConnection, id: ShowId, changes: &ShowChanges) -> Result<Show> {
-    sqlx::query_as::<_, Show>(
+    let line = &changes.line;
+    // The nullable settings take a flag: null clears, absent leaves alone.
+    sqlx::query_as::<_, Show>(concat!(
         "UPDATE shows SET name = coalesce($2, name), date = coalesce($3, date), \
             welcome_message = coalesce($4, welcome_message), recall_message = coalesce($5, recall_message), \
-            souvenir_message = coalesce($6, souvenir_message), no_show_message = coalesce($7, no_show_message) \
-         WHERE id = $1 \
-         RETURNING id, name, date, welcome_message, recall_message, souvenir_message, no_show_message, created_at, updated_at",
-    )
+            souvenir_message = coalesce($6, souvenir_message), no_show_message = coalesce($7, no_show_message), \
+            joining = coalesce($8, joining), \
+            closes_at = CASE WHEN $9 THEN $10 ELSE closes_at END, \
+            max_waiting = CASE WHEN $11 THEN $12 ELSE max_waiting END, \
+            resumed_at = CASE WHEN paused AND NOT coalesce($13, paused) THEN now() ELSE resumed_at END, \
+            paused = coalesce($13, paused), stations = coalesce($14, stations), \
+            self_join = coalesce($15, self_join), waiver_text = coalesce($16, waiver_text) \
+         WHERE id = $1 RETURNING ",
+        show_columns!()
+    ))
     .bind(id)
     .bind(changes.name.as_deref())
     .bind(changes.date)
@@ -47,16 +77,41 @@ pub async fn update(conn: &mut PgConnection, id: ShowId, changes: &ShowChanges) 
     .bind(changes.recall_message.as_deref())
     .bind(changes.souvenir_message.as_deref())
     .bind(changes.no_show_message.as_deref())
+    .bind(line.joining)
+    .bind(line.closes_at.is_some())
+    .bind(line.closes_at.flatten())
+    .bind(line.max_waiting.is_some())
+    .bind(line.max_waiting.flatten())
+    .bind(line.paused)
+    .bind(line.stations)
+    .bind(line.self_join)
+    .bind(line.waiver_text.as_deref())
     .fetch_optional(conn)
     .await?
     .ok_or(DomainError::NotFound("show"))
 }
 
 pub async fn get(conn: &mut PgConnection, id: ShowId) -> Result<Show> {
-    sqlx::query_as::<_, Show>(
-        "SELECT id, name, date, welcome_message, recall_message, souvenir_message, no_show_message, created_at, updated_at \
-         FROM shows WHERE id = $1",
-    )
+    sqlx::query_as::<_, Show>(concat!(
+        "SELECT ",
+        show_columns!(),
+        " FROM shows WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(DomainError::NotFound("show"))
+}
+
+/// The show `id`, locked until the transaction ends (`FOR NO KEY UPDATE`:
+/// games may still reference it meanwhile). Admissions to a show and
+/// changes of its settings take turns, so each sees the last one's line.
+pub async fn lock(conn: &mut PgConnection, id: ShowId) -> Result<Show> {
+    sqlx::query_as::<_, Show>(concat!(
+        "SELECT ",
+        show_columns!(),
+        " FROM shows WHERE id = $1 FOR NO KEY UPDATE"
+    ))
     .bind(id)
     .fetch_optional(conn)
     .await?
@@ -65,10 +120,11 @@ pub async fn get(conn: &mut PgConnection, id: ShowId) -> Result<Show> {
 
 /// The show with the latest date (the newest one on a tie), if any.
 pub async fn current(conn: &mut PgConnection) -> Result<Option<Show>> {
-    Ok(sqlx::query_as::<_, Show>(
-        "SELECT id, name, date, welcome_message, recall_message, souvenir_message, no_show_message, created_at, updated_at \
-         FROM shows ORDER BY date DESC, id DESC LIMIT 1",
-    )
+    Ok(sqlx::query_as::<_, Show>(concat!(
+        "SELECT ",
+        show_columns!(),
+        " FROM shows ORDER BY date DESC, id DESC LIMIT 1"
+    ))
     .fetch_optional(conn)
     .await?)
 }
@@ -91,11 +147,24 @@ pub async fn resolve(conn: &mut PgConnection, id: Option<ShowId>) -> Result<Show
 
 /// Newest first.
 pub async fn list(conn: &mut PgConnection, page: Page) -> Result<Paged<Show>> {
-    let query = sqlx::query_as(
-        "SELECT * FROM (SELECT id, name, date, welcome_message, recall_message, souvenir_message, no_show_message, created_at, updated_at, \
-                -(date - DATE '2000-01-01')::bigint AS sort_key, -id AS sort_id FROM shows) q \
+    let query = sqlx::query_as(concat!(
+        "SELECT * FROM (SELECT ",
+        show_columns!(),
+        ", -(date - DATE '2000-01-01')::bigint AS sort_key, -id AS sort_id FROM shows) q \
          WHERE ($1::bigint IS NULL OR (sort_key, sort_id) > ($1, $2)) \
-         ORDER BY sort_key, sort_id LIMIT $3",
-    );
+         ORDER BY sort_key, sort_id LIMIT $3"
+    ));
     fetch_page(conn, query, page).await
+}
+
+/// Gives the shows made before shows had their own stations the process's
+/// `STATIONS`, which they followed until then.
+pub async fn adopt_stations(conn: &mut PgConnection, stations: i32) -> Result<u64> {
+    Ok(
+        sqlx::query("UPDATE shows SET stations = $1 WHERE stations IS NULL")
+            .bind(stations)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }
