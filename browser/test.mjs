@@ -383,6 +383,80 @@ async function adminTests(context) {
     await page.screenshot({ path: join(SHOTS, "admin-queue.png") });
   });
 
+  // The current show, as the Line card edits it.
+  const currentShow = async () => (await api(ADMIN, "GET", "/api/v1/shows?limit=1")).items[0];
+  const until = async (what, check) => {
+    const deadline = Date.now() + 10_000;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`not within 10 s: ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  await test("staff move a waiting player up with ↑; the queue follows", async () => {
+    for (const [first, last] of [["Evelyn", "Boyd"], ["Claude", "Shannon"]]) {
+      const { game } = await signUp(first, last);
+      await move(TABLET, game, "queue");
+    }
+    await page.goto(`${BASE}/admin#queue`);
+    const before = (await api(ADMIN, "GET", "/api/v1/queue")).waiting.map((g) => g.id);
+    assert.ok(before.length >= 2, `two waiting at least: ${before}`);
+    const [front, second] = before;
+    const items = '#queue [data-column="waiting"] .queue-item';
+    await page.locator(`${items}[data-game="${second}"] button[title="Move up"]`).click();
+    await page.waitForFunction(
+      ([items, second]) => document.querySelector(items)?.dataset.game === String(second),
+      [items, second],
+      { polling: 50 },
+    );
+    const after = (await api(ADMIN, "GET", "/api/v1/queue")).waiting.map((g) => g.id);
+    assert.deepEqual(after, [second, front, ...before.slice(2)]);
+  });
+
+  await test("staff close and reopen the line and pause it; the board shows it within 2 s", async () => {
+    const board = await context.newPage();
+    board.on("pageerror", (error) => errors.push(`board: ${error.message}`));
+    await board.goto(`${BASE}/board#token=${encodeURIComponent(DISPLAY)}`);
+    await board.waitForSelector('#status[data-state="live"]');
+    assert.equal(await board.isVisible("#paused"), false);
+    await page.goto(`${BASE}/admin#queue`);
+    const form = page.locator("#line-form");
+    await form.locator('select[name="joining"]').waitFor();
+    await until("the Line card shows the show", async () => (await form.locator("#line-show").textContent()) !== "");
+    const save = () => form.locator("button[type=submit]").click();
+
+    await form.locator('select[name="joining"]').selectOption("closed");
+    await save();
+    await until("the line closed", async () => (await currentShow()).joining === "closed");
+    await assert.rejects(signUp("Late", "Comer"), /409.*line-closed/);
+    await form.locator('select[name="joining"]').selectOption("open");
+    await save();
+    await until("the line open again", async () => (await currentShow()).joining === "open");
+    const late = await signUp("Late", "Comer");
+    assert.equal(late.player.active_game.state, "new");
+
+    await form.locator('input[name="paused"]').check();
+    const patched = page.waitForResponse((r) => r.request().method() === "PATCH" && r.url().includes("/api/v1/shows/"));
+    await save();
+    await patched;
+    const saved = Date.now();
+    await board.waitForSelector("#paused", { state: "visible", timeout: LIVE_MS });
+    console.log(`      (paused on the board ${Date.now() - saved} ms after the change was saved)`);
+    assert.equal(await board.textContent("#paused"), "Paused: the wait is on hold");
+    assert.equal((await api(ADMIN, "GET", "/api/v1/queue")).paused, true);
+    await page.locator('#queue [data-column="waiting"] .meta', { hasText: "on hold" }).first().waitFor();
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.mouse.move(5, 995);
+    await page.screenshot({ path: join(SHOTS, "admin-line.png") });
+    await board.screenshot({ path: join(SHOTS, "board-paused.png") });
+
+    await form.locator('input[name="paused"]').uncheck();
+    await save();
+    await board.waitForSelector("#paused", { state: "hidden", timeout: LIVE_MS });
+    assert.equal((await currentShow()).paused, false);
+    await board.close();
+  });
+
   await test("the admin page lists failed messages and shows", async () => {
     await page.goto(`${BASE}/admin#messages`);
     await page.locator("#messages tbody tr").first().waitFor();

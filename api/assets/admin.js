@@ -467,6 +467,9 @@ function moveButtons(game, count) {
 // --- the line's settings (the current show's) ----------------------------------------
 
 let lineShow = null;
+// Set while staff have changed the Line card and not saved it yet: a show
+// event from elsewhere then leaves their edits alone.
+let lineEdited = false;
 
 // A time as a datetime-local input takes it, in the browser's time zone.
 function localInput(iso) {
@@ -476,13 +479,15 @@ function localInput(iso) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-async function loadLine() {
+async function loadLine({ keepEdits = false } = {}) {
   const shows = await api("GET", "/api/v1/shows?limit=1");
   lineShow = shows.items[0] || null;
   const form = $("line-form");
   form.hidden = !lineShow;
   if (!lineShow) return;
   $("line-show").textContent = lineShow.name;
+  if (keepEdits && lineEdited) return;
+  lineEdited = false;
   form.elements.joining.value = lineShow.joining;
   form.elements.paused.checked = lineShow.paused;
   form.elements.stations.value = lineShow.stations;
@@ -491,6 +496,8 @@ async function loadLine() {
   form.elements.self_join.checked = lineShow.self_join;
   form.elements.waiver_text.value = lineShow.waiver_text;
 }
+
+for (const type of ["input", "change"]) $("line-form").addEventListener(type, () => (lineEdited = true));
 
 $("line-form").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -507,12 +514,13 @@ $("line-form").addEventListener("submit", (event) => {
   act(event.submitter, async () => {
     if (!lineShow) return;
     await api("PATCH", `/api/v1/shows/${lineShow.id}`, changes);
+    lineEdited = false;
     toast("Line saved.");
     await Promise.all([loadLine(), loadQueue()]);
   });
 });
 
-const reloadLine = debounced(() => visible("queue") && loadLine(), 250);
+const reloadLine = debounced(() => visible("queue") && loadLine({ keepEdits: true }), 250);
 
 const reloadQueue = debounced(() => visible("queue") && loadQueue(), 250);
 loaders.queue = () => act(null, () => Promise.all([loadQueue(), loadLine()]));
