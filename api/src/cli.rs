@@ -398,6 +398,7 @@ async fn work(
         pool,
         &config.redis.url,
         &config.http.public_base_url,
+        config.venue.tz_name(),
         config.http.shutdown_timeout,
         config.worker.clone(),
         shutdown,

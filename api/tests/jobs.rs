@@ -419,3 +419,69 @@ async fn hostile_photo_uploads_are_refused_with_a_problem_and_the_server_stays_u
     );
     assert!(ondeck.is_running(), "the server is still up");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_souvenir_text_carries_the_rank_of_the_day() {
+    let stack = Stack::new().await;
+    let ondeck = stack.spawn(Mode::Run, &[("RECALL_DISABLE", "true")]).await;
+    let tokens = &stack.tokens;
+    let show = format!("/api/v1/shows/{}", stack.show_id);
+    let template = json!({"souvenir_message": "You're {rank}! {url}"});
+    let reply = stack
+        .send(
+            &ondeck,
+            reqwest::Method::PATCH,
+            &show,
+            Some(&tokens.admin),
+            Some(ondeck_testkit::Body::Json(template)),
+        )
+        .await;
+    reply.expect(200);
+
+    // Each game completes, and its text is read, before the next one.
+    // Ada's higher score is moved to yesterday before Bo plays; Cy and Dee
+    // tie on score and distance, so Cy, who finished first, ranks first.
+    let players = [
+        ("Ada", 1500, 300),
+        ("Bo", 1200, 300),
+        ("Cy", 900, 350),
+        ("Dee", 900, 350),
+    ];
+    let mut ranks = Vec::new();
+    for (i, (name, score, distance)) in players.into_iter().enumerate() {
+        let number = mobile(301 + i as u32);
+        let body = json!({"first_name": name, "handedness": "R", "mobile_number": number});
+        let player = stack
+            .post(&ondeck, &tokens.tablet, "/api/v1/players", body)
+            .await
+            .expect(201);
+        let game = game_of(&player);
+        stack
+            .advance(&ondeck, game, &["queue", "confirm", "play"])
+            .await;
+        let result = json!({"score": score, "distance": distance, "homeruns": 3});
+        let path = format!("/api/v1/games/{game}/complete");
+        stack
+            .post(&ondeck, &tokens.game, &path, result)
+            .await
+            .expect(200);
+        let texts = stack.texts_to(&number, 2, Duration::from_secs(30)).await;
+        let souvenir = &texts[1].body;
+        let link = short_link(souvenir, &ondeck);
+        let rank = souvenir
+            .strip_prefix("You're ")
+            .and_then(|rest| rest.strip_suffix(&format!("! {link}")))
+            .unwrap_or_else(|| panic!("{name}: the template filled in: {souvenir:?}"));
+        ranks.push(rank.to_owned());
+        if name == "Ada" {
+            sqlx::query(
+                "UPDATE games SET completed_at = completed_at - interval '1 day' WHERE id = $1",
+            )
+            .bind(game)
+            .execute(&stack.db.pool)
+            .await
+            .expect("Ada played yesterday");
+        }
+    }
+    assert_eq!(ranks, ["#1 today", "#1 today", "#2 today", "#3 today"]);
+}

@@ -298,6 +298,7 @@ async fn a_provider_error_is_stored_without_the_number(pool: PgPool) {
         messages::Kind::Welcome,
         None,
         "http://venue.example",
+        "UTC",
     )
     .await
     .expect("prepare")

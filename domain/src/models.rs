@@ -360,7 +360,8 @@ pub struct ShowInput {
     /// Not blank.
     #[schema(max_length = 160, pattern = r"\S")]
     pub recall_message: Option<String>,
-    /// Must contain `{url}`, replaced by the souvenir's short link.
+    /// Must contain `{url}`, replaced by the souvenir's short link; may
+    /// contain `{rank}`, the game's rank of the day ("#3 today").
     #[schema(max_length = 160, pattern = r"\{url\}")]
     pub souvenir_message: Option<String>,
     /// Not blank; sent once to a player the sweep cancels as a no-show.

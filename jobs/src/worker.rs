@@ -302,13 +302,15 @@ async fn serve(served: Served, deps: Arc<Deps>, stop: watch::Receiver<bool>) {
 /// Runs the worker until `shutdown` completes; jobs in progress then finish
 /// and the rest stay queued. Besides its own settings, a worker takes what it
 /// shares with the API: the Redis at `redis_url`, `public_base_url` for the
-/// links in texts, and `shutdown_timeout`, how long jobs in progress may take
+/// links in texts, `venue_tz` (the venue's days, as PostgreSQL names the
+/// zone), and `shutdown_timeout`, how long jobs in progress may take
 /// to finish after the stop signal (those still running then are handed back
 /// to the queue).
 pub async fn run(
     db: PgPool,
     redis_url: &SecretString,
     public_base_url: &str,
+    venue_tz: &str,
     shutdown_timeout: Duration,
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -334,6 +336,7 @@ pub async fn run(
         sms: SmsProvider::new(settings.sms)?,
         storage,
         public_base_url: public_base_url.to_owned(),
+        venue_tz: venue_tz.to_owned(),
         souvenir_size: settings.souvenir.size,
         souvenir_format: settings.souvenir.format,
         recall_validity: Duration::from_secs(settings.recall.policy.minutes.max(1) as u64 * 60),

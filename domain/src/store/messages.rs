@@ -104,9 +104,11 @@ macro_rules! message_columns {
 }
 
 /// The text a job asks for: created on the job's first run from the game's
-/// player and show (`{url}` in the souvenir text becomes `link`, `{link}`
-/// in any text the player's page under `public_base_url`), found
-/// again on every later run. `None` when the player has no mobile number.
+/// player and show, found again on every later run. In the show's template
+/// `{url}` becomes `link` (the souvenir's), `{link}` the player's page under
+/// `public_base_url`, and `{rank}` the game's rank among the show's games
+/// completed that day in `tz` so far ("#3 today"; empty before the game is
+/// completed). `None` when the player has no mobile number.
 pub async fn prepare(
     conn: &mut PgConnection,
     outbox_id: i64,
@@ -114,14 +116,23 @@ pub async fn prepare(
     kind: Kind,
     link: Option<&str>,
     public_base_url: &str,
+    tz: &str,
 ) -> Result<Option<Message>> {
+    // The rank is the leaderboard's: score, then distance, then who
+    // finished first. A row comparison says "ranks before g" in one step.
     sqlx::query(
         "INSERT INTO messages (outbox_id, game_id, kind, \"to\", body) \
          SELECT $1, g.id, $3, p.mobile_number, \
-                replace(replace(CASE $3 WHEN 'welcome' THEN s.welcome_message WHEN 'recall' THEN s.recall_message \
+                replace(replace(replace(CASE $3 WHEN 'welcome' THEN s.welcome_message WHEN 'recall' THEN s.recall_message \
                                         WHEN 'no_show' THEN s.no_show_message ELSE s.souvenir_message END, \
                                 '{url}', coalesce($4, '')), \
-                        '{link}', rtrim($5, '/') || '/p/' || coalesce(g.player_code, '')) \
+                        '{link}', rtrim($5, '/') || '/p/' || coalesce(g.player_code, '')), \
+                    '{rank}', CASE WHEN g.state = 'completed' THEN '#' || ( \
+                        SELECT count(*) + 1 FROM games o \
+                        WHERE o.show_id = g.show_id AND o.state = 'completed' AND o.id <> g.id \
+                          AND (o.completed_at AT TIME ZONE $6)::date = (g.completed_at AT TIME ZONE $6)::date \
+                          AND (o.score, o.distance, g.completed_at) > (g.score, g.distance, o.completed_at) \
+                    ) || ' today' ELSE '' END) \
          FROM games g JOIN players p ON p.id = g.player_id JOIN shows s ON s.id = g.show_id \
          WHERE g.id = $2 AND p.mobile_number IS NOT NULL \
          ON CONFLICT (outbox_id) DO NOTHING",
@@ -131,6 +142,7 @@ pub async fn prepare(
     .bind(kind)
     .bind(link)
     .bind(public_base_url)
+    .bind(tz)
     .execute(&mut *conn)
     .await?;
     Ok(sqlx::query_as::<_, Message>(concat!(

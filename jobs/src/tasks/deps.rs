@@ -18,6 +18,8 @@ pub struct Deps {
     pub sms: SmsProvider,
     pub storage: Storage,
     pub public_base_url: String,
+    /// `VENUE_TZ` as PostgreSQL names it: the day a `{rank}` counts in.
+    pub venue_tz: String,
     pub souvenir_size: u32,
     pub souvenir_format: Format,
     /// A recall text is worthless once the recall has expired: the provider

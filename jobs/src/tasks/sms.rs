@@ -68,6 +68,7 @@ pub async fn send_text(
         Kind::from(kind),
         link.as_deref(),
         &deps.public_base_url,
+        &deps.venue_tz,
     )
     .await?
     else {
