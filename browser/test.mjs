@@ -457,6 +457,39 @@ async function adminTests(context) {
     await board.close();
   });
 
+  await test("last call is set and shown on the venue's clock, wherever the browser is", async () => {
+    const venueTz = (await page.locator('meta[name="ondeck-tz"]').getAttribute("content")) || "UTC";
+    const away = venueTz === "Asia/Tokyo" ? "America/Los_Angeles" : "Asia/Tokyo";
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Emulation.setTimezoneOverride", { timezoneId: away });
+    try {
+      await page.goto(`${BASE}/admin#queue`);
+      const form = page.locator("#line-form");
+      await until("the Line card shows the show", async () => (await form.locator("#line-show").textContent()) !== "");
+      const input = form.locator('input[name="closes_at"]');
+      // 20:30 on the venue's clock on a summer day far ahead.
+      await input.fill("2030-07-01T20:30");
+      await form.locator("button[type=submit]").click();
+      await until("last call saved", async () => (await currentShow()).closes_at !== null);
+      const saved = new Date((await currentShow()).closes_at);
+      const onVenueClock = new Intl.DateTimeFormat("en-CA", {
+        timeZone: venueTz,
+        hourCycle: "h23",
+        dateStyle: "short",
+        timeStyle: "short",
+      }).format(saved);
+      assert.equal(onVenueClock, "2030-07-01, 20:30", `saved ${saved.toISOString()} in ${venueTz}`);
+      await page.reload();
+      await until("the card reads it back", async () => (await input.inputValue()) === "2030-07-01T20:30");
+      await input.fill("");
+      await form.locator("button[type=submit]").click();
+      await until("last call cleared", async () => (await currentShow()).closes_at === null);
+    } finally {
+      await cdp.send("Emulation.setTimezoneOverride", { timezoneId: "" }).catch(() => {});
+      await cdp.detach().catch(() => {});
+    }
+  });
+
   await test("the admin page lists failed messages and shows", async () => {
     await page.goto(`${BASE}/admin#messages`);
     await page.locator("#messages tbody tr").first().waitFor();

@@ -471,12 +471,44 @@ let lineShow = null;
 // event from elsewhere then leaves their edits alone.
 let lineEdited = false;
 
-// A time as a datetime-local input takes it, in the browser's time zone.
+// What the venue's clock (VENUE_TZ) reads at `date`, to the minute.
+function venueClock(date) {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: TZ,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+  }).formatToParts(date);
+  const get = (type) => Number(parts.find((p) => p.type === type).value);
+  return { year: get("year"), month: get("month"), day: get("day"), hour: get("hour"), minute: get("minute") };
+}
+
+// A time as a datetime-local input takes it, on the venue's clock: staff
+// off site see the venue's time, as everywhere on this page.
 function localInput(iso) {
   if (!iso) return "";
-  const d = new Date(iso);
+  const c = venueClock(new Date(iso));
   const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return `${c.year}-${pad(c.month)}-${pad(c.day)}T${pad(c.hour)}:${pad(c.minute)}`;
+}
+
+// The moment a datetime-local value names on the venue's clock: a first
+// guess, corrected by what the venue's clock reads then (twice, in case a
+// daylight-saving change lies between the guess and the answer).
+function fromLocalInput(value) {
+  const [date, time] = value.split("T");
+  const [year, month, day] = date.split("-").map(Number);
+  const [hour, minute] = time.split(":").map(Number);
+  const wanted = Date.UTC(year, month - 1, day, hour, minute);
+  let guess = wanted;
+  for (let i = 0; i < 2; i++) {
+    const c = venueClock(new Date(guess));
+    guess += wanted - Date.UTC(c.year, c.month - 1, c.day, c.hour, c.minute);
+  }
+  return new Date(guess).toISOString();
 }
 
 async function loadLine({ keepEdits = false } = {}) {
@@ -507,7 +539,7 @@ $("line-form").addEventListener("submit", (event) => {
     paused: form.elements.paused.checked,
     stations: Number(form.elements.stations.value),
     max_waiting: form.elements.max_waiting.value ? Number(form.elements.max_waiting.value) : null,
-    closes_at: form.elements.closes_at.value ? new Date(form.elements.closes_at.value).toISOString() : null,
+    closes_at: form.elements.closes_at.value ? fromLocalInput(form.elements.closes_at.value) : null,
     self_join: form.elements.self_join.checked,
     waiver_text: form.elements.waiver_text.value,
   };
