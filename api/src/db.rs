@@ -293,7 +293,9 @@ impl Reads {
     /// looking tokens up; the replica's while the primary is down. The last
     /// check may be up to a second old, so a primary that does not answer
     /// within [`CHECK_TIMEOUT`] counts as down too: a caller whose token is
-    /// not cached is then answered from the replica, not refused.
+    /// not cached is then answered from the replica, not refused. (A primary
+    /// that is only slow then lets the replica answer too: a revocation it
+    /// has not replayed yet, at most its lag old, is missed for that call.)
     pub async fn acquire_for_tokens(&self) -> sqlx::Result<PoolConnection<Postgres>> {
         let Some(replica) = &self.replica else {
             return self.primary.acquire().await;
