@@ -26,7 +26,6 @@ pub mod routes;
 pub mod sessions;
 pub mod telemetry;
 pub mod token_cache;
-pub mod waits;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -38,6 +38,7 @@ use ondeck_domain::lifecycle::{PlayerPolicy, offered};
 use ondeck_domain::line::Wait;
 use ondeck_domain::store::player_games::{self, CODE_HOURS_AFTER_END, LineGame};
 use ondeck_domain::store::wake::Wake;
+use ondeck_domain::store::{scores, shows};
 use ondeck_domain::{GameId, GameState, ShowId};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -48,7 +49,6 @@ use utoipa::ToSchema;
 use crate::error::Result;
 use crate::event_hub::EventHub;
 use crate::responses::GameView;
-use crate::waits::wait_of;
 
 /// Every show's pages are rebuilt, at their next read, at least this often.
 pub const FULL_RELOAD: Duration = Duration::from_secs(30);
@@ -302,7 +302,8 @@ impl PlayerLines {
         let read = async {
             let mut conn = db.acquire().await?;
             let games = player_games::line(&mut conn, show_id, settings.tz).await?;
-            let wait = wait_of(&mut conn, show_id).await?;
+            let show = shows::get(&mut conn, show_id).await?;
+            let wait = scores::wait(&mut conn, &show).await?;
             Ok::<_, crate::error::ApiError>((games, wait))
         };
         let (games, wait) = match read.await {

@@ -1,6 +1,7 @@
 //! What the venue screens show: the queue with positions and estimated
 //! waits, and the leaderboard.
 
+use ondeck_domain::models::Show;
 use ondeck_domain::store::scores::{self, TeamRank};
 use ondeck_domain::store::{PgConnection, shows};
 use ondeck_domain::validation::FieldErrors;
@@ -16,7 +17,6 @@ use crate::error::{ApiError, Result};
 use crate::extract::ApiQuery;
 use crate::query::{parse_day, parse_show_id};
 use crate::responses::{GameView, display_name};
-use crate::waits::wait_of;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -58,10 +58,10 @@ pub struct QueueQuery {
 }
 
 /// The show a board asks about: the one named, or the current one.
-async fn board_show(conn: &mut PgConnection, raw: Option<ShowId>) -> Result<Option<ShowId>> {
+async fn board_show(conn: &mut PgConnection, raw: Option<ShowId>) -> Result<Option<Show>> {
     Ok(match raw {
-        Some(id) => Some(shows::get(conn, id).await?.id),
-        None => shows::current(conn).await?.map(|s| s.id),
+        Some(id) => Some(shows::get(conn, id).await?),
+        None => shows::current(conn).await?,
     })
 }
 
@@ -81,12 +81,12 @@ async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::
         recalled: vec![],
         waiting: vec![],
     };
-    let Some(show_id) = board_show(&mut conn, show_id).await? else {
+    let Some(show) = board_show(&mut conn, show_id).await? else {
         return Ok(axum::Json(queue));
     };
-    queue.show_id = Some(show_id);
-    let games = scores::queue(&mut conn, show_id).await?;
-    let wait = wait_of(&mut conn, show_id).await?;
+    queue.show_id = Some(show.id);
+    let games = scores::queue(&mut conn, show.id).await?;
+    let wait = scores::wait(&mut conn, &show).await?;
     queue.paused = wait.paused;
     for game in games {
         let state = game.state;
@@ -174,7 +174,7 @@ async fn get_leaderboard(
         players: vec![],
         teams: vec![],
     };
-    let Some(show_id) = board_show(&mut conn, show_id).await? else {
+    let Some(show_id) = board_show(&mut conn, show_id).await?.map(|s| s.id) else {
         return Ok(axum::Json(board));
     };
     board.show_id = Some(show_id);

@@ -9,7 +9,7 @@ use super::context::{Lifecycle, Uncommitted};
 use crate::error::{DomainError, Result};
 use crate::game_state::GameState;
 use crate::ids::{GameId, ShowId};
-use crate::line::{Joining, LineRule, Wait};
+use crate::line::{Joining, LineRule};
 use crate::models::{Game, Show, ShowChanges};
 use crate::store::{event_log, games, queue_order, recall, scores, shows};
 
@@ -21,8 +21,7 @@ impl Lifecycle {
     /// with the rule. The show stays locked until the caller commits, so
     /// two signups at once cannot both take the last place.
     pub async fn admit(&self, conn: &mut PgConnection, show_id: Option<ShowId>) -> Result<Show> {
-        let show = shows::resolve(conn, show_id).await?;
-        let show = shows::lock(conn, show.id).await?;
+        let show = shows::resolve_locked(conn, show_id).await?;
         if show.joining == Joining::Closed {
             return Err(DomainError::LineRefused(LineRule::Closed));
         }
@@ -45,8 +44,7 @@ impl Lifecycle {
         if let Some(closes_at) = show.closes_at {
             // The new game's place is behind every game signed up or
             // queued; recalled ones are about to play.
-            let median = scores::median_play_seconds(conn, show.id).await?;
-            let wait = Wait::new(median, show.stations, show.paused).estimate(ahead + 1);
+            let wait = scores::wait(conn, &show).await?.estimate(ahead + 1);
             if Utc::now() + chrono::Duration::seconds(wait) > closes_at {
                 return Err(DomainError::LineRefused(LineRule::FullToday));
             }

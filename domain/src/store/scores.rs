@@ -6,7 +6,8 @@ use sqlx::PgConnection;
 
 use crate::error::Result;
 use crate::ids::{GameId, PlayerId, ShowId, TeamId};
-use crate::models::{DayScore, Game};
+use crate::line::Wait;
+use crate::models::{DayScore, Game, Show};
 
 /// Games of a show that are in line or playing, each state in its order
 /// (the waiting line by queue key, the others by when they got there): the
@@ -24,6 +25,14 @@ pub async fn queue(conn: &mut PgConnection, show_id: ShowId) -> Result<Vec<Game>
     .bind(show_id)
     .fetch_all(conn)
     .await?)
+}
+
+/// The wait each place in `show`'s line adds, as the queue, the board,
+/// players' pages and last call quote it: the median play time of its last
+/// 20 completed games ÷ its stations; none quoted while it is paused.
+pub async fn wait(conn: &mut PgConnection, show: &Show) -> Result<Wait> {
+    let median = median_play_seconds(conn, show.id).await?;
+    Ok(Wait::new(median, show.stations, show.paused))
 }
 
 /// The median time from `play` to `complete` over the show's last 20

@@ -92,30 +92,28 @@ pub async fn update(conn: &mut PgConnection, id: ShowId, changes: &ShowChanges) 
 }
 
 pub async fn get(conn: &mut PgConnection, id: ShowId) -> Result<Show> {
-    sqlx::query_as::<_, Show>(concat!(
-        "SELECT ",
-        show_columns!(),
-        " FROM shows WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(DomainError::NotFound("show"))
+    by_id(conn, id, false).await
 }
 
-/// The show `id`, locked until the transaction ends (`FOR NO KEY UPDATE`:
-/// games may still reference it meanwhile). Admissions to a show and
-/// changes of its settings take turns, so each sees the last one's line.
-pub async fn lock(conn: &mut PgConnection, id: ShowId) -> Result<Show> {
-    sqlx::query_as::<_, Show>(concat!(
-        "SELECT ",
-        show_columns!(),
-        " FROM shows WHERE id = $1 FOR NO KEY UPDATE"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(DomainError::NotFound("show"))
+/// The show `id`; with `locked`, locked until the transaction ends (`FOR
+/// NO KEY UPDATE`: games may still reference it meanwhile), so admissions
+/// to a show and changes of its settings take turns, each seeing the last
+/// one's line.
+async fn by_id(conn: &mut PgConnection, id: ShowId, locked: bool) -> Result<Show> {
+    let query = if locked {
+        concat!(
+            "SELECT ",
+            show_columns!(),
+            " FROM shows WHERE id = $1 FOR NO KEY UPDATE"
+        )
+    } else {
+        concat!("SELECT ", show_columns!(), " FROM shows WHERE id = $1")
+    };
+    sqlx::query_as::<_, Show>(query)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(DomainError::NotFound("show"))
 }
 
 /// The show with the latest date (the newest one on a tie), if any.
@@ -132,17 +130,33 @@ pub async fn current(conn: &mut PgConnection) -> Result<Option<Show>> {
 /// The show a request names, or the current one; no show at all is a
 /// conflict the operator fixes by creating one.
 pub async fn resolve(conn: &mut PgConnection, id: Option<ShowId>) -> Result<Show> {
-    match id {
-        Some(id) => get(conn, id).await.map_err(|e| match e {
-            DomainError::NotFound(_) => DomainError::invalid("show_id", format!("no show has id {id}")),
-            other => other,
-        }),
-        None => current(conn).await?.ok_or_else(|| {
-            DomainError::Conflict(
-                "there is no show yet: create one (POST /api/v1/shows or `ondeck show create`) first".into(),
-            )
-        }),
-    }
+    resolve_by(conn, id, false).await
+}
+
+/// [`resolve`], with the show locked as [`by_id`] locks it.
+pub async fn resolve_locked(conn: &mut PgConnection, id: Option<ShowId>) -> Result<Show> {
+    resolve_by(conn, id, true).await
+}
+
+async fn resolve_by(conn: &mut PgConnection, id: Option<ShowId>, locked: bool) -> Result<Show> {
+    let id = match id {
+        Some(id) => id,
+        None => {
+            let show = current(conn).await?.ok_or_else(|| {
+                DomainError::Conflict(
+                    "there is no show yet: create one (POST /api/v1/shows or `ondeck show create`) first".into(),
+                )
+            })?;
+            if !locked {
+                return Ok(show);
+            }
+            show.id
+        }
+    };
+    by_id(conn, id, locked).await.map_err(|e| match e {
+        DomainError::NotFound(_) => DomainError::invalid("show_id", format!("no show has id {id}")),
+        other => other,
+    })
 }
 
 /// Newest first.
