@@ -9,43 +9,16 @@
 // Prints one line per test and closes with "N passed, M failed"; exits 1 when
 // anything failed.
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
+import { BASE, CHROMIUM, api, need, run as runTests, screenshot, test } from "./harness.mjs";
 
-const BASE = need("ONDECK_URL").replace(/\/$/, "");
 const ADMIN = need("ONDECK_ADMIN_TOKEN");
 const TABLET = need("ONDECK_TABLET_TOKEN");
 const GAME = need("ONDECK_GAME_TOKEN");
 const DISPLAY = need("ONDECK_DISPLAY_TOKEN");
-const SHOTS = resolve(process.env.ONDECK_SCREENSHOTS || "docs/screenshots");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 // The page must follow a change within this long (it polls every 5 s).
 const LIVE_MS = 10000;
 const PHONE = { width: 390, height: 844 };
-
-function need(name) {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`browser tests: ${name} is not set (run deploy/browser-test)`);
-    process.exit(2);
-  }
-  return value;
-}
-
-async function api(token, method, path, body) {
-  const response = await fetch(`${BASE}${path}`, {
-    method,
-    headers: {
-      Authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
 
 // A player without a mobile number (so no automatic recall moves the game)
 // and the path of their page, from the link staff see.
@@ -62,32 +35,12 @@ async function signUp(first) {
 
 const move = (token, game, transition, body) => api(token, "POST", `/api/v1/games/${game}/${transition}`, body);
 
-const results = [];
-async function test(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push(true);
-    console.log(`ok    ${name} (${Date.now() - started} ms)`);
-  } catch (error) {
-    results.push(false);
-    console.log(`FAIL  ${name}\n      ${String(error && error.stack ? error.stack : error).split("\n").join("\n      ")}`);
-  }
-}
-
-const watchdog = setTimeout(() => {
-  console.log("player page tests: still running after 4 minutes; giving up");
-  console.log(`${results.filter(Boolean).length} passed, ${results.filter((r) => !r).length + 1} failed`);
-  process.exit(1);
-}, 240_000);
-
 // Waits until the page's state section reads `pattern`.
 async function reads(page, pattern, timeout = LIVE_MS) {
   await page.locator(".state", { hasText: pattern }).waitFor({ timeout });
 }
 
 async function main() {
-  await mkdir(SHOTS, { recursive: true });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   try {
     await run(browser);
@@ -126,7 +79,7 @@ async function run(browser) {
     assert.match(await page.locator(".show").textContent(), new RegExp(showName));
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= PHONE.width, `no sideways scrolling: ${width}`);
-    await page.screenshot({ path: join(SHOTS, "player-queued.png") });
+    await screenshot(page, "player-queued.png");
   });
 
   await test("the page follows staff moving the line within 10 s", async () => {
@@ -148,7 +101,7 @@ async function run(browser) {
     await page.waitForTimeout(2200);
     const second = await time.textContent();
     assert.notEqual(second, first, "the countdown ticks");
-    await page.screenshot({ path: join(SHOTS, "player-recalled.png") });
+    await screenshot(page, "player-recalled.png");
   });
 
   await test("On my way tells staff and the board the player is coming", async () => {
@@ -176,7 +129,7 @@ async function run(browser) {
     await move(TABLET, me.game, "confirm");
     await reads(page, "You're up");
     assert.equal(await page.locator(".actions button").count(), 0, "no buttons");
-    await page.screenshot({ path: join(SHOTS, "player-up.png") });
+    await screenshot(page, "player-up.png");
   });
 
   await test("completed shows the result and its rank", async () => {
@@ -187,17 +140,17 @@ async function run(browser) {
     assert.match(await page.locator(".state").textContent(), /1st[\s\S]*today/);
     // The souvenir, once rendered (the worker of `ondeck run` does it).
     await page.locator(".state img").waitFor({ timeout: 30000 }).catch(() => {});
-    await page.screenshot({ path: join(SHOTS, "player-completed.png") });
+    await screenshot(page, "player-completed.png");
   });
 
   await test("leave and Join again", async () => {
     const other = await signUp("Sam");
     await page.goto(`${BASE}${other.path}`);
     await reads(page, "You're signed up");
-    await page.screenshot({ path: join(SHOTS, "player-new.png") });
+    await screenshot(page, "player-new.png");
     await page.getByRole("button", { name: "Leave the line" }).click();
     await reads(page, "You left the line", 5000);
-    await page.screenshot({ path: join(SHOTS, "player-cancelled.png") });
+    await screenshot(page, "player-cancelled.png");
     await page.getByRole("button", { name: "Join again" }).click();
     await page.waitForURL((url) => url.pathname.startsWith("/p/") && url.pathname !== other.path);
     await reads(page, "in line", 5000);
@@ -222,14 +175,4 @@ async function run(browser) {
   await noJs.close();
 }
 
-try {
-  await main();
-} catch (error) {
-  results.push(false);
-  console.log(`FAIL  setting up: ${error && error.stack ? error.stack : error}`);
-}
-clearTimeout(watchdog);
-const passed = results.filter(Boolean).length;
-const failed = results.length - passed;
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await runTests("player page tests", 240_000, main);

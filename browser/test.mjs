@@ -10,46 +10,21 @@
 // Prints one line per test and closes with "N passed, M failed"; exits 1 when
 // anything failed.
 import assert from "node:assert/strict";
-import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { BASE, CHROMIUM, api, need, run as runTests, screenshot, test } from "./harness.mjs";
 
-const BASE = need("ONDECK_URL").replace(/\/$/, "");
 const ADMIN = need("ONDECK_ADMIN_TOKEN");
 const DISPLAY = need("ONDECK_DISPLAY_TOKEN");
 const TABLET = need("ONDECK_TABLET_TOKEN");
 const GAME = need("ONDECK_GAME_TOKEN");
-const SHOTS = resolve(process.env.ONDECK_SCREENSHOTS || "docs/screenshots");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 // A live update must reach the board within this long.
 const LIVE_MS = 2000;
 
-function need(name) {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`browser tests: ${name} is not set (run deploy/browser-test)`);
-    process.exit(2);
-  }
-  return value;
-}
-
 // --- the API, as the tablet and the game would call it --------------------------
-
-async function api(token, method, path, body) {
-  const response = await fetch(`${BASE}${path}`, {
-    method,
-    headers: {
-      Authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
 
 async function signUp(first, last, extra = {}) {
   const player = await api(TABLET, "POST", "/api/v1/players", {
@@ -63,27 +38,6 @@ async function signUp(first, last, extra = {}) {
 }
 
 const move = (token, game, transition, body) => api(token, "POST", `/api/v1/games/${game}/${transition}`, body);
-
-// --- a tiny runner ----------------------------------------------------------------------
-
-const results = [];
-async function test(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push(true);
-    console.log(`ok    ${name} (${Date.now() - started} ms)`);
-  } catch (error) {
-    results.push(false);
-    console.log(`FAIL  ${name}\n      ${String(error && error.stack ? error.stack : error).split("\n").join("\n      ")}`);
-  }
-}
-
-const watchdog = setTimeout(() => {
-  console.log("browser tests: still running after 5 minutes; giving up");
-  console.log(`${results.filter(Boolean).length} passed, ${results.filter((r) => !r).length + 1} failed`);
-  process.exit(1);
-}, 300_000);
 
 // --- the venue's data -------------------------------------------------------------------
 
@@ -148,7 +102,6 @@ async function seed() {
 // --- the tests ----------------------------------------------------------------------------
 
 async function main() {
-  await mkdir(SHOTS, { recursive: true });
   const userDataDir = await mkdtemp(join(tmpdir(), "ondeck-chromium-"));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -266,11 +219,11 @@ async function boardTests(context) {
 
   await test("board screenshots: 1920×1080 and 1080×1920", async () => {
     await page.waitForTimeout(2600); // the arrival highlight fades
-    await page.screenshot({ path: join(SHOTS, "board-1920x1080.png") });
+    await screenshot(page, "board-1920x1080.png");
     await page.setViewportSize({ width: 1080, height: 1920 });
     await page.waitForTimeout(800);
     await waitForName(page, "playing", "Zelda Q.");
-    await page.screenshot({ path: join(SHOTS, "board-1080x1920.png") });
+    await screenshot(page, "board-1080x1920.png");
     await page.setViewportSize({ width: 1920, height: 1080 });
   });
 
@@ -299,7 +252,7 @@ async function adminTests(context) {
     await page.click("#login-form button[type=submit]");
     await page.locator(".error").waitFor();
     assert.match(await page.textContent(".error"), /display token.*admin token/);
-    await page.screenshot({ path: join(SHOTS, "admin-login-refused.png") });
+    await screenshot(page, "admin-login-refused.png");
     assert.equal(await adminCookie(), undefined);
     assert.equal(await page.locator("#login-form").count(), 1);
     await page.goto(`${BASE}/admin`);
@@ -377,10 +330,10 @@ async function adminTests(context) {
     await page.locator("#player .game details.texts summary").click();
     await page.mouse.move(5, 995);
     await page.waitForTimeout(3800); // the toast goes
-    await page.screenshot({ path: join(SHOTS, "admin-player.png") });
+    await screenshot(page, "admin-player.png");
     await page.goto(`${BASE}/admin#queue`);
     await page.locator('#queue [data-column="waiting"]').waitFor();
-    await page.screenshot({ path: join(SHOTS, "admin-queue.png") });
+    await screenshot(page, "admin-queue.png");
   });
 
   // The current show, as the Line card edits it.
@@ -447,8 +400,8 @@ async function adminTests(context) {
     await page.locator('#queue [data-column="waiting"] .meta', { hasText: "on hold" }).first().waitFor();
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.mouse.move(5, 995);
-    await page.screenshot({ path: join(SHOTS, "admin-line.png") });
-    await board.screenshot({ path: join(SHOTS, "board-paused.png") });
+    await screenshot(page, "admin-line.png");
+    await screenshot(board, "board-paused.png");
 
     await form.locator('input[name="paused"]').uncheck();
     await save();
@@ -497,7 +450,7 @@ async function adminTests(context) {
     await page.locator("#shows .game").first().waitFor();
     await page.locator("#teams tbody tr", { hasText: "Red Sox" }).waitFor();
     await page.locator("#shows .game button", { hasText: "Edit" }).first().click();
-    await page.screenshot({ path: join(SHOTS, "admin-shows.png") });
+    await screenshot(page, "admin-shows.png");
   });
 
   // deploy/browser-test's CUES_FILE has a cue "house-lights" whose webhook
@@ -521,7 +474,7 @@ async function adminTests(context) {
     assert.match(text, /http:\/\/127\.0\.0\.1:9\/hook/);
     assert.match(text, /error sending request/);
     assert.doesNotMatch(text, /hook-token/);
-    await page.screenshot({ path: join(SHOTS, "admin-cues.png") });
+    await screenshot(page, "admin-cues.png");
   });
 
   await test("the admin downloads players as CSV", async () => {
@@ -548,14 +501,4 @@ async function adminTests(context) {
   await page.close();
 }
 
-try {
-  await main();
-} catch (error) {
-  results.push(false);
-  console.log(`FAIL  setting up: ${error && error.stack ? error.stack : error}`);
-}
-clearTimeout(watchdog);
-const passed = results.filter(Boolean).length;
-const failed = results.length - passed;
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await runTests("browser tests", 300_000, main);

@@ -5,6 +5,7 @@
 // place of a bearer token. Transitions are offered only
 // where the game's state allows them: the map comes from the server's table.
 import { EventFeed, debounced, today, displayName, h } from "/assets/sse.js";
+import { renderReport } from "/assets/reports.js";
 
 const $ = (id) => document.getElementById(id);
 const TZ = document.querySelector('meta[name="ondeck-tz"]').content || "UTC";
@@ -812,21 +813,92 @@ const DOWNLOADS = {
   messages: ["/api/v1/messages?format=csv", "messages"],
 };
 
+// Fetches the CSV at `path` with the session (a plain link would not send
+// X-Ondeck-Csrf) and saves it as `filename`.
+async function downloadCsv(path, filename) {
+  const response = await request("GET", path, undefined, "text/csv");
+  if (!response.ok) throw new Problem(problemText(await response.json().catch(() => null), response.status));
+  const url = URL.createObjectURL(await response.blob());
+  const link = h("a", { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 for (const button of document.querySelectorAll("[data-csv]")) {
   button.addEventListener("click", (event) =>
-    act(event.currentTarget, async () => {
+    act(event.currentTarget, () => {
       const [path, name] = DOWNLOADS[button.dataset.csv];
-      const response = await request("GET", path, undefined, "text/csv");
-      if (!response.ok) throw new Problem(problemText(await response.json().catch(() => null), response.status));
-      const url = URL.createObjectURL(await response.blob());
-      const link = h("a", { href: url, download: `ondeck-${name}-${today(TZ)}.csv` });
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      return downloadCsv(path, `ondeck-${name}-${today(TZ)}.csv`);
     }),
   );
 }
+
+// --- reports ---------------------------------------------------------------------------
+
+// The shows staff can pick, newest first (the first is the current show).
+let reportShows = [];
+let reports = 0;
+
+// The query of the report picked: show, day (none for every day), format.
+function reportQuery(format) {
+  const params = new URLSearchParams({ show_id: $("report-show").value });
+  if (!$("report-every-day").checked) params.set("day", $("report-day").value);
+  if (format) params.set("format", format);
+  return params;
+}
+
+// The day a show's report opens on: today for the current show, else the show's date.
+function reportDay(show) {
+  return !show || show.id === reportShows[0]?.id ? today(TZ) : show.date;
+}
+
+async function loadReportShows() {
+  const shows = (await api("GET", "/api/v1/shows?limit=100")).items;
+  const picked = $("report-show").value;
+  reportShows = shows;
+  $("report-show").replaceChildren(...shows.map((show) => h("option", { value: show.id }, `${show.name} · ${show.date}`)));
+  if (shows.some((show) => String(show.id) === picked)) $("report-show").value = picked;
+  else if (shows.length) $("report-day").value = reportDay(shows[0]);
+}
+
+async function loadReport() {
+  const mine = ++reports;
+  if (!reportShows.length) await loadReportShows();
+  if (!reportShows.length) {
+    $("report").replaceChildren(h("p", { class: "placeholder" }, "No show yet: create one in Shows & teams."));
+    return;
+  }
+  $("report-day").disabled = $("report-every-day").checked;
+  if (!$("report-every-day").checked && !$("report-day").value) $("report-day").value = today(TZ);
+  const report = await api("GET", `/api/v1/stats?${reportQuery()}`);
+  if (mine !== reports) return; // a later pick answers instead
+  const show = reportShows.find((s) => s.id === report.show_id);
+  $("report").replaceChildren(renderReport(report, show));
+}
+
+$("report-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  act(event.submitter, async () => {
+    await loadReportShows();
+    await loadReport();
+  });
+});
+$("report-show").addEventListener("change", () => {
+  const show = reportShows.find((s) => String(s.id) === $("report-show").value);
+  $("report-day").value = reportDay(show);
+  act(null, loadReport);
+});
+for (const id of ["report-day", "report-every-day"]) $(id).addEventListener("change", () => act(null, loadReport));
+$("report-csv").addEventListener("click", (event) =>
+  act(event.currentTarget, () => {
+    const day = $("report-every-day").checked ? "every-day" : $("report-day").value;
+    return downloadCsv(`/api/v1/stats?${reportQuery("csv")}`, `ondeck-stats-${$("report-show").value}-${day}.csv`);
+  }),
+);
+$("report-print").addEventListener("click", () => window.print());
+loaders.reports = () => act(null, loadReport);
 
 // --- live updates ----------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 // localStorage; follows GET /api/v1/events and, on each event (debounced),
 // reads GET /api/v1/queue and GET /api/v1/leaderboard?day=<today> again, so
 // what it shows is always one consistent answer of the API.
-import { EventFeed, debounced, today, displayName, h } from "/assets/sse.js";
+import { EventFeed, debounced, today, displayName, h, deviceToken } from "/assets/sse.js";
 
 const TZ = document.querySelector('meta[name="ondeck-tz"]').content || "UTC";
 const KEY = "ondeck.board.token";
@@ -19,16 +19,6 @@ class Denied extends Error {
   constructor(status) {
     super(`HTTP ${status}`);
     this.status = status;
-  }
-}
-
-function tokenFromUrl() {
-  const params = new URLSearchParams(location.hash.slice(1));
-  const given = (params.get("token") || "").trim();
-  if (given) {
-    localStorage.setItem(KEY, given);
-    // The token should not stay in the address bar (or in a screenshot of it).
-    history.replaceState(null, "", location.pathname + location.search);
   }
 }
 
@@ -127,6 +117,7 @@ function render(queue, board) {
   $("recalled-panel").classList.toggle("active", queue.recalled.length > 0);
 
   $("paused").hidden = !queue.paused;
+  $("scan").hidden = !queue.scan_to_join;
   $("waiting-count").textContent = queue.waiting.length ? String(queue.waiting.length) : "";
   $("waiting").replaceChildren(
     ...(queue.waiting.length
@@ -226,27 +217,11 @@ function start() {
   refresh.now();
 }
 
-$("setup-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const given = $("setup-token").value.trim();
-  if (!given) return;
-  localStorage.setItem(KEY, given);
-  token = given;
-  $("setup-token").value = "";
-  start();
-});
-
-// A token given in the address of a board that is already open.
-window.addEventListener("hashchange", () => {
-  if (!new URLSearchParams(location.hash.slice(1)).get("token")) return;
-  tokenFromUrl();
+token = deviceToken(KEY, (given) => {
   if (feed) feed.stop();
-  token = localStorage.getItem(KEY);
+  token = given;
   start();
 });
-
-tokenFromUrl();
-token = localStorage.getItem(KEY);
 tickClock();
 setInterval(tickClock, 5000);
 // Waits change as time passes, and the day turns: read again now and then.

@@ -225,3 +225,37 @@ export function h(tag, attributes, ...children) {
   }
   return element;
 }
+
+/**
+ * The token of a screen that stays logged in (the board, the kiosk): given
+ * once in the address (`#token=...`, which never reaches a server or a log)
+ * or in the page's `#setup-form`, and kept in localStorage under `key`.
+ * Returns the token kept now (or null); calls `use(token)` whenever another
+ * one is given.
+ */
+export function deviceToken(key, use) {
+  const fromUrl = () => {
+    const given = (new URLSearchParams(location.hash.slice(1)).get("token") || "").trim();
+    if (given) {
+      localStorage.setItem(key, given);
+      // The token should not stay in the address bar (or in a screenshot of it).
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    return given;
+  };
+  document.getElementById("setup-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = document.getElementById("setup-token");
+    const given = input.value.trim();
+    if (!given) return;
+    localStorage.setItem(key, given);
+    input.value = "";
+    use(given);
+  });
+  // A token given in the address of a page that is already open.
+  window.addEventListener("hashchange", () => {
+    if (fromUrl()) use(localStorage.getItem(key));
+  });
+  fromUrl();
+  return localStorage.getItem(key);
+}

@@ -141,6 +141,7 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(detail) => ApiError::Conflict(detail),
             DomainError::LineRefused(rule) => ApiError::LineRefused(rule),
             DomainError::Invalid(errors) => ApiError::Invalid(errors),
+            DomainError::TooMany(detail) => ApiError::TooManyRequests(detail),
             DomainError::Database(e) => e.into(),
         }
     }

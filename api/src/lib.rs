@@ -19,7 +19,9 @@ pub mod player_detail;
 pub mod player_lines;
 pub mod pool;
 pub mod prometheus;
+pub mod qr;
 pub mod query;
+pub mod report_cache;
 pub mod reporting;
 pub mod responses;
 pub mod routes;
@@ -84,6 +86,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(routes::media::public_router())
         .merge(routes::pages::router())
         .merge(routes::player_pages::router().split_for_parts().0)
+        .merge(routes::join::router().split_for_parts().0)
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(axum::middleware::from_fn_with_state(
             (state.clone(), limits.clone()),
@@ -238,6 +241,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         tokens: Default::default(),
         events: Default::default(),
         lines: Default::default(),
+        reports: Default::default(),
         storage,
     })
 }

@@ -255,7 +255,11 @@ fn csv_row<T: Serialize>(item: &T) -> Result<Map<String, Value>> {
 /// beyond the items and the output only one row is held at a time: a first
 /// pass collects the columns (an item whose nested object is null has fewer
 /// of them), the second writes the rows.
-fn csv_response<T: Serialize>(items: &[T], columns: &[&str], name: &str) -> Result<Response> {
+pub(crate) fn csv_response<T: Serialize>(
+    items: &[T],
+    columns: &[&str],
+    name: &str,
+) -> Result<Response> {
     let mut header: Vec<String> = Vec::new();
     for item in items {
         for key in csv_row(item)?.keys() {

@@ -454,7 +454,8 @@ pub async fn rate_limit(
     req: Request,
     next: Next,
 ) -> Response {
-    if req.uri().path().starts_with("/p/") {
+    let path = req.uri().path();
+    if path.starts_with("/p/") || path == "/join" || path.starts_with("/join/") {
         // Players' pages carry no token: only their own limit applies.
         if let Some(wait) = limits.wait_player(peer_key(&req)) {
             return too_many_requests(wait);

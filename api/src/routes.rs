@@ -5,6 +5,7 @@ pub mod board;
 pub mod cues;
 pub mod events;
 pub mod games;
+pub mod join;
 pub mod media;
 pub mod messages;
 pub mod ops;
@@ -12,6 +13,7 @@ pub mod pages;
 pub mod player_pages;
 pub mod players;
 pub mod shows;
+pub mod stats;
 pub mod teams;
 pub mod twilio_hooks;
 
@@ -33,11 +35,14 @@ pub fn api() -> (Router<AppState>, OpenApi) {
         .merge(messages::router())
         .merge(events::router())
         .merge(cues::router())
+        .merge(stats::router())
         .merge(twilio_hooks::router())
         .split_for_parts();
-    // The player's page is served outside `/api/v1` (see `lib.rs`), but its
-    // JSON endpoints are documented with the rest.
+    // The player's page and joining from a phone are served outside
+    // `/api/v1` (see `lib.rs`), but their JSON endpoints are documented with
+    // the rest.
     doc.merge(player_pages::router().split_for_parts().1);
+    doc.merge(join::router().split_for_parts().1);
     crate::openapi::finish(&mut doc);
     (router, doc)
 }
@@ -59,9 +64,14 @@ mod tests {
             for (method, operation) in item.as_object().expect("path item") {
                 let responses = &operation["responses"];
                 let public = operation["security"] == serde_json::json!([{}]);
+                // No token: a player's own page (its code is the key),
+                // Twilio's webhooks (signed instead), and joining from a
+                // phone, which a player does before having a page at all.
                 assert_eq!(
                     public,
-                    path.starts_with("/p/") || path.starts_with("/hooks/"),
+                    path.starts_with("/p/")
+                        || path.starts_with("/hooks/")
+                        || path.starts_with("/join/"),
                     "{method} {path}"
                 );
                 if public {
@@ -118,9 +128,62 @@ mod tests {
         ] {
             assert!(props[field].is_object(), "{field}");
         }
+        let qr = &doc["paths"]["/p/{code}/qr.svg"]["get"];
+        assert_eq!(qr["security"], serde_json::json!([{}]));
+        assert!(qr["responses"]["200"]["content"]["image/svg+xml"].is_object());
         let act = &doc["paths"]["/p/{code}/{action}"]["post"];
         assert_eq!(act["security"], serde_json::json!([{}]));
         assert!(act["responses"]["409"].is_object());
+    }
+
+    #[test]
+    fn joining_is_documented_as_a_form_or_json_without_a_token() {
+        let doc = document();
+        for (path, body, statuses) in [
+            (
+                "/join/start",
+                "JoinForm",
+                &["202", "400", "404", "409", "413", "422", "429"][..],
+            ),
+            (
+                "/join/verify",
+                "VerifyForm",
+                &["303", "400", "409", "413", "422", "429"][..],
+            ),
+        ] {
+            let operation = &doc["paths"][path]["post"];
+            assert_eq!(operation["security"], serde_json::json!([{}]), "{path}");
+            let content = &operation["requestBody"]["content"];
+            for kind in ["application/json", "application/x-www-form-urlencoded"] {
+                let schema = &content[kind]["schema"]["$ref"];
+                assert_eq!(
+                    schema,
+                    &format!("#/components/schemas/{body}"),
+                    "{path} {kind}"
+                );
+            }
+            let responses = operation["responses"].as_object().expect("responses");
+            let mut documented: Vec<_> = responses.keys().map(String::as_str).collect();
+            documented.retain(|s| *s != "503");
+            assert_eq!(documented, statuses, "{path}");
+            // A form is answered with a page, whatever went wrong.
+            for status in ["409", "422", "429"] {
+                assert!(
+                    responses[status]["content"]["text/html"].is_object(),
+                    "{path} {status}"
+                );
+            }
+        }
+        let started = &doc["paths"]["/join/start"]["post"]["responses"]["202"]["content"];
+        assert_eq!(
+            started["application/json"]["schema"]["$ref"],
+            "#/components/schemas/JoinStarted"
+        );
+        let verified = &doc["paths"]["/join/verify"]["post"]["responses"]["303"];
+        assert!(verified["headers"]["Location"].is_object());
+        let form = &doc["components"]["schemas"]["JoinForm"]["properties"];
+        assert_eq!(form["signed_waiver"]["type"], "boolean");
+        assert!(form["mobile_number"].is_object());
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Running the line (docs/running-the-line.md): a show's settings and who
 //! may change them, each rule on each way a game begins (a tablet's signup,
 //! `POST /api/v1/games`, a player's "Join again"), the last place taken by
-//! two at once, a paused show (no recalls, no ETAs, no no-shows), per-show
-//! stations, and staff moving a game, sixteen moves at once included.
+//! two at once, admissions waiting for a change of the line (and for one
+//! another only where a rule counts it), a paused show (no recalls, no
+//! ETAs, no no-shows), per-show stations, and staff moving a game, sixteen
+//! moves at once included.
 
-use ondeck_domain::Lifecycle;
+use ondeck_domain::line::LineRule;
 use ondeck_domain::models::Role;
 use ondeck_domain::store::recall::RecallPolicy;
 use ondeck_domain::store::wake::Wake;
+use ondeck_domain::{DomainError, Lifecycle};
 use ondeck_testkit::pages::waiting_ids;
 use ondeck_testkit::{Reply, TestApp};
 use reqwest::Method;
@@ -338,6 +341,83 @@ async fn the_last_place_goes_to_one_of_many_signups_at_once(pool: PgPool) {
     }
     assert_eq!(created, 1, "exactly one takes the last place");
     assert_eq!(in_line(&pool).await, 2);
+}
+
+/// Whether `result` failed on `lock_timeout`: it waited for a lock.
+fn waited<T, E: std::fmt::Display>(result: Result<T, E>) -> bool {
+    match result {
+        Ok(_) => false,
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.contains("lock timeout"), "failed otherwise: {text}");
+            true
+        }
+    }
+}
+
+/// A transaction that gives up on any lock after 300 ms.
+async fn impatient(pool: &PgPool) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL lock_timeout = '300ms'")
+        .execute(&mut *tx)
+        .await
+        .expect("lock_timeout");
+    tx
+}
+
+#[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
+async fn admissions_wait_for_a_change_of_the_line_and_for_one_another_only_when_it_is_counted(
+    pool: PgPool,
+) {
+    let app = TestApp::with_show(pool.clone()).await;
+    let show_id = show(&app).await["id"].as_i64().expect("show id");
+    let lifecycle = Lifecycle::new(RecallPolicy::default(), Wake::start(pool.clone()));
+    let close = "UPDATE shows SET joining = 'closed' WHERE id = $1";
+
+    // With no rule that counts the line, an admission under way holds up
+    // the next one not at all, and a change of the settings until it ends.
+    let mut first = pool.begin().await.expect("begin");
+    lifecycle.admit(&mut first, None).await.expect("admitted");
+    let mut second = impatient(&pool).await;
+    assert!(!waited(lifecycle.admit(&mut second, None).await));
+    second.rollback().await.expect("rollback");
+    let mut change = impatient(&pool).await;
+    assert!(waited(
+        sqlx::query(close).bind(show_id).execute(&mut *change).await
+    ));
+    change.rollback().await.expect("rollback");
+    first.rollback().await.expect("rollback");
+
+    // A change under way holds up admissions, which then see it.
+    let mut change = pool.begin().await.expect("begin");
+    sqlx::query(close)
+        .bind(show_id)
+        .execute(&mut *change)
+        .await
+        .expect("closed");
+    let mut admission = impatient(&pool).await;
+    assert!(waited(lifecycle.admit(&mut admission, None).await));
+    admission.rollback().await.expect("rollback");
+    change.commit().await.expect("commit");
+    let mut admission = pool.begin().await.expect("begin");
+    let refused = lifecycle
+        .admit(&mut admission, None)
+        .await
+        .expect_err("closed");
+    assert!(
+        matches!(refused, DomainError::LineRefused(LineRule::Closed)),
+        "{refused}"
+    );
+    admission.rollback().await.expect("rollback");
+
+    // With a rule that counts the line, admissions take turns.
+    set(&app, json!({"joining": "open", "max_waiting": 5})).await;
+    let mut first = pool.begin().await.expect("begin");
+    lifecycle.admit(&mut first, None).await.expect("admitted");
+    let mut second = impatient(&pool).await;
+    assert!(waited(lifecycle.admit(&mut second, None).await));
+    second.rollback().await.expect("rollback");
+    first.rollback().await.expect("rollback");
 }
 
 #[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]

@@ -216,6 +216,7 @@ async fn a_code_opens_its_own_game_and_nothing_else() {
         for (method, path) in [
             (Method::GET, format!("/p/{code}")),
             (Method::GET, format!("/p/{code}/status")),
+            (Method::GET, format!("/p/{code}/qr.svg")),
             (Method::POST, format!("/p/{code}/leave")),
         ] {
             let reply = anon(&stack, &ondeck, method.clone(), &path, None).await;
@@ -262,6 +263,10 @@ async fn requests_beyond_the_players_rate_limit_answer_429() {
     );
     let unknown = anon(&stack, &ondeck, Method::GET, "/p/short/status", None).await;
     unknown.problem(429);
+    let qr = format!("/p/{}/qr.svg", player.code);
+    anon(&stack, &ondeck, Method::GET, &qr, None)
+        .await
+        .problem(429);
     // Staff are not limited by the players' limit.
     stack.admin_get(&ondeck, "/api/v1/queue").await;
 }

@@ -298,7 +298,7 @@ async fn staff(http: &Client, args: &PhonesArgs, line: &[Phone], since: Instant)
 }
 
 /// One status poll: 200 and a JSON object with a state.
-async fn poll(client: &Client, base: &Url, path: &str) -> anyhow::Result<()> {
+pub(crate) async fn poll(client: &Client, base: &Url, path: &str) -> anyhow::Result<()> {
     let response = client
         .get(base.join(path)?)
         .send()

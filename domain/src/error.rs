@@ -30,6 +30,9 @@ pub enum DomainError {
     LineRefused(LineRule),
     #[error("{0}")]
     Invalid(#[from] FieldErrors),
+    /// Over a limit on how often something may be asked for.
+    #[error("{0}")]
+    TooMany(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

@@ -16,6 +16,7 @@ pub mod phone;
 pub mod provider_errors;
 pub mod role;
 pub mod scrub;
+pub mod sms;
 pub mod store;
 pub mod validation;
 

@@ -91,7 +91,8 @@ pub struct Wait {
 
 impl Wait {
     pub fn new(median_play_seconds: Option<f64>, stations: i32, paused: bool) -> Wait {
-        let median = median_play_seconds.unwrap_or(DEFAULT_PLAY_SECONDS);
+        // Never below zero: clocks of games written by hand may disagree.
+        let median = median_play_seconds.unwrap_or(DEFAULT_PLAY_SECONDS).max(0.0);
         Wait {
             per_place: median / f64::from(stations.max(1)),
             paused,

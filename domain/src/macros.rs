@@ -46,3 +46,24 @@ macro_rules! with_game_fields {
         }
     };
 }
+
+/// The median time from `play` to `complete` over show `$1`'s last 20
+/// completed games, in seconds (NULL before there are any).
+macro_rules! median_play {
+    () => {
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY secs) FROM ( \
+             SELECT extract(epoch FROM completed_at - playing_at)::float8 AS secs FROM games \
+             WHERE show_id = $1 AND state = 'completed' AND playing_at IS NOT NULL \
+             ORDER BY completed_at DESC LIMIT 20) last"
+    };
+}
+
+/// The 1-based place of game `$2` in show `$1`'s waiting line, by queue key
+/// (0 when it is not queued).
+macro_rules! queue_position {
+    () => {
+        "SELECT count(*) FROM games o, games g \
+         WHERE g.id = $2 AND g.state = 'queued' AND o.show_id = $1 AND o.state = 'queued' \
+           AND (o.queue_key, o.id) <= (g.queue_key, g.id)"
+    };
+}

@@ -58,7 +58,7 @@ const EPOCH_EVERY: Duration = Duration::from_secs(1);
 impl Queues {
     fn for_job(&mut self, job: &Job) -> &mut RedisStorage<Envelope> {
         match job {
-            Job::Sms { .. } => &mut self.texts,
+            Job::Sms { .. } | Job::Verify {} => &mut self.texts,
             Job::Souvenir { .. } => &mut self.souvenirs,
             Job::Cue { .. } | Job::Webhook { .. } => &mut self.webhooks,
             Job::Dmx { .. } => &mut self.dmx,

@@ -62,13 +62,24 @@ pub async fn no_show_sweep(pool: &PgPool, lifecycle: &Lifecycle) -> anyhow::Resu
     Ok(cancelled.commit(tx).await?.len())
 }
 
+/// Deletes join codes older than a day (see `store::joins`).
+async fn old_join_codes(pool: &PgPool) -> anyhow::Result<u64> {
+    let mut conn = pool.acquire().await?;
+    Ok(ondeck_domain::store::joins::purge_old(&mut conn).await?)
+}
+
 /// One period's sweep: no-shows first (they free places in the recall
-/// window), then auto-recall when enabled.
+/// window), then join codes older than a day, then auto-recall when enabled.
 pub async fn sweep_once(pool: &PgPool, lifecycle: &Lifecycle) {
     match no_show_sweep(pool, lifecycle).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(cancelled = n, "no-show sweep"),
         Err(e) => tracing::error!(error = ?e, "no-show sweep failed"),
+    }
+    match old_join_codes(pool).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "old join codes deleted"),
+        Err(e) => tracing::error!(error = ?e, "deleting old join codes failed"),
     }
     if !lifecycle.recall().enabled {
         return;

@@ -221,6 +221,7 @@ async fn job_task(
                 .await
                 .map(|o| o.label()),
         ),
+        Job::Verify {} => ("text", tasks::send_code(&deps, id).await.map(|o| o.label())),
         Job::Souvenir { game_id } => (
             "souvenir",
             tasks::render_souvenir(&deps, id, game_id)

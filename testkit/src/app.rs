@@ -115,6 +115,7 @@ impl TestApp {
                     tokens: Default::default(),
                     events: Default::default(),
                     lines: Default::default(),
+                    reports: Default::default(),
                     storage,
                 };
                 state.follow_events();

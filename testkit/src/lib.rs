@@ -23,6 +23,7 @@ pub mod load;
 pub mod pages;
 pub mod postgres;
 pub mod process;
+pub mod qr;
 pub mod redis;
 pub mod reply;
 pub mod s3;

@@ -38,6 +38,9 @@ pub fn ondeck_binary() -> &'static Path {
     })
 }
 
+/// What `ondeck run` and `serve` log once their API socket is bound.
+const LISTENING: &str = "ondeck API listening";
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -236,9 +239,14 @@ impl Ondeck {
         }
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let health = http.get(format!("{}/healthz", process.base)).send().await;
-            if health.is_ok_and(|r| r.status() == StatusCode::OK) {
-                return Some(process);
+            // Another test's server may hold the port this one failed to
+            // bind, and answer /healthz for it: only this process's own
+            // "listening" line says the answer is its own.
+            if process.log().contains(LISTENING) {
+                let health = http.get(format!("{}/healthz", process.base)).send().await;
+                if health.is_ok_and(|r| r.status() == StatusCode::OK) {
+                    return Some(process);
+                }
             }
             if !process.is_running() {
                 if process.log().contains("cannot listen") {

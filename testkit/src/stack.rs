@@ -316,6 +316,20 @@ impl Stack {
         .await
     }
 
+    /// Changes this stack's show as an admin; returns the show.
+    pub async fn patch_show(&self, ondeck: &Ondeck, changes: Value) -> Value {
+        let path = format!("/api/v1/shows/{}", self.show_id);
+        self.send(
+            ondeck,
+            Method::PATCH,
+            &path,
+            Some(&self.tokens.admin),
+            Some(Body::Json(changes)),
+        )
+        .await
+        .expect(200)
+    }
+
     /// Signs up a player with this mobile number; returns the player.
     pub async fn signup(&self, ondeck: &Ondeck, first_name: &str, mobile: &str) -> Value {
         let body = json!({"first_name": first_name, "last_name": "Tester", "handedness": "R", "mobile_number": mobile});

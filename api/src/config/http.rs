@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
+use ondeck_domain::store::joins::CodeLimits;
 use ondeck_env::{ConfigError, Source, bounded, seconds};
 
 #[derive(Debug, Clone)]
@@ -35,6 +36,9 @@ pub struct Http {
     /// `PLAYER_RATE_LIMIT_PER_MINUTE`: requests to players' pages (`/p/...`)
     /// per client address and minute; `None` when 0.
     pub player_rate_per_minute: Option<u32>,
+    /// `JOIN_CODES_PER_NUMBER` and `JOIN_CODES_PER_CLIENT`: join codes one
+    /// number, and one client address, may ask for within an hour.
+    pub join_codes: CodeLimits,
 }
 
 /// A token bucket: `per_second` requests a second on average, up to `burst`
@@ -68,6 +72,10 @@ impl Http {
             ) {
                 (0, _) => None,
                 (per_second, burst) => Some(RateLimit { per_second, burst }),
+            },
+            join_codes: CodeLimits {
+                per_number: bounded(env, "JOIN_CODES_PER_NUMBER", 3, 1, 1_000)? as i64,
+                per_client: bounded(env, "JOIN_CODES_PER_CLIENT", 20, 1, 1_000_000)? as i64,
             },
             player_rate_per_minute: match bounded(
                 env,

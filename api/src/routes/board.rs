@@ -1,6 +1,7 @@
 //! What the venue screens show: the queue with positions and estimated
 //! waits, and the leaderboard.
 
+use ondeck_domain::lifecycle::refusal;
 use ondeck_domain::models::Show;
 use ondeck_domain::store::scores::{self, TeamRank};
 use ondeck_domain::store::{PgConnection, shows};
@@ -42,6 +43,9 @@ pub struct Queue {
     pub show_id: Option<ShowId>,
     /// The show is paused: the wait is on hold (no ETAs, no recalls).
     pub paused: bool,
+    /// Players may join this show from their phone now (`self_join` is on
+    /// and the line takes players): the board shows the join page's QR code.
+    pub scan_to_join: bool,
     pub playing: Vec<GameView>,
     pub confirmed: Vec<GameView>,
     pub recalled: Vec<GameView>,
@@ -76,6 +80,7 @@ async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::
     let mut queue = Queue {
         show_id: None,
         paused: false,
+        scan_to_join: false,
         playing: vec![],
         confirmed: vec![],
         recalled: vec![],
@@ -88,6 +93,7 @@ async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::
     let games = scores::queue(&mut conn, show.id).await?;
     let wait = scores::wait(&mut conn, &show).await?;
     queue.paused = wait.paused;
+    queue.scan_to_join = show.self_join && refusal(&mut conn, &show).await?.is_none();
     for game in games {
         let state = game.state;
         let view = ctx.game_view(game);

@@ -12,6 +12,9 @@
 //!   `/api/v1` with that cookie and `X-Ondeck-Csrf: 1` (see `auth`).
 //!   `POST /admin/logout` ends the session and clears the cookie. Without an
 //!   open session, `/admin` is the login form.
+//! - `/kiosk`: the signup page for the venue's own tablets. Static like the
+//!   board, with a tablet token kept the same way; its script signs players
+//!   up through `/api/v1` and shows the QR code of each player's page.
 //! - `/assets/...`: the pages' scripts, styles and font, compiled into the binary.
 
 use axum::Router;
@@ -33,6 +36,7 @@ use crate::error::Result;
 
 const BOARD_HTML: &str = include_str!("../../assets/board.html");
 const ADMIN_HTML: &str = include_str!("../../assets/admin.html");
+const KIOSK_HTML: &str = include_str!("../../assets/kiosk.html");
 
 /// `api/assets/{name}`, served at `/assets/{name}` as `content_type`.
 macro_rules! asset {
@@ -52,11 +56,14 @@ const CSS: &str = "text/css; charset=utf-8";
 const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("board.js", JS),
     asset!("admin.js", JS),
+    asset!("reports.js", JS),
     asset!("sse.js", JS),
     asset!("player.js", JS),
+    asset!("kiosk.js", JS),
     asset!("board.css", CSS),
     asset!("player.css", CSS),
     asset!("admin.css", CSS),
+    asset!("kiosk.css", CSS),
     // The souvenirs' typeface (Apache-2.0, see media/assets/fonts/), so that
     // a venue screen looks the same whatever fonts its machine has.
     (
@@ -78,6 +85,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; font
 pub fn router() -> Router<AppState> {
     let mut router = Router::new()
         .route("/board", get(board))
+        .route("/kiosk", get(kiosk))
         .route("/admin", get(admin))
         .route(
             "/admin/login",
@@ -168,6 +176,12 @@ pub fn allowed_transitions() -> serde_json::Value {
 async fn board(State(state): State<AppState>) -> Response {
     let html = BOARD_HTML.replace("{{VENUE_TZ}}", &escape_html(state.config.venue.tz_name()));
     page(StatusCode::OK, html)
+}
+
+/// The kiosk: all it shows comes from `/api/v1`, read by its script with
+/// the tablet's token, so the page itself is the same for everyone.
+async fn kiosk() -> Response {
+    page(StatusCode::OK, KIOSK_HTML.to_owned())
 }
 
 /// The staff page when the admin cookie names an open session of a live

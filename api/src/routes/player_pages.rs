@@ -5,6 +5,8 @@
 //!   with JavaScript off; its script (`/assets/player.js`) polls
 //!   `GET /p/{code}/status` every 5 s and swaps in the page again when
 //!   anything changed.
+//! - `GET /p/{code}/qr.svg`: the page's address as a QR code, which the
+//!   kiosk shows a player who just signed up, to open it on their phone.
 //! - `POST /p/{code}/{action}` (`coming`, `later`, `leave`, `rejoin`): the
 //!   player's action, through `Lifecycle::act` like every other change. A
 //!   plain form post is answered with 303 to the page; anything else with
@@ -47,6 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .route("/p/{code}", axum::routing::get(player_page))
         .routes(routes!(status))
+        .routes(routes!(qr_code))
         .routes(routes!(act))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
@@ -125,6 +128,31 @@ async fn status(State(state): State<AppState>, Code(code): Code) -> Result<Respo
         header::HeaderValue::from_static("application/json"),
     )];
     Ok(no_store((json, opened.json.clone()).into_response()))
+}
+
+/// The address of the player's page, `{PUBLIC_BASE_URL}/p/{code}`, as an
+/// SVG QR code: what the kiosk shows after a signup.
+#[utoipa::path(get, path = "/p/{code}/qr.svg", tag = "player",
+    params(("code" = String, Path, description = "the player code of the game's page")),
+    security(()),
+    responses((status = 200, content_type = "image/svg+xml", body = String,
+               description = "an SVG QR code of the page's address"),
+              (status = 404, description = "the code is unknown, malformed or expired")))]
+async fn qr_code(State(state): State<AppState>, Code(code): Code) -> Result<Response> {
+    open(&state, &code).await?;
+    let link = player_link(&state.config.http.public_base_url, &code);
+    let svg = crate::qr::svg(&link).ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "PUBLIC_BASE_URL is too long for a QR code of a player's page"
+        ))
+    })?;
+    let headers = [
+        (header::CONTENT_TYPE, "image/svg+xml"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        // Opened on its own, the image may run nothing and load nothing.
+        (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
+    ];
+    Ok(no_store((headers, svg).into_response()))
 }
 
 /// The player's action: `coming` (recalled: "On my way"), `later`

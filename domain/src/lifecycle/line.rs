@@ -18,38 +18,23 @@ impl Lifecycle {
     /// if its rules let one more in: `joining` open, fewer than
     /// `max_waiting` games new, queued or recalled, and an estimated wait
     /// that ends before `closes_at`. Else [`DomainError::LineRefused`]
-    /// with the rule. The show stays locked until the caller commits, so
-    /// two signups at once cannot both take the last place.
+    /// with the rule.
+    ///
+    /// The show's row stays shared until the caller commits, so a change of
+    /// its settings waits for the admissions under way (and they for it):
+    /// none is let in by a rule staff have just changed. Admissions do not
+    /// wait for one another, except where a rule counts the line
+    /// (`max_waiting`, `closes_at`): there they take turns, so two signups
+    /// at once cannot both take the last place.
     pub async fn admit(&self, conn: &mut PgConnection, show_id: Option<ShowId>) -> Result<Show> {
-        let show = shows::resolve_locked(conn, show_id).await?;
-        if show.joining == Joining::Closed {
-            return Err(DomainError::LineRefused(LineRule::Closed));
+        let show = shows::resolve_shared(conn, show_id).await?;
+        if counts_the_line(&show) {
+            shows::lock_admissions(conn, show.id).await?;
         }
-        if show.max_waiting.is_none() && show.closes_at.is_none() {
-            return Ok(show);
+        match refusal(conn, &show).await? {
+            Some(rule) => Err(DomainError::LineRefused(rule)),
+            None => Ok(show),
         }
-        let (waiting, ahead): (i64, i64) = sqlx::query_as(
-            "SELECT count(*), count(*) FILTER (WHERE state <> 'recalled') FROM games \
-             WHERE show_id = $1 AND state IN ('new', 'queued', 'recalled')",
-        )
-        .bind(show.id)
-        .fetch_one(&mut *conn)
-        .await?;
-        if show
-            .max_waiting
-            .is_some_and(|max| waiting >= i64::from(max))
-        {
-            return Err(DomainError::LineRefused(LineRule::Full));
-        }
-        if let Some(closes_at) = show.closes_at {
-            // The new game's place is behind every game signed up or
-            // queued; recalled ones are about to play.
-            let wait = scores::wait(conn, &show).await?.estimate(ahead + 1);
-            if Utc::now() + chrono::Duration::seconds(wait) > closes_at {
-                return Err(DomainError::LineRefused(LineRule::FullToday));
-            }
-        }
-        Ok(show)
     }
 
     /// Changes show `id` and tells every screen (a `show` event). Resuming
@@ -105,4 +90,43 @@ impl Lifecycle {
         event_log::game_changed(conn, &moved, Some(game.state), self.recall.minutes).await?;
         Ok(self.uncommitted(moved, Vec::new()))
     }
+}
+
+/// Whether a rule of `show` depends on how many are in its line.
+fn counts_the_line(show: &Show) -> bool {
+    show.max_waiting.is_some() || show.closes_at.is_some()
+}
+
+/// The rule that keeps a new game out of `show` now, if any: what
+/// `Lifecycle::admit` checks while it holds the show, and what the join page
+/// and the board read to say whether the line takes players.
+pub async fn refusal(conn: &mut PgConnection, show: &Show) -> Result<Option<LineRule>> {
+    if show.joining == Joining::Closed {
+        return Ok(Some(LineRule::Closed));
+    }
+    if !counts_the_line(show) {
+        return Ok(None);
+    }
+    let (waiting, ahead): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE state <> 'recalled') FROM games \
+         WHERE show_id = $1 AND state IN ('new', 'queued', 'recalled')",
+    )
+    .bind(show.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if show
+        .max_waiting
+        .is_some_and(|max| waiting >= i64::from(max))
+    {
+        return Ok(Some(LineRule::Full));
+    }
+    if let Some(closes_at) = show.closes_at {
+        // The new game's place is behind every game signed up or queued;
+        // recalled ones are about to play.
+        let wait = scores::wait(conn, show).await?.estimate(ahead + 1);
+        if Utc::now() + chrono::Duration::seconds(wait) > closes_at {
+            return Ok(Some(LineRule::FullToday));
+        }
+    }
+    Ok(None)
 }

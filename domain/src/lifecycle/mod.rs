@@ -26,7 +26,8 @@ mod signup;
 mod transition;
 
 pub use context::{GameCues, Lifecycle, Uncommitted};
+pub use line::refusal;
 pub use player::Acted;
 pub use policy::{PlayerPolicy, offered};
-pub use signup::SignedUp;
+pub use signup::{Joined, SignedUp};
 pub use transition::{Changed, GameChange};

@@ -4,11 +4,23 @@
 use sqlx::PgConnection;
 
 use super::context::{Lifecycle, Uncommitted};
+use super::transition::GameChange;
 use crate::error::{DomainError, Result};
+use crate::game_state::{Actor, Transition};
 use crate::ids::{PlayerId, ShowId};
 use crate::models::{Game, PlayerChanges};
+use crate::store::games::Transitioned;
 use crate::store::outbox::{self, Job, MessageKind};
-use crate::store::{event_log, games, players};
+use crate::store::{event_log, games, joins, players};
+
+/// What a join from a phone made (see [`Lifecycle::join`]).
+#[derive(Debug, Clone)]
+pub enum Joined {
+    /// A new player and their game, queued.
+    New(SignedUp),
+    /// The number already had this game in line: nothing was made.
+    AlreadyInLine(Game),
+}
 
 /// A new player and their first game.
 #[derive(Debug, Clone)]
@@ -73,5 +85,40 @@ impl Lifecycle {
         let game = games::get(conn, id).await?;
         event_log::game_changed(conn, &game, None, self.recall.minutes).await?;
         Ok(self.uncommitted(game, Vec::new()))
+    }
+
+    /// A player who joined from their own phone, their number proven by a
+    /// code: the player and a game already queued, as one change, or the
+    /// game their number already has in the show's line. The line's rules
+    /// apply as to any signup (see `admit`).
+    #[tracing::instrument(skip_all)]
+    pub async fn join(
+        &self,
+        conn: &mut PgConnection,
+        changes: &PlayerChanges,
+    ) -> Result<Uncommitted<Joined>> {
+        let (Some(show_id), Some(number)) = (changes.show_id, changes.mobile_text()) else {
+            return Err(DomainError::Conflict(
+                "a join needs its show and a mobile number".into(),
+            ));
+        };
+        if let Some(game) = joins::in_line(conn, show_id, &number).await? {
+            let game = games::get(conn, game).await?;
+            return Ok(self.uncommitted(Joined::AlreadyInLine(game), Vec::new()));
+        }
+        let signed_up = self.sign_up(conn, changes).await?.into_value();
+        let change = GameChange::new(Actor::Player, signed_up.game.id, Transition::Queue)?;
+        let queued = self.step(conn, change).await?;
+        let recalled = self.fill_recall_window(conn, show_id).await?;
+        let all: Vec<&Transitioned> = std::iter::once(&queued).chain(&recalled).collect();
+        let entered = self.record(conn, &all).await?;
+        let game = games::get(conn, queued.game.id).await?;
+        Ok(self.uncommitted(
+            Joined::New(SignedUp {
+                player_id: signed_up.player_id,
+                game,
+            }),
+            entered,
+        ))
     }
 }

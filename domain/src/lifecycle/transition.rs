@@ -12,7 +12,7 @@ use crate::ids::{GameId, ShowId};
 use crate::models::{Completion, CompletionInput};
 use crate::store::games::{self, Transitioned};
 use crate::store::outbox::{self, Job, MessageKind};
-use crate::store::{event_log, recall, teams};
+use crate::store::{event_log, recall, scores, teams};
 
 /// A transition someone may make of one game: only the table's actors for
 /// it get one, so a change that reaches the store was allowed.
@@ -150,11 +150,14 @@ impl Lifecycle {
                 };
                 outbox::enqueue(conn, &text).await?;
             }
-            Transition::Recall
-            | Transition::Confirm
-            | Transition::Queue
-            | Transition::Play
-            | Transition::Cancel => {}
+            Transition::Queue => {
+                // What the player is told now is what the report holds the
+                // actual wait against.
+                if let Some(quote) = scores::quote(conn, changed.game.show_id, id).await? {
+                    games::set_quoted_wait(conn, id, quote).await?;
+                }
+            }
+            Transition::Recall | Transition::Confirm | Transition::Play | Transition::Cancel => {}
         }
         Ok(changed)
     }

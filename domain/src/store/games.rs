@@ -73,6 +73,17 @@ pub async fn transition(
     .into())
 }
 
+/// Keeps the wait quoted to queued game `id` as it entered the line (the
+/// first quote only: a game that leaves the line and comes back keeps it).
+pub async fn set_quoted_wait(conn: &mut PgConnection, id: GameId, seconds: i64) -> Result<()> {
+    sqlx::query("UPDATE games SET quoted_wait_s = $2 WHERE id = $1 AND quoted_wait_s IS NULL")
+        .bind(id)
+        .bind(i32::try_from(seconds).unwrap_or(i32::MAX))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn current_state(conn: &mut PgConnection, id: GameId) -> Result<GameState> {
     sqlx::query_scalar("SELECT state FROM games WHERE id = $1")
         .bind(id)

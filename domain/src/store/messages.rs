@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 
 use crate::error::Result;
 use crate::ids::GameId;
+use crate::sms::Segments;
 use crate::store::outbox::MessageKind;
 use crate::store::{Page, Paged, fetch_page};
 
@@ -121,8 +122,8 @@ pub async fn prepare(
     // The rank is the leaderboard's: score, then distance, then who
     // finished first. A row comparison says "ranks before g" in one step.
     sqlx::query(
-        "INSERT INTO messages (outbox_id, game_id, kind, \"to\", body) \
-         SELECT $1, g.id, $3, p.mobile_number, \
+        "INSERT INTO messages (outbox_id, game_id, show_id, kind, \"to\", body) \
+         SELECT $1, g.id, g.show_id, $3, p.mobile_number, \
                 replace(replace(replace(CASE $3 WHEN 'welcome' THEN s.welcome_message WHEN 'recall' THEN s.recall_message \
                                         WHEN 'no_show' THEN s.no_show_message ELSE s.souvenir_message END, \
                                 '{url}', coalesce($4, '')), \
@@ -145,6 +146,11 @@ pub async fn prepare(
     .bind(tz)
     .execute(&mut *conn)
     .await?;
+    of_job(conn, outbox_id).await
+}
+
+/// The text written with job `outbox_id` (a join code's: see `joins`).
+pub async fn of_job(conn: &mut PgConnection, outbox_id: i64) -> Result<Option<Message>> {
     Ok(sqlx::query_as::<_, Message>(concat!(
         "SELECT ",
         message_columns!(),
@@ -189,14 +195,22 @@ pub async fn take_over_stale_attempt(
     .await?)
 }
 
-/// The provider accepted the text.
-pub async fn mark_sent(conn: &mut PgConnection, id: i64, provider_id: &str) -> Result<()> {
+/// The provider accepted the text: it is sent, as the segments its body
+/// takes (see `sms::Segments`).
+pub async fn mark_sent(
+    conn: &mut PgConnection,
+    message: &Message,
+    provider_id: &str,
+) -> Result<()> {
+    let segments = i16::try_from(Segments::of(&message.body).count).unwrap_or(i16::MAX);
     sqlx::query(
-        "UPDATE messages SET status = 'sent', provider_id = $2, sent_at = now(), attempt_started_at = NULL, error = NULL \
+        "UPDATE messages SET status = 'sent', provider_id = $2, sent_at = now(), attempt_started_at = NULL, error = NULL, \
+                segments = $3 \
          WHERE id = $1",
     )
-    .bind(id)
+    .bind(message.id)
     .bind(provider_id)
+    .bind(segments)
     .execute(conn)
     .await?;
     Ok(())
@@ -231,7 +245,7 @@ pub struct MessageFilter {
     pub game_id: Option<GameId>,
 }
 
-/// Newest first.
+/// Newest first; join codes are masked (see `mask_digits`).
 pub async fn list(
     conn: &mut PgConnection,
     filter: &MessageFilter,
@@ -248,7 +262,20 @@ pub async fn list(
     .bind(filter.status)
     .bind(filter.kind)
     .bind(filter.game_id);
-    fetch_page(conn, query, page).await
+    let mut paged: Paged<Message> = fetch_page(conn, query, page).await?;
+    for message in &mut paged.items {
+        if message.kind == Kind::Verify {
+            message.body = mask_digits(&message.body);
+        }
+    }
+    Ok(paged)
+}
+
+/// A join code's text as staff see it: the code is the player's alone.
+fn mask_digits(body: &str) -> String {
+    body.chars()
+        .map(|c| if c.is_ascii_digit() { '•' } else { c })
+        .collect()
 }
 
 /// Before each attempt: a text to a number that opted out (see
@@ -295,8 +322,8 @@ pub async fn record_inbound(
     game_id: Option<GameId>,
 ) -> Result<Option<i64>> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO messages (direction, kind, \"to\", body, status, provider_id, game_id, sent_at) \
-         VALUES ('inbound', 'reply', $1, $2, 'delivered', $3, $4, now()) \
+        "INSERT INTO messages (direction, kind, \"to\", body, status, provider_id, game_id, show_id, sent_at) \
+         VALUES ('inbound', 'reply', $1, $2, 'delivered', $3, $4, (SELECT show_id FROM games WHERE id = $4), now()) \
          ON CONFLICT (provider_id) WHERE direction = 'inbound' DO NOTHING RETURNING id",
     )
     .bind(from)

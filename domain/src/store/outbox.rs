@@ -27,6 +27,9 @@ pub enum Job {
         game_id: GameId,
         message: MessageKind,
     },
+    /// Send a join code: the text is written with the job (see `joins`),
+    /// since the code exists nowhere else.
+    Verify {},
     /// Render the game's souvenir image, then text its link.
     Souvenir { game_id: GameId },
     /// Fire a venue cue of `CUES_FILE`: its actions become `Dmx` and
@@ -61,6 +64,7 @@ impl Job {
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Sms { .. } => "sms",
+            Job::Verify {} => "verify",
             Job::Souvenir { .. } => "souvenir",
             Job::Cue { .. } => "cue",
             Job::Webhook { .. } => "webhook",

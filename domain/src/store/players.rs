@@ -28,6 +28,15 @@ macro_rules! player_from {
     };
 }
 
+/// Every team's name, by name: what a player may pick when joining.
+pub async fn team_names(conn: &mut PgConnection) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT name FROM teams ORDER BY lower(name) LIMIT 200")
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
 /// A team's id by its name (case-insensitive); an unknown name is a field error.
 pub async fn team_id_by_name(conn: &mut PgConnection, name: &str) -> Result<TeamId> {
     sqlx::query_scalar("SELECT id FROM teams WHERE lower(name) = lower($1)")

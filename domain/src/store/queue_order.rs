@@ -12,15 +12,11 @@ use crate::ids::{GameId, ShowId};
 /// The 1-based place of a queued game in its show's line (0 when it is not
 /// queued).
 pub async fn position(conn: &mut PgConnection, show_id: ShowId, id: GameId) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM games o, games g \
-         WHERE g.id = $2 AND g.state = 'queued' AND o.show_id = $1 AND o.state = 'queued' \
-           AND (o.queue_key, o.id) <= (g.queue_key, g.id)",
-    )
-    .bind(show_id)
-    .bind(id)
-    .fetch_one(conn)
-    .await?)
+    Ok(sqlx::query_scalar(queue_position!())
+        .bind(show_id)
+        .bind(id)
+        .fetch_one(conn)
+        .await?)
 }
 
 /// Puts queued game `id` right behind the `behind`-th of the other games

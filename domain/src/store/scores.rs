@@ -35,18 +35,34 @@ pub async fn wait(conn: &mut PgConnection, show: &Show) -> Result<Wait> {
     Ok(Wait::new(median, show.stations, show.paused))
 }
 
+/// The wait the line quotes queued game `id` of show `show_id` now, as its
+/// player's page shows it (see [`wait`]); `None` while the show is paused
+/// or when the game is not queued.
+pub async fn quote(conn: &mut PgConnection, show_id: ShowId, id: GameId) -> Result<Option<i64>> {
+    let (median, stations, paused, position): (Option<f64>, i32, bool, i64) =
+        sqlx::query_as(concat!(
+            "SELECT (",
+            median_play!(),
+            "), s.stations, s.paused, (",
+            queue_position!(),
+            ") FROM shows s WHERE s.id = $1"
+        ))
+        .bind(show_id)
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    Ok((position > 0)
+        .then(|| Wait::new(median, stations, paused).eta_seconds(position))
+        .flatten())
+}
+
 /// The median time from `play` to `complete` over the show's last 20
 /// completed games, in seconds; `None` before there are any.
 pub async fn median_play_seconds(conn: &mut PgConnection, show_id: ShowId) -> Result<Option<f64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY secs) FROM ( \
-             SELECT extract(epoch FROM completed_at - playing_at)::float8 AS secs FROM games \
-             WHERE show_id = $1 AND state = 'completed' AND playing_at IS NOT NULL \
-             ORDER BY completed_at DESC LIMIT 20) last",
-    )
-    .bind(show_id)
-    .fetch_one(conn)
-    .await?)
+    Ok(sqlx::query_scalar(median_play!())
+        .bind(show_id)
+        .fetch_one(conn)
+        .await?)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -95,16 +95,15 @@ pub async fn get(conn: &mut PgConnection, id: ShowId) -> Result<Show> {
     by_id(conn, id, false).await
 }
 
-/// The show `id`; with `locked`, locked until the transaction ends (`FOR
-/// NO KEY UPDATE`: games may still reference it meanwhile), so admissions
-/// to a show and changes of its settings take turns, each seeing the last
-/// one's line.
-async fn by_id(conn: &mut PgConnection, id: ShowId, locked: bool) -> Result<Show> {
-    let query = if locked {
+/// The show `id`; with `shared`, its row held `FOR SHARE` until the
+/// transaction ends: others may read and share it, while a change of the
+/// show's settings (an `UPDATE`) waits for every holder, and they for it.
+async fn by_id(conn: &mut PgConnection, id: ShowId, shared: bool) -> Result<Show> {
+    let query = if shared {
         concat!(
             "SELECT ",
             show_columns!(),
-            " FROM shows WHERE id = $1 FOR NO KEY UPDATE"
+            " FROM shows WHERE id = $1 FOR SHARE"
         )
     } else {
         concat!("SELECT ", show_columns!(), " FROM shows WHERE id = $1")
@@ -133,12 +132,29 @@ pub async fn resolve(conn: &mut PgConnection, id: Option<ShowId>) -> Result<Show
     resolve_by(conn, id, false).await
 }
 
-/// [`resolve`], with the show locked as [`by_id`] locks it.
-pub async fn resolve_locked(conn: &mut PgConnection, id: Option<ShowId>) -> Result<Show> {
+/// [`resolve`], with the show's row shared until the transaction ends (see
+/// [`by_id`]): what an admission reads, so that it sees the settings as
+/// they stand at its commit without waiting for other admissions.
+pub async fn resolve_shared(conn: &mut PgConnection, id: Option<ShowId>) -> Result<Show> {
     resolve_by(conn, id, true).await
 }
 
-async fn resolve_by(conn: &mut PgConnection, id: Option<ShowId>, locked: bool) -> Result<Show> {
+/// Takes the show's admission lock until the transaction ends: admissions
+/// to a show whose rules count its line take turns, each seeing the games
+/// the one before made, so two cannot both take the last place.
+pub async fn lock_admissions(conn: &mut PgConnection, id: ShowId) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashint8($2))")
+        .bind(ADMISSION_LOCK_CLASS)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Class of the per-show advisory lock of [`lock_admissions`].
+const ADMISSION_LOCK_CLASS: i32 = 0x6f64_0002;
+
+async fn resolve_by(conn: &mut PgConnection, id: Option<ShowId>, shared: bool) -> Result<Show> {
     let id = match id {
         Some(id) => id,
         None => {
@@ -147,13 +163,13 @@ async fn resolve_by(conn: &mut PgConnection, id: Option<ShowId>, locked: bool) -
                     "there is no show yet: create one (POST /api/v1/shows or `ondeck show create`) first".into(),
                 )
             })?;
-            if !locked {
+            if !shared {
                 return Ok(show);
             }
             show.id
         }
     };
-    by_id(conn, id, locked).await.map_err(|e| match e {
+    by_id(conn, id, shared).await.map_err(|e| match e {
         DomainError::NotFound(_) => DomainError::invalid("show_id", format!("no show has id {id}")),
         other => other,
     })

@@ -45,6 +45,14 @@ impl Wake {
         self.pending.notify_one();
     }
 
+    /// Tells the outbox's listeners that a transaction that wrote outbox
+    /// rows, and changed no game, has committed (a join code's text): what
+    /// this process read of the games stays up to date, unlike after
+    /// [`Wake::after_commit`].
+    pub fn after_outbox_commit(&self) {
+        self.pending.notify_one();
+    }
+
     /// How many commits [`Wake::after_commit`] was told of: what this
     /// process read before it may be out of date once this grows.
     pub fn commits(&self) -> u64 {

@@ -14,7 +14,7 @@ mod webhook;
 pub use cue::{ActionOutcome, CueOutcome, fire_cue};
 pub use deps::{Deps, Retry, Running, RunningJob};
 pub use dmx::{DMX_EXPIRES, apply_dmx};
-pub use sms::{STALE_ATTEMPT, TextOutcome, send_text};
+pub use sms::{STALE_ATTEMPT, TextOutcome, send_code, send_text};
 pub use souvenir::{SouvenirOutcome, render_souvenir};
 pub use webhook::{deliver_webhook, webhook_body};
 

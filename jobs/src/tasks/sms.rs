@@ -7,7 +7,7 @@ use ondeck_domain::GameId;
 use ondeck_domain::provider_errors;
 use ondeck_domain::store::messages::{self, Kind, Status};
 use ondeck_domain::store::outbox::MessageKind;
-use ondeck_domain::store::{opt_outs, souvenirs};
+use ondeck_domain::store::{joins, opt_outs, souvenirs};
 
 use super::deps::{Deps, Retry, backoff};
 use crate::sms::SendError;
@@ -74,10 +74,36 @@ pub async fn send_text(
     else {
         return Ok(TextOutcome::NoRecipient);
     };
+    drop(conn);
+    let validity = (kind == MessageKind::Recall).then_some(deps.recall_validity);
+    deliver(deps, message, validity).await
+}
+
+/// Sends a join code: its text was written with the job (see
+/// `store::joins`), so there is nothing to prepare.
+#[tracing::instrument(skip_all, fields(outbox_id))]
+pub async fn send_code(deps: &Deps, outbox_id: i64) -> anyhow::Result<TextOutcome> {
+    let mut conn = deps.db.acquire().await?;
+    let message = messages::of_job(&mut conn, outbox_id)
+        .await?
+        .context("a code's job without its text")?;
+    drop(conn);
+    // A code is useless once it has expired: the provider stops trying then.
+    let validity = Duration::from_secs(joins::CODE_MINUTES.unsigned_abs() * 60);
+    deliver(deps, message, Some(validity)).await
+}
+
+/// Sends `message` unless it went (or failed for good) before; `validity`
+/// is how long the provider may keep trying (a recall is useless late).
+async fn deliver(
+    deps: &Deps,
+    message: messages::Message,
+    validity: Option<Duration>,
+) -> anyhow::Result<TextOutcome> {
     if message.status != Status::Queued || message.provider_id.is_some() {
         return Ok(TextOutcome::AlreadyDone);
     }
-    let validity = (kind == MessageKind::Recall).then_some(deps.recall_validity);
+    let mut conn = deps.db.acquire().await?;
     let status_callback = format!("{}/hooks/twilio/status", deps.public_base_url);
     loop {
         // Checked before every attempt: a STOP that came in after the text
@@ -106,7 +132,7 @@ pub async fn send_text(
                 };
                 match deps.sms.find(&message.to, &message.body, started).await {
                     Ok(Some(provider_id)) => {
-                        messages::mark_sent(&mut conn, message.id, &provider_id).await?;
+                        messages::mark_sent(&mut conn, &message, &provider_id).await?;
                         tracing::info!(
                             message_id = message.id,
                             "an interrupted text had reached the provider"
@@ -144,7 +170,7 @@ pub async fn send_text(
         conn = deps.db.acquire().await?;
         let error = match result {
             Ok(provider_id) => {
-                messages::mark_sent(&mut conn, message.id, &provider_id).await?;
+                messages::mark_sent(&mut conn, &message, &provider_id).await?;
                 return Ok(TextOutcome::Sent);
             }
             Err(SendError::Refused { code, message: e }) => {
@@ -171,7 +197,7 @@ pub async fn send_text(
                 if let Ok(Some(provider_id)) =
                     deps.sms.find(&message.to, &message.body, started).await
                 {
-                    messages::mark_sent(&mut conn, message.id, &provider_id).await?;
+                    messages::mark_sent(&mut conn, &message, &provider_id).await?;
                     return Ok(TextOutcome::Sent);
                 }
                 e
