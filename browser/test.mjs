@@ -378,11 +378,24 @@ async function adminTests(context) {
     await until("the Line card shows the show", async () => (await form.locator("#line-show").textContent()) !== "");
     const save = () => form.locator("button[type=submit]").click();
 
+    // The card's reloads after the close answer late, so staff choose "open"
+    // while they are under way: what staff chose stays, and is what they save.
+    const lineReload = (url) => url.pathname === "/api/v1/shows" && url.searchParams.get("limit") === "1";
+    let held = 0;
+    await page.route(lineReload, async (route) => {
+      held += 1;
+      await new Promise((r) => setTimeout(r, 1000));
+      await route.continue();
+    });
     await form.locator('select[name="joining"]').selectOption("closed");
     await save();
     await until("the line closed", async () => (await currentShow()).joining === "closed");
-    await assert.rejects(signUp("Late", "Comer"), /409.*line-closed/);
+    await until("the card reloading", async () => held > 0);
     await form.locator('select[name="joining"]').selectOption("open");
+    await page.unroute(lineReload);
+    await assert.rejects(signUp("Late", "Comer"), /409.*line-closed/);
+    await page.waitForTimeout(1500); // the held reloads answer
+    assert.equal(await form.locator('select[name="joining"]').inputValue(), "open");
     await save();
     await until("the line open again", async () => (await currentShow()).joining === "open");
     const late = await signUp("Late", "Comer");

@@ -468,9 +468,12 @@ function moveButtons(game, count) {
 // --- the line's settings (the current show's) ----------------------------------------
 
 let lineShow = null;
-// Set while staff have changed the Line card and not saved it yet: a show
-// event from elsewhere then leaves their edits alone.
-let lineEdited = false;
+// Staff's edits of the Line card, counted, and how many of them a save has
+// sent. While some are unsent, a reload (a show event from elsewhere, or the
+// reload after a save that answered while staff went on editing) leaves the
+// form alone: a reload never takes back what staff have just chosen.
+let lineEdits = 0;
+let lineEditsSent = 0;
 
 // What the venue's clock (VENUE_TZ) reads at `date`, to the minute.
 function venueClock(date) {
@@ -519,8 +522,8 @@ async function loadLine({ keepEdits = false } = {}) {
   form.hidden = !lineShow;
   if (!lineShow) return;
   $("line-show").textContent = lineShow.name;
-  if (keepEdits && lineEdited) return;
-  lineEdited = false;
+  if (keepEdits && lineEdits > lineEditsSent) return;
+  lineEditsSent = lineEdits;
   form.elements.joining.value = lineShow.joining;
   form.elements.paused.checked = lineShow.paused;
   form.elements.stations.value = lineShow.stations;
@@ -530,7 +533,7 @@ async function loadLine({ keepEdits = false } = {}) {
   form.elements.waiver_text.value = lineShow.waiver_text;
 }
 
-for (const type of ["input", "change"]) $("line-form").addEventListener(type, () => (lineEdited = true));
+for (const type of ["input", "change"]) $("line-form").addEventListener(type, () => (lineEdits += 1));
 
 $("line-form").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -544,12 +547,13 @@ $("line-form").addEventListener("submit", (event) => {
     self_join: form.elements.self_join.checked,
     waiver_text: form.elements.waiver_text.value,
   };
+  const sending = lineEdits;
   act(event.submitter, async () => {
     if (!lineShow) return;
     await api("PATCH", `/api/v1/shows/${lineShow.id}`, changes);
-    lineEdited = false;
+    lineEditsSent = Math.max(lineEditsSent, sending);
     toast("Line saved.");
-    await Promise.all([loadLine(), loadQueue()]);
+    await Promise.all([loadLine({ keepEdits: true }), loadQueue()]);
   });
 });
 
