@@ -381,20 +381,25 @@ async function adminTests(context) {
     // The card's reloads after the close answer late, so staff choose "open"
     // while they are under way: what staff chose stays, and is what they save.
     const lineReload = (url) => url.pathname === "/api/v1/shows" && url.searchParams.get("limit") === "1";
-    let held = 0;
-    await page.route(lineReload, async (route) => {
-      held += 1;
-      await new Promise((r) => setTimeout(r, 1000));
-      await route.continue();
-    });
+    let [held, holding] = [0, true];
+    const hold = async (route) => {
+      if (holding) {
+        held += 1;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      // (Handled already when the test is over.)
+      await route.continue().catch(() => {});
+    };
+    await page.route(lineReload, hold);
     await form.locator('select[name="joining"]').selectOption("closed");
     await save();
     await until("the line closed", async () => (await currentShow()).joining === "closed");
     await until("the card reloading", async () => held > 0);
     await form.locator('select[name="joining"]').selectOption("open");
-    await page.unroute(lineReload);
+    holding = false;
     await assert.rejects(signUp("Late", "Comer"), /409.*line-closed/);
     await page.waitForTimeout(1500); // the held reloads answer
+    await page.unroute(lineReload, hold);
     assert.equal(await form.locator('select[name="joining"]').inputValue(), "open");
     await save();
     await until("the line open again", async () => (await currentShow()).joining === "open");
