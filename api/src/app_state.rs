@@ -31,6 +31,8 @@ pub struct AppState {
     pub wake: ondeck_domain::store::wake::Wake,
     /// Players' pages, kept in memory (see `player_lines`).
     pub lines: Arc<PlayerLines>,
+    /// The venue's reads as last answered (see `read_cache`).
+    pub answers: Arc<crate::read_cache::ReadCache>,
     /// Staff reports as last made.
     pub reports: Arc<crate::report_cache::ReportCache>,
 }

@@ -1,14 +1,19 @@
 //! What a handler starts from: the state and the authenticated caller.
 
 use axum::extract::FromRequestParts;
+use std::future::Future;
+
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use ondeck_domain::models::Game;
+use serde::Serialize;
 use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
 
 use crate::app_state::AppState;
 use crate::caller::Caller;
 use crate::error::{ApiError, Result};
+use crate::read_cache::{Changes, Read};
 use crate::responses::GameView;
 
 /// The state and the request's caller, extracted in that order (as
@@ -34,6 +39,24 @@ impl Ctx {
     /// A connection for a read by the caller (see `db::Reads`).
     pub async fn read(&self) -> Result<PoolConnection<Postgres>> {
         Ok(self.state.reads.acquire(Some(self.caller)).await?)
+    }
+
+    /// The answer to `read`: kept in memory until something changes (see
+    /// `read_cache`), or made by `make` each time while reads may go to a
+    /// replica.
+    pub async fn answer<T, F>(&self, read: Read, make: impl FnOnce() -> F) -> Result<Response>
+    where
+        T: Serialize,
+        F: Future<Output = Result<T>>,
+    {
+        if self.state.reads.has_replica() {
+            return Ok(axum::Json(make().await?).into_response());
+        }
+        let changes = Changes {
+            wake: &self.state.wake,
+            hub: &self.state.events,
+        };
+        self.state.answers.answer(changes, read, make).await
     }
 
     /// A game as the caller may see it.

@@ -5,7 +5,7 @@
 //! others or makes the process buffer without bound.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ondeck_domain::store::event_log::{self, CHANNEL, Event};
@@ -29,6 +29,8 @@ pub struct EventHub {
     horizon: AtomicI64,
     /// Set when the process stops: every stream ends.
     stopping: watch::Sender<bool>,
+    /// Wake-ups and events seen so far (see [`EventHub::changes`]).
+    changes: AtomicU64,
 }
 
 impl Default for EventHub {
@@ -37,6 +39,7 @@ impl Default for EventHub {
             sender: broadcast::channel(BUFFER).0,
             horizon: AtomicI64::new(0),
             stopping: watch::Sender::new(false),
+            changes: AtomicU64::new(0),
         }
     }
 }
@@ -65,6 +68,19 @@ impl EventHub {
         self.horizon.load(Ordering::Acquire)
     }
 
+    /// Grows with every change any process announced: each NOTIFY received
+    /// (a process sends one after each burst of commits, see `Wake`), each
+    /// event passed on, and each reconnection of the listener (what was
+    /// sent while it was away is lost). What this process read before may
+    /// be out of date once it grows.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Follows the event log until the pool closes: woken by each NOTIFY,
     /// and once a second regardless (a notification lost while reconnecting
     /// delays an event by a second at most, never drops it).
@@ -87,14 +103,18 @@ impl EventHub {
         while !pool.is_closed() {
             if listener.is_none() {
                 listener = listen(&pool).await;
+                self.changed();
             }
             match listener.as_mut() {
                 Some(l) => {
                     // A notification, a lost connection, or a second gone by.
-                    if let Ok(Err(_)) =
-                        tokio::time::timeout(Duration::from_secs(1), l.try_recv()).await
-                    {
-                        listener = None;
+                    match tokio::time::timeout(Duration::from_secs(1), l.try_recv()).await {
+                        Ok(Ok(Some(_))) => self.changed(),
+                        // The connection was lost and made again: what was
+                        // sent meanwhile is lost.
+                        Ok(Ok(None)) => self.changed(),
+                        Ok(Err(_)) => listener = None,
+                        Err(_) => {}
                     }
                 }
                 None => tokio::time::sleep(Duration::from_secs(1)).await,
@@ -128,6 +148,9 @@ impl EventHub {
                 }
             };
             let full = batch.len() as i64 == BATCH;
+            if !batch.is_empty() {
+                self.changed();
+            }
             for event in batch {
                 last = event.id;
                 // No subscriber is not an error.

@@ -21,6 +21,7 @@ pub mod pool;
 pub mod prometheus;
 pub mod qr;
 pub mod query;
+pub mod read_cache;
 pub mod report_cache;
 pub mod reporting;
 pub mod responses;
@@ -242,6 +243,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         events: Default::default(),
         lines: Default::default(),
         reports: Default::default(),
+        answers: Default::default(),
         storage,
     })
 }

@@ -32,14 +32,44 @@ use crate::extract::JSON_LIMIT;
 /// be down, and a successful one makes its client read from the primary
 /// until the replica has it. Without one, every request answers 503 at once
 /// while the database is known to refuse connections.
+///
+/// Every change, answered or cut short, is announced to `Wake` once it is
+/// over: what this process and the others read before may be out of date
+/// (see `read_cache`).
 pub async fn route_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !state.reads.has_replica() {
-        if state.reads.primary_down() {
+    if req.method().is_safe() {
+        if !state.reads.has_replica() && state.reads.primary_down() {
             return ApiError::Unavailable(DATABASE_DOWN.into()).into_response();
         }
         return next.run(req).await;
     }
-    if req.method().is_safe() {
+    let mut announce = Announce(Some(state.wake.clone()));
+    let response = write(state, req, next).await;
+    if response.status().is_client_error() {
+        // Refused: it changed nothing.
+        announce.0 = None;
+    }
+    response
+}
+
+/// Announces a change when dropped: when its request is answered, or when
+/// the client goes away and the request is cut short, perhaps after its
+/// commit.
+struct Announce(Option<ondeck_domain::store::wake::Wake>);
+
+impl Drop for Announce {
+    fn drop(&mut self) {
+        if let Some(wake) = &self.0 {
+            wake.after_commit();
+        }
+    }
+}
+
+async fn write(state: AppState, req: Request, next: Next) -> Response {
+    if !state.reads.has_replica() {
+        if state.reads.primary_down() {
+            return ApiError::Unavailable(DATABASE_DOWN.into()).into_response();
+        }
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();

@@ -116,6 +116,7 @@ impl TestApp {
                     events: Default::default(),
                     lines: Default::default(),
                     reports: Default::default(),
+                    answers: Default::default(),
                     storage,
                 };
                 state.follow_events();
@@ -139,9 +140,16 @@ impl TestApp {
         let mut conn = pool.acquire().await.expect("connection");
         let mut tokens = HashMap::new();
         for role in Role::ALL {
-            let token = tokens::create(&mut conn, &format!("test-{role}"), role)
-                .await
-                .expect("token");
+            // A second app on the same database (another process, or the
+            // same one restarted) names its tokens after its port.
+            let token = match tokens::create(&mut conn, &format!("test-{role}"), role).await {
+                Err(ondeck_domain::DomainError::Conflict(_)) => {
+                    let name = format!("test-{role}-{}", addr.port());
+                    tokens::create(&mut conn, &name, role).await
+                }
+                created => created,
+            }
+            .expect("token");
             tokens.insert(role, token);
         }
         TestApp {

@@ -1,6 +1,8 @@
 //! What the venue screens show: the queue with positions and estimated
 //! waits, and the leaderboard.
 
+use axum::response::Response;
+use chrono::NaiveDate;
 use ondeck_domain::lifecycle::refusal;
 use ondeck_domain::models::Show;
 use ondeck_domain::store::scores::{self, TeamRank};
@@ -17,6 +19,7 @@ use crate::ctx::Ctx;
 use crate::error::{ApiError, Result};
 use crate::extract::ApiQuery;
 use crate::query::{parse_day, parse_show_id};
+use crate::read_cache::Read;
 use crate::responses::{GameView, display_name};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -72,10 +75,18 @@ async fn board_show(conn: &mut PgConnection, raw: Option<ShowId>) -> Result<Opti
 /// The queue of a show: who is playing, confirmed, recalled, and waiting.
 #[utoipa::path(get, path = "/api/v1/queue", tag = "board", params(QueueQuery),
     responses((status = 200, body = Queue), (status = 404, description = "no show has that `show_id`")))]
-async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::Json<Queue>> {
+async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<Response> {
     let mut errors = FieldErrors::new();
     let show_id = parse_show_id(&mut errors, q.show_id.as_deref());
     errors.into_result().map_err(ApiError::Invalid)?;
+    let read = Read::Queue {
+        show: show_id,
+        pii: ctx.caller.sees_pii(),
+    };
+    ctx.answer(read, || queue(&ctx, show_id)).await
+}
+
+async fn queue(ctx: &Ctx, show_id: Option<ShowId>) -> Result<Queue> {
     let mut conn = ctx.read().await?;
     let mut queue = Queue {
         show_id: None,
@@ -87,7 +98,7 @@ async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::
         waiting: vec![],
     };
     let Some(show) = board_show(&mut conn, show_id).await? else {
-        return Ok(axum::Json(queue));
+        return Ok(queue);
     };
     queue.show_id = Some(show.id);
     let games = scores::queue(&mut conn, show.id).await?;
@@ -112,7 +123,7 @@ async fn get_queue(ctx: Ctx, ApiQuery(q): ApiQuery<QueueQuery>) -> Result<axum::
             }
         }
     }
-    Ok(axum::Json(queue))
+    Ok(queue)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -157,10 +168,7 @@ pub struct Leaderboard {
 /// Completed games by score, then distance, then who finished first; teams by summed score.
 #[utoipa::path(get, path = "/api/v1/leaderboard", tag = "board", params(LeaderboardQuery),
     responses((status = 200, body = Leaderboard), (status = 404, description = "no show has that `show_id`")))]
-async fn get_leaderboard(
-    ctx: Ctx,
-    ApiQuery(q): ApiQuery<LeaderboardQuery>,
-) -> Result<axum::Json<Leaderboard>> {
+async fn get_leaderboard(ctx: Ctx, ApiQuery(q): ApiQuery<LeaderboardQuery>) -> Result<Response> {
     let mut errors = FieldErrors::new();
     let show_id = parse_show_id(&mut errors, q.show_id.as_deref());
     let day = parse_day(&mut errors, q.day.as_deref());
@@ -173,6 +181,21 @@ async fn get_leaderboard(
         }
     };
     errors.into_result().map_err(ApiError::Invalid)?;
+    let read = Read::Leaderboard {
+        show: show_id,
+        day,
+        limit,
+    };
+    ctx.answer(read, || leaderboard(&ctx, show_id, day, limit))
+        .await
+}
+
+async fn leaderboard(
+    ctx: &Ctx,
+    show_id: Option<ShowId>,
+    day: Option<NaiveDate>,
+    limit: i64,
+) -> Result<Leaderboard> {
     let mut conn = ctx.read().await?;
     let mut board = Leaderboard {
         show_id: None,
@@ -181,7 +204,7 @@ async fn get_leaderboard(
         teams: vec![],
     };
     let Some(show_id) = board_show(&mut conn, show_id).await?.map(|s| s.id) else {
-        return Ok(axum::Json(board));
+        return Ok(board);
     };
     board.show_id = Some(show_id);
     let tz = ctx.state.config.venue.tz_name();
@@ -202,5 +225,5 @@ async fn get_leaderboard(
         })
         .collect();
     board.teams = scores::leaderboard_teams(&mut conn, show_id, day, tz, limit).await?;
-    Ok(axum::Json(board))
+    Ok(board)
 }

@@ -18,6 +18,7 @@ use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, OptionalJson};
 use crate::list::{Filtered, ListParams};
 use crate::query::{columns_for, parse_day, parse_order, parse_show_id, parse_state};
+use crate::read_cache::Read;
 use crate::responses::{GameView, created};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -136,9 +137,16 @@ async fn list_games(ctx: Ctx, list: Filtered<GameListQuery>) -> Result<Response>
 
 #[utoipa::path(get, path = "/api/v1/games/{id}", tag = "games", params(("id" = i64, Path)),
     responses((status = 200, body = GameView), (status = 404)))]
-async fn get_game(ctx: Ctx, ApiPath(id): ApiPath<GameId>) -> Result<axum::Json<GameView>> {
-    let game = games::get(&mut *ctx.read().await?, id).await?;
-    Ok(axum::Json(ctx.game_view(game)))
+async fn get_game(ctx: Ctx, ApiPath(id): ApiPath<GameId>) -> Result<Response> {
+    let read = Read::Game {
+        id,
+        pii: ctx.caller.sees_pii(),
+    };
+    ctx.answer(read, || async {
+        let game = games::get(&mut *ctx.read().await?, id).await?;
+        Ok(ctx.game_view(game))
+    })
+    .await
 }
 
 /// Makes a change in one transaction with everything it implies (see

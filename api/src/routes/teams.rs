@@ -12,6 +12,7 @@ use crate::ctx::Ctx;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath};
 use crate::list::ListParams;
+use crate::read_cache::Read;
 use crate::responses::created;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -60,12 +61,15 @@ async fn list_teams(ctx: Ctx, list: ListParams) -> Result<Response> {
 
 #[utoipa::path(get, path = "/api/v1/teams/{id}", tag = "teams", params(("id" = i64, Path)),
     responses((status = 200, body = Team), (status = 404)))]
-async fn get_team(ctx: Ctx, ApiPath(id): ApiPath<TeamId>) -> Result<axum::Json<Team>> {
-    let mut conn = ctx.read().await?;
-    let team = teams::get(&mut conn, id).await?;
-    let scores = scores::team_days(&mut conn, &[id], ctx.state.config.venue.tz_name())
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
-    Ok(axum::Json(Team { scores, ..team }))
+async fn get_team(ctx: Ctx, ApiPath(id): ApiPath<TeamId>) -> Result<Response> {
+    ctx.answer(Read::Team(id), || async {
+        let mut conn = ctx.read().await?;
+        let team = teams::get(&mut conn, id).await?;
+        let scores = scores::team_days(&mut conn, &[id], ctx.state.config.venue.tz_name())
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
+        Ok(Team { scores, ..team })
+    })
+    .await
 }

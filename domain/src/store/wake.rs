@@ -38,8 +38,8 @@ impl Wake {
     }
 
     /// Tells the listeners that a transaction that wrote events or outbox
-    /// rows has committed. Calls that come while a NOTIFY is under way are
-    /// folded into the next one.
+    /// rows, or changed anything readers are shown, has committed. Calls
+    /// that come while a NOTIFY is under way are folded into the next one.
     pub fn after_commit(&self) {
         self.commits.fetch_add(1, Ordering::AcqRel);
         self.pending.notify_one();
