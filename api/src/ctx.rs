@@ -21,6 +21,8 @@ use crate::responses::GameView;
 pub struct Ctx {
     pub state: AppState,
     pub caller: Caller,
+    /// The client takes gzipped answers (`Accept-Encoding`).
+    pub gzip: bool,
 }
 
 impl FromRequestParts<AppState> for Ctx {
@@ -31,6 +33,7 @@ impl FromRequestParts<AppState> for Ctx {
         Ok(Ctx {
             state: state.clone(),
             caller,
+            gzip: crate::read_cache::accepts_gzip(&parts.headers),
         })
     }
 }
@@ -41,9 +44,9 @@ impl Ctx {
         Ok(self.state.reads.acquire(Some(self.caller)).await?)
     }
 
-    /// The answer to `read`: kept in memory until something changes (see
-    /// `read_cache`), or made by `make` each time while reads may go to a
-    /// replica.
+    /// The answer to `read`: kept in memory until something changes, and
+    /// gzipped for clients that take it (see `read_cache`); or made by
+    /// `make` each time while reads may go to a replica.
     pub async fn answer<T, F>(&self, read: Read, make: impl FnOnce() -> F) -> Result<Response>
     where
         T: Serialize,
@@ -56,7 +59,10 @@ impl Ctx {
             wake: &self.state.wake,
             hub: &self.state.events,
         };
-        self.state.answers.answer(changes, read, make).await
+        self.state
+            .answers
+            .answer(changes, read, self.gzip, make)
+            .await
     }
 
     /// A game as the caller may see it.

@@ -29,7 +29,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -82,9 +82,35 @@ struct Answer {
     seen: Seen,
     made_at: Instant,
     json: Bytes,
+    /// The JSON gzipped, made for the first client that takes it (`None`:
+    /// too small to be worth it).
+    gzip: OnceLock<Option<Bytes>>,
 }
 
 impl Answer {
+    fn new(seen: Seen, json: Bytes) -> Answer {
+        Answer {
+            seen,
+            made_at: Instant::now(),
+            json,
+            gzip: OnceLock::new(),
+        }
+    }
+
+    /// The answer as sent: gzipped when the client takes it and that is
+    /// worth it. Either way it says that it varies with `Accept-Encoding`.
+    fn response(&self, gzip: bool) -> Response {
+        let gzipped = gzip
+            .then(|| self.gzip.get_or_init(|| gzipped(&self.json)).clone())
+            .flatten();
+        let vary = (header::VARY, "accept-encoding");
+        let json = (header::CONTENT_TYPE, "application/json");
+        match gzipped {
+            Some(body) => ([json, vary, (header::CONTENT_ENCODING, "gzip")], body).into_response(),
+            None => ([json, vary], self.json.clone()).into_response(),
+        }
+    }
+
     /// Whether this answer shows every change counted by `now`.
     fn shows(&self, now: Seen) -> bool {
         self.seen.local >= now.local
@@ -105,7 +131,7 @@ pub struct ReadCache {
 
 #[derive(Default)]
 struct Kept {
-    answers: HashMap<Read, Answer>,
+    answers: HashMap<Read, Arc<Answer>>,
     /// The JSON of every answer, in bytes.
     bytes: usize,
 }
@@ -127,20 +153,22 @@ impl ReadCache {
     }
 
     /// The answer kept for `read`, if it shows every change counted by `now`.
-    fn kept(&self, read: &Read, now: Seen) -> Option<Bytes> {
+    fn kept(&self, read: &Read, now: Seen) -> Option<Arc<Answer>> {
         let kept = self.kept.read().unwrap_or_else(|e| e.into_inner());
         kept.answers
             .get(read)
             .filter(|answer| answer.shows(now))
-            .map(|answer| answer.json.clone())
+            .cloned()
     }
 
-    /// The answer to `read` as JSON: the one kept if nothing changed since
-    /// it was made, else the one `make` gives, then kept.
+    /// The answer to `read` as JSON (gzipped if `gzip`, see
+    /// [`accepts_gzip`]): the one kept if nothing changed since it was
+    /// made, else the one `make` gives, then kept.
     pub async fn answer<T, F>(
         &self,
         changes: Changes<'_>,
         read: Read,
+        gzip: bool,
         make: impl FnOnce() -> F,
     ) -> Result<Response>
     where
@@ -148,9 +176,9 @@ impl ReadCache {
         F: Future<Output = Result<T>>,
     {
         let now = Self::seen(changes);
-        if let Some(json) = self.kept(&read, now) {
+        if let Some(answer) = self.kept(&read, now) {
             metrics::counter!("ondeck_read_answers_total", "from" => "memory").increment(1);
-            return Ok(json_response(json));
+            return Ok(answer.response(gzip));
         }
         let gate = self
             .making
@@ -161,9 +189,9 @@ impl ReadCache {
             .clone();
         let one_at_a_time = gate.lock().await;
         // Made meanwhile by the read this one waited for.
-        if let Some(json) = self.kept(&read, now) {
+        if let Some(answer) = self.kept(&read, now) {
             metrics::counter!("ondeck_read_answers_total", "from" => "memory").increment(1);
-            return Ok(json_response(json));
+            return Ok(answer.response(gzip));
         }
         metrics::counter!("ondeck_read_answers_total", "from" => "database").increment(1);
         let seen = Self::seen(changes);
@@ -174,8 +202,9 @@ impl ReadCache {
             Ok::<_, crate::error::ApiError>(Bytes::from(json))
         }
         .await;
-        if let Ok(json) = &made {
-            self.keep(read, seen, json.clone());
+        let made = made.map(|json| Arc::new(Answer::new(seen, json)));
+        if let Ok(answer) = &made {
+            self.keep(read, answer.clone());
         }
         // Reads waiting on this gate find the answer kept; later ones
         // start from a new gate.
@@ -185,38 +214,68 @@ impl ReadCache {
         }
         drop(making);
         drop(one_at_a_time);
-        Ok(json_response(made?))
+        Ok(made?.response(gzip))
     }
 
-    fn keep(&self, read: Read, seen: Seen, json: Bytes) {
+    fn keep(&self, read: Read, answer: Arc<Answer>) {
+        let (seen, size) = (answer.seen, answer.json.len());
         let mut kept = self.kept.write().unwrap_or_else(|e| e.into_inner());
         let kept = &mut *kept;
         if let Some(old) = kept.answers.remove(&read) {
             kept.bytes -= old.json.len();
         }
-        if json.len() > MAX_BYTES {
+        if size > MAX_BYTES {
             return;
         }
-        if kept.answers.len() >= MAX_ANSWERS || kept.bytes + json.len() > MAX_BYTES {
+        if kept.answers.len() >= MAX_ANSWERS || kept.bytes + size > MAX_BYTES {
             kept.answers.retain(|_, answer| answer.shows(seen));
             kept.bytes = kept.answers.values().map(|a| a.json.len()).sum();
-            if kept.answers.len() >= MAX_ANSWERS || kept.bytes + json.len() > MAX_BYTES {
+            if kept.answers.len() >= MAX_ANSWERS || kept.bytes + size > MAX_BYTES {
                 kept.answers.clear();
                 kept.bytes = 0;
             }
         }
-        kept.bytes += json.len();
-        let answer = Answer {
-            seen,
-            made_at: Instant::now(),
-            json,
-        };
+        kept.bytes += size;
         kept.answers.insert(read, answer);
     }
 }
 
-fn json_response(json: Bytes) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+/// Answers smaller than this go as they are: gzip would save too little.
+const GZIP_FROM: usize = 1024;
+
+/// `json` gzipped, if it is large enough to be worth it.
+fn gzipped(json: &[u8]) -> Option<Bytes> {
+    use std::io::Write as _;
+
+    if json.len() < GZIP_FROM {
+        return None;
+    }
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(json.len() / 8),
+        flate2::Compression::default(),
+    );
+    encoder.write_all(json).ok()?;
+    encoder.finish().ok().map(Bytes::from)
+}
+
+/// Whether a request's `Accept-Encoding` takes gzip (and does not refuse it
+/// with `q=0`).
+pub fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
 }
 
 #[cfg(test)]
@@ -244,12 +303,21 @@ mod tests {
         let read = Read::Team(TeamId(1));
         let make = || async { Ok::<_, ApiError>(made.fetch_add(1, Ordering::SeqCst)) };
         for _ in 0..3 {
-            cache.answer(changes, read, make).await.expect("answer");
+            cache
+                .answer(changes, read, false, make)
+                .await
+                .expect("answer");
         }
         assert_eq!(made.load(Ordering::SeqCst), 1, "made once, then kept");
         wake.after_commit();
-        cache.answer(changes, read, make).await.expect("answer");
-        cache.answer(changes, read, make).await.expect("answer");
+        cache
+            .answer(changes, read, false, make)
+            .await
+            .expect("answer");
+        cache
+            .answer(changes, read, false, make)
+            .await
+            .expect("answer");
         assert_eq!(
             made.load(Ordering::SeqCst),
             2,
@@ -271,7 +339,7 @@ mod tests {
                 pii: false,
             };
             let failed = cache
-                .answer(changes, read, || async {
+                .answer(changes, read, false, || async {
                     Err::<(), _>(ApiError::NotFound("no such game".into()))
                 })
                 .await;
@@ -293,7 +361,8 @@ mod tests {
                 id: GameId(id),
                 pii: true,
             };
-            cache.keep(read, seen, Bytes::from(vec![b'x'; 100]));
+            let answer = Answer::new(seen, Bytes::from(vec![b'x'; 100]));
+            cache.keep(read, Arc::new(answer));
         }
         let kept = cache.kept.read().expect("lock");
         assert!(kept.answers.len() <= MAX_ANSWERS);
@@ -305,13 +374,64 @@ mod tests {
         assert!(before > 0);
         drop(kept);
         // One answer too large to keep is not kept, and takes no other.
-        cache.keep(
-            Read::Team(TeamId(1)),
-            seen,
-            Bytes::from(vec![b'x'; MAX_BYTES + 1]),
-        );
+        let huge = Answer::new(seen, Bytes::from(vec![b'x'; MAX_BYTES + 1]));
+        cache.keep(Read::Team(TeamId(1)), Arc::new(huge));
         let kept = cache.kept.read().expect("lock");
         assert!(!kept.answers.contains_key(&Read::Team(TeamId(1))));
         assert_eq!(kept.answers.len(), before);
+    }
+
+    #[test]
+    fn gzip_is_taken_as_accept_encoding_says() {
+        let takes = |value: &str| {
+            let mut headers = axum::http::HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, value.parse().expect("header"));
+            accepts_gzip(&headers)
+        };
+        assert!(takes("gzip"));
+        assert!(takes("gzip, deflate, br, zstd"));
+        assert!(takes("br;q=1.0, GZIP;q=0.5"));
+        assert!(takes("*"));
+        assert!(!takes("gzip;q=0"));
+        assert!(!takes("br, deflate"));
+        assert!(!takes("identity"));
+        assert!(!accepts_gzip(&axum::http::HeaderMap::new()));
+    }
+
+    #[test]
+    fn a_large_answer_goes_gzipped_to_who_takes_it_and_a_small_one_as_it_is() {
+        use std::io::Read as _;
+
+        let seen = Seen {
+            local: 0,
+            announced: 0,
+        };
+        let json = Bytes::from(format!("[{}]", vec!["{\"id\": 1}"; 500].join(",")));
+        let answer = Answer::new(seen, json.clone());
+        let plain = answer.response(false);
+        assert_eq!(plain.headers()[header::VARY], "accept-encoding");
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        let gzipped = answer.response(true);
+        assert_eq!(gzipped.headers()[header::CONTENT_ENCODING], "gzip");
+        let body = answer.gzip.get().cloned().flatten().expect("gzipped once");
+        assert!(
+            body.len() * 10 < json.len(),
+            "{} of {}",
+            body.len(),
+            json.len()
+        );
+        let mut back = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut back)
+            .expect("gunzips");
+        assert_eq!(back.as_bytes(), &json[..]);
+        let small = Answer::new(seen, Bytes::from_static(b"{}"));
+        assert!(
+            small
+                .response(true)
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .is_none()
+        );
     }
 }

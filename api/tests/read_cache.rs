@@ -356,3 +356,50 @@ async fn a_read_asked_again_with_nothing_changed_is_answered_from_memory(pool: P
     );
     assert_eq!(after["games"][0]["state"], "cancelled");
 }
+
+/// A board's browser takes gzip: the answer comes gzipped, and unzips to
+/// the answer a client without gzip gets.
+#[sqlx::test(migrator = "ondeck_domain::MIGRATOR")]
+async fn a_client_that_takes_gzip_gets_the_same_answer_gzipped(pool: PgPool) {
+    use std::io::Read as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let app = TestApp::with_show(pool).await;
+    for name in ["Ada", "Grace", "Edsger", "Barbara", "Donald", "Frances"] {
+        let game = app.new_game(name).await;
+        app.transition(game, "queue").await.expect(200);
+    }
+    let plain = app.get(Role::Display, "/api/v1/queue").await.expect(200);
+    // By hand, so that no client unzips it on the way.
+    let host = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let request = format!(
+        "GET /api/v1/queue HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\
+         Accept-Encoding: gzip, deflate, br\r\nConnection: close\r\n\r\n",
+        app.token(Role::Display)
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = vec![];
+    stream.read_to_end(&mut raw).await.expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end");
+    let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(head.contains("vary: accept-encoding"), "{head}");
+    let body = &raw[split + 4..];
+    let mut json = String::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_string(&mut json)
+        .expect("gunzips");
+    let unzipped: Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(unzipped, plain);
+    assert!(
+        body.len() < json.len() / 3,
+        "{} of {}",
+        body.len(),
+        json.len()
+    );
+}

@@ -48,4 +48,6 @@ pub enum RenderError {
     Font,
     #[error("encoding the souvenir failed")]
     Encode(#[from] image::ImageError),
+    #[error("encoding the souvenir as JPEG failed")]
+    EncodeJpeg(#[from] jpeg_encoder::EncodingError),
 }
