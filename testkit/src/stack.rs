@@ -338,14 +338,22 @@ impl Stack {
             .expect(201)
     }
 
-    /// The messages `GET /api/v1/messages` lists for this query.
+    /// The messages `GET /api/v1/messages` lists for this query, every page.
     pub async fn messages(&self, ondeck: &Ondeck, query: &str) -> Vec<Value> {
-        let path = format!("/api/v1/messages?limit=500&{query}");
-        let page = self.admin_get(ondeck, &path).await;
-        page["items"]
-            .as_array()
-            .cloned()
-            .unwrap_or_else(|| panic!("items: {page}"))
+        let mut all = vec![];
+        let mut cursor = String::new();
+        loop {
+            let path = format!("/api/v1/messages?limit=500&cursor={cursor}&{query}");
+            let page = self.admin_get(ondeck, &path).await;
+            let items = page["items"]
+                .as_array()
+                .unwrap_or_else(|| panic!("items: {page}"));
+            all.extend(items.iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = next.to_owned(),
+                None => return all,
+            }
+        }
     }
 
     /// Waits up to `limit` until `n` messages are listed for `query`, each
