@@ -1,8 +1,8 @@
 //! What a handler starts from: the state and the authenticated caller.
 
-use axum::extract::FromRequestParts;
 use std::future::Future;
 
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use ondeck_domain::models::Game;

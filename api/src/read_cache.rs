@@ -187,7 +187,13 @@ impl ReadCache {
             .entry(read)
             .or_default()
             .clone();
-        let one_at_a_time = gate.lock().await;
+        // Goes whatever happens: answered, failed, or cut short.
+        let _forget = ForgetGate {
+            making: &self.making,
+            read,
+            gate: gate.clone(),
+        };
+        let _one_at_a_time = gate.lock().await;
         // Made meanwhile by the read this one waited for.
         if let Some(answer) = self.kept(&read, now) {
             metrics::counter!("ondeck_read_answers_total", "from" => "memory").increment(1);
@@ -206,14 +212,6 @@ impl ReadCache {
         if let Ok(answer) = &made {
             self.keep(read, answer.clone());
         }
-        // Reads waiting on this gate find the answer kept; later ones
-        // start from a new gate.
-        let mut making = self.making.lock().unwrap_or_else(|e| e.into_inner());
-        if making.get(&read).is_some_and(|g| Arc::ptr_eq(g, &gate)) {
-            making.remove(&read);
-        }
-        drop(making);
-        drop(one_at_a_time);
         Ok(made?.response(gzip))
     }
 
@@ -237,6 +235,27 @@ impl ReadCache {
         }
         kept.bytes += size;
         kept.answers.insert(read, answer);
+    }
+}
+
+/// Takes a read's gate out of `ReadCache::making` when dropped, if it is
+/// still the one there: reads waiting on it find the answer kept, later
+/// ones start from a new gate.
+struct ForgetGate<'a> {
+    making: &'a Mutex<HashMap<Read, Arc<tokio::sync::Mutex<()>>>>,
+    read: Read,
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for ForgetGate<'_> {
+    fn drop(&mut self) {
+        let mut making = self.making.lock().unwrap_or_else(|e| e.into_inner());
+        if making
+            .get(&self.read)
+            .is_some_and(|g| Arc::ptr_eq(g, &self.gate))
+        {
+            making.remove(&self.read);
+        }
     }
 }
 
@@ -346,6 +365,24 @@ mod tests {
             assert!(matches!(failed, Err(ApiError::NotFound(_))));
         }
         assert!(cache.kept.read().expect("lock").answers.is_empty());
+        assert!(cache.making.lock().expect("lock").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_read_cut_short_leaves_no_gate_behind() {
+        let (wake, hub) = changes_for_test();
+        let changes = Changes {
+            wake: &wake,
+            hub: &hub,
+        };
+        let cache = ReadCache::default();
+        let read = Read::Team(TeamId(7));
+        let never = cache.answer(changes, read, false, || async {
+            std::future::pending::<Result<(), ApiError>>().await
+        });
+        // The client goes away while the answer is being read.
+        let cut = tokio::time::timeout(std::time::Duration::from_millis(50), never).await;
+        assert!(cut.is_err());
         assert!(cache.making.lock().expect("lock").is_empty());
     }
 
