@@ -27,6 +27,7 @@ pub mod reporting;
 pub mod responses;
 pub mod routes;
 pub mod sessions;
+pub mod single_flight;
 pub mod telemetry;
 pub mod token_cache;
 

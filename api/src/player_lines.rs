@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -49,6 +49,7 @@ use utoipa::ToSchema;
 use crate::error::Result;
 use crate::event_hub::EventHub;
 use crate::responses::GameView;
+use crate::single_flight::Flights;
 
 /// Every show's pages are rebuilt, at their next read, at least this often.
 pub const FULL_RELOAD: Duration = Duration::from_secs(30);
@@ -198,7 +199,7 @@ pub struct PlayerLines {
     events: AtomicU64,
     /// One rebuild of a show at a time: the reads that find the show out of
     /// date meanwhile wait for it, and are then answered by it.
-    rebuilding: Mutex<HashMap<ShowId, Arc<tokio::sync::Mutex<()>>>>,
+    rebuilding: Flights<ShowId>,
 }
 
 impl PlayerLines {
@@ -287,14 +288,7 @@ impl PlayerLines {
         show_id: ShowId,
         now: Seen,
     ) -> Result<()> {
-        let gate = self
-            .rebuilding
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(show_id)
-            .or_default()
-            .clone();
-        let _one_at_a_time = gate.lock().await;
+        let _one_at_a_time = self.rebuilding.turn(show_id).await;
         if self.show(show_id).is_some_and(|s| !s.seen.outdated_by(now)) {
             return Ok(());
         }

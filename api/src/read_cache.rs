@@ -29,7 +29,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -42,6 +42,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::event_hub::EventHub;
+use crate::single_flight::Flights;
 
 /// An answer is made again, at its next read, at least this often.
 pub const FULL_RELOAD: Duration = Duration::from_secs(30);
@@ -123,10 +124,8 @@ impl Answer {
 #[derive(Default)]
 pub struct ReadCache {
     kept: RwLock<Kept>,
-    /// One making of each answer at a time; a read's entry goes once its
-    /// answer is made (or failed), so reads of what does not exist leave
-    /// nothing behind.
-    making: Mutex<HashMap<Read, Arc<tokio::sync::Mutex<()>>>>,
+    /// One making of each answer at a time.
+    making: Flights<Read>,
 }
 
 #[derive(Default)]
@@ -180,20 +179,7 @@ impl ReadCache {
             metrics::counter!("ondeck_read_answers_total", "from" => "memory").increment(1);
             return Ok(answer.response(gzip));
         }
-        let gate = self
-            .making
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(read)
-            .or_default()
-            .clone();
-        // Goes whatever happens: answered, failed, or cut short.
-        let _forget = ForgetGate {
-            making: &self.making,
-            read,
-            gate: gate.clone(),
-        };
-        let _one_at_a_time = gate.lock().await;
+        let _turn = self.making.turn(read).await;
         // Made meanwhile by the read this one waited for.
         if let Some(answer) = self.kept(&read, now) {
             metrics::counter!("ondeck_read_answers_total", "from" => "memory").increment(1);
@@ -235,27 +221,6 @@ impl ReadCache {
         }
         kept.bytes += size;
         kept.answers.insert(read, answer);
-    }
-}
-
-/// Takes a read's gate out of `ReadCache::making` when dropped, if it is
-/// still the one there: reads waiting on it find the answer kept, later
-/// ones start from a new gate.
-struct ForgetGate<'a> {
-    making: &'a Mutex<HashMap<Read, Arc<tokio::sync::Mutex<()>>>>,
-    read: Read,
-    gate: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl Drop for ForgetGate<'_> {
-    fn drop(&mut self) {
-        let mut making = self.making.lock().unwrap_or_else(|e| e.into_inner());
-        if making
-            .get(&self.read)
-            .is_some_and(|g| Arc::ptr_eq(g, &self.gate))
-        {
-            making.remove(&self.read);
-        }
     }
 }
 
@@ -365,7 +330,7 @@ mod tests {
             assert!(matches!(failed, Err(ApiError::NotFound(_))));
         }
         assert!(cache.kept.read().expect("lock").answers.is_empty());
-        assert!(cache.making.lock().expect("lock").is_empty());
+        assert!(cache.making.is_empty());
     }
 
     #[tokio::test]
@@ -383,7 +348,7 @@ mod tests {
         // The client goes away while the answer is being read.
         let cut = tokio::time::timeout(std::time::Duration::from_millis(50), never).await;
         assert!(cut.is_err());
-        assert!(cache.making.lock().expect("lock").is_empty());
+        assert!(cache.making.is_empty());
     }
 
     #[test]
